@@ -1,0 +1,32 @@
+# The README's commands. Each creates .venv and installs what it needs; nothing else is assumed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench fuzz test-faults clean browser
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import gspread, openpyxl, python_calamine, click, pytest"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/qunflow demo --out demo-out
+
+# Headless Chromium for the HTML checks: installed when we can (root + apt), skipped with a message otherwise.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } || \
+	  echo "note: chromium not available; the HTML rendering tests will be skipped"
+
+test: $(STAMP) browser
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

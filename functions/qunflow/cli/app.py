@@ -1,0 +1,53 @@
+"""The click group, and how errors reach the user: a sentence, never a traceback."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+SOURCE_HELP = ("SOURCE is a path to an .xlsx file (default qunflow.xlsx), a Google Sheets URL, or "
+               "gsheets:SPREADSHEET_ID. $QUNFLOW_SOURCE can supply it.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="qunflow")
+def cli() -> None:
+    """qunflow: run your chat groups' SOP calendar, member rituals and metrics from one spreadsheet.
+
+    \b
+    Example:
+      qunflow init shop.xlsx --demo && qunflow validate shop.xlsx
+    """
+
+
+def fail(message: str, code: int = 2) -> "click.exceptions.Exit":
+    click.echo(f"qunflow: {message}", err=True)
+    return click.exceptions.Exit(code)
+
+
+def run_cli(group: click.Group) -> int:
+    from ..stores.gsheets import SheetAccessError
+    from ..stores.xlsx import LeaseBusy
+    try:
+        group.main(standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except (SheetAccessError, LeaseBusy, FileNotFoundError, PermissionError) as exc:
+        click.echo(f"qunflow: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug of ours: say so plainly; QUNFLOW_DEBUG=1 shows the traceback
+        import os
+        if os.environ.get("QUNFLOW_DEBUG"):
+            raise
+        click.echo(f"qunflow: internal error ({type(exc).__name__}). Please report it; "
+                   "run again with QUNFLOW_DEBUG=1 to see the details.", err=True)
+        return 3

@@ -1,0 +1,100 @@
+"""`qunflow init` and `qunflow validate`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..clock import utc_now
+from ..stores import open_store
+from ..stores.base import parse_source
+from .app import SOURCE_HELP, cli
+
+
+INIT_HELP = f"""Create every tab, with headers, notes, dropdowns and TEXT id columns.
+
+Existing tabs are left as they are; only missing tabs are added. {SOURCE_HELP}
+
+\b
+Example:
+  qunflow init shop.xlsx --lang zh --demo
+"""
+
+VALIDATE_HELP = f"""Check every tab; write the problems to the Problems tab and list them.
+
+Exits 1 if there is an error (a row that will be skipped), 0 otherwise. {SOURCE_HELP}
+
+\b
+Example:
+  qunflow validate shop.xlsx --json
+"""
+
+
+@cli.command(help=INIT_HELP)
+@click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of tab titles, headers and notes.")
+@click.option("--demo", is_flag=True, help="Fill in a sample clothing shop: 4 groups, members, coupons, SOP rules.")
+def init(source: str | None, lang: str, demo: bool) -> None:
+    from ..demo_data import demo_rows
+    from ..initbook import init_google, init_xlsx
+    language = "zh-CN" if lang == "zh" else "en"
+    rows = demo_rows(utc_now().date()) if demo else None
+    kind, where = parse_source(source)
+    if kind == "xlsx":
+        created = init_xlsx(Path(where), language, rows)
+    else:
+        created = init_google(open_store(source), language, rows)
+    if created:
+        click.echo(f"Created {len(created)} tabs in {where}: {', '.join(created)}")
+    else:
+        click.echo(f"{where} already has every tab; nothing to do.")
+
+
+@cli.command(help=VALIDATE_HELP)
+@click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
+@click.option("--json", "as_json", is_flag=True, help='Print {"problems": [...]} instead of a table.')
+@click.option("--no-write", is_flag=True, help="Do not write the Problems tab.")
+def validate(source: str | None, as_json: bool, no_write: bool) -> None:
+    from ..workbook import load_workbook
+    from ..writeback import problems_changes
+    store = open_store(source)
+    now = utc_now()
+    with store.lease("validate", 30):
+        snapshot = store.read()
+        wb = load_workbook(snapshot.raw, today=now.astimezone(_tz()).date(), grid_rows=snapshot.grid_rows,
+                           shared_sheet=store.kind == "google")
+        if not no_write:
+            local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
+            store.write(problems_changes(wb.problems, wb.previous_problems, local), snapshot, wb.lang)
+    if as_json:
+        click.echo(json.dumps({"problems": [
+            {k: p.as_dict()[k] for k in ("tab", "row", "column", "value", "message", "severity")} for p in wb.problems]},
+            ensure_ascii=False, indent=2))
+    else:
+        _print_problems(wb)
+    raise click.exceptions.Exit(1 if wb.errors else 0)
+
+
+def _tz():
+    from zoneinfo import ZoneInfo
+    return ZoneInfo("Asia/Shanghai")
+
+
+def _print_problems(wb) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    console = Console()
+    if not wb.problems:
+        console.print("[green]No problems found.[/green]" if wb.lang == "en" else "[green]没有发现问题。[/green]")
+        return
+    zh = wb.lang == "zh-CN"
+    table = Table(title="待处理问题" if zh else "Problems")
+    for head in (("表", "行", "列", "值", "说明", "级别") if zh else ("Tab", "Row", "Column", "Value", "Message", "Severity")):
+        table.add_column(head, overflow="fold")
+    for p in wb.problems:
+        table.add_row(p.tab, "" if p.row is None else str(p.row), p.column, p.value, p.message,
+                      f"[red]{p.severity}[/red]" if p.severity == "error" else f"[yellow]{p.severity}[/yellow]")
+    console.print(table)
+    console.print(f"{len(wb.errors)} error(s), {len(wb.problems) - len(wb.errors)} warning(s)")

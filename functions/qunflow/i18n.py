@@ -1,0 +1,111 @@
+"""Plain-language messages for operators, in zh-CN and en.
+
+Each problem code maps to one sentence that says what is wrong and what to
+write instead. Parameters: value, column, example, plus code-specific ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {
+        "en": "{column} is empty but required. Write a value like {example}.",
+        "zh-CN": "「{column}」不能为空，请填写，例如：{example}",
+    },
+    "lost_digits": {
+        "en": "'{value}' has lost digits (the cell was formatted as a number). Format the column as plain text and type the full value again, e.g. {example}.",
+        "zh-CN": "「{value}」已丢失数字（单元格被当成了数字）。请把这一列设为“纯文本”格式后重新输入完整内容，例如：{example}",
+    },
+    "bad_id": {"en": "'{value}' is not a valid id. Write text like {example}.", "zh-CN": "「{value}」不是有效的编号，请写成类似 {example} 的文字。"},
+    "bad_phone": {
+        "en": "'{value}' is not a phone number. Write digits only, optionally starting with +, e.g. {example}.",
+        "zh-CN": "「{value}」不是手机号。请只写数字（可以以 + 开头），例如：{example}",
+    },
+    "bad_int": {"en": "'{value}' is not a whole number. Write a number like {example}.", "zh-CN": "「{value}」不是整数，请写成类似 {example} 的数字。"},
+    "bad_decimal": {"en": "'{value}' is not a number. Write an amount like {example}.", "zh-CN": "「{value}」不是数字，请写成类似 {example} 的金额。"},
+    "bad_bool": {"en": "'{value}' is not yes or no. Write yes or no (是 / 否).", "zh-CN": "「{value}」不是“是”或“否”，请填写 是 或 否。"},
+    "bad_date": {"en": "'{value}' is not a date. Write a date like {example}.", "zh-CN": "「{value}」不是日期，请写成类似 {example} 的日期。"},
+    "impossible_date": {
+        "en": "'{value}' is a date that does not exist (check the day of the month). Write a real date like {example}.",
+        "zh-CN": "「{value}」这个日期不存在（请检查当月天数），请写一个真实的日期，例如：{example}",
+    },
+    "bad_datetime": {"en": "'{value}' is not a date and time. Write it like {example}.", "zh-CN": "「{value}」不是日期时间，请写成类似 {example} 的格式。"},
+    "bad_time": {"en": "'{value}' is not a time of day. Write it like 20:00, 8pm or 20点.", "zh-CN": "「{value}」不是有效的时间，请写成 20:00、8pm 或 20点。"},
+    "bad_enum": {"en": "'{value}' is not one of: {allowed}. Pick one of those, e.g. {example}.", "zh-CN": "「{value}」不在可选项中：{allowed}。请选择其中之一，例如：{example}"},
+    "bad_duration": {"en": "'{value}' is not a duration. Write it like 30m, 2h or 1d.", "zh-CN": "「{value}」不是时长，请写成 30分钟、2小时 或 1天。"},
+    "bad_timezone": {"en": "'{value}' is not a time zone. Write a name like Asia/Shanghai.", "zh-CN": "「{value}」不是时区，请写成类似 Asia/Shanghai 的时区名。"},
+    "bad_time_range": {"en": "'{value}' is not a time range. Write it like 22:00-08:00.", "zh-CN": "「{value}」不是时间段，请写成类似 22:00-08:00 的格式。"},
+    "bad_template": {
+        "en": "The message template cannot be used: {detail}. Variables go in {{{{ }}}}, e.g. {example}.",
+        "zh-CN": "消息模板有误：{detail}。变量要写在 {{{{ }}}} 中，例如：{example}",
+    },
+    "unsafe_template": {
+        "en": "The template uses something that is not allowed ({detail}). Use only the listed variables, e.g. {example}.",
+        "zh-CN": "模板使用了不允许的内容（{detail}）。只能使用列出的变量，例如：{example}",
+    },
+    "bad_schedule": {
+        "en": "'{value}' is not a schedule qunflow understands. Write it like {example}.",
+        "zh-CN": "无法识别发送时间「{value}」，请写成类似 {example} 的格式。",
+    },
+    "duplicate": {
+        "en": "'{value}' is already used in row {first_row}. Each {column} must be unique; give this row another one.",
+        "zh-CN": "「{value}」已在第 {first_row} 行使用过。「{column}」不能重复，请为这一行换一个。",
+    },
+    "unknown_ref": {
+        "en": "'{value}' is not in the {target_tab} tab. Write an existing {target_column}, or add it there first.",
+        "zh-CN": "「{value}」在「{target_tab}」表中不存在。请填写已有的「{target_column}」，或先在那张表里添加。",
+    },
+    "missing_tab": {"en": "The {tab} tab is missing. Run `qunflow init` to add it.", "zh-CN": "缺少「{tab}」表。请运行 qunflow init 补上。"},
+    "missing_column": {
+        "en": "The column {column} is missing. Add a header named {column} in row 1.",
+        "zh-CN": "缺少「{column}」列。请在第1行添加名为「{column}」的列标题。",
+    },
+    "duplicate_header": {
+        "en": "The header {column} appears twice (also in column {other}). Rename or delete one of them.",
+        "zh-CN": "列标题「{column}」出现了两次（另一处在第 {other} 列）。请改名或删除其中一列。",
+    },
+    "unknown_setting": {
+        "en": "'{value}' is not a setting qunflow knows; it is ignored. Known settings: {allowed}.",
+        "zh-CN": "「{value}」不是 qunflow 认识的设置项，已忽略。可用的设置项：{allowed}",
+    },
+    "bad_group_target": {
+        "en": "'{value}' is not a group. Write group ids from the Groups tab, kind:flash, or * for all groups.",
+        "zh-CN": "「{value}」不是有效的群。请写社群表中的群ID、kind:快闪型，或 * 表示所有群。",
+    },
+    "bad_mention": {
+        "en": "'{value}' is not a mention qunflow understands. Write none, all, new, tag:NAME, layer:core or member ids.",
+        "zh-CN": "无法识别「{value}」。请写 none、all、new、tag:标签、layer:core 或成员ID。",
+    },
+    "unknown_template": {
+        "en": "There is no template named '{value}' in the Templates tab. Add it there, or fix the name.",
+        "zh-CN": "话术表中没有名为「{value}」的话术。请先添加，或改正名称。",
+    },
+    "unknown_coupon_campaign": {
+        "en": "No coupon in the Coupons tab belongs to campaign '{value}'. Add codes for it, or fix the name.",
+        "zh-CN": "优惠券表中没有属于「{value}」活动的券。请先添加券码，或改正名称。",
+    },
+    "literal_webhook": {
+        "en": "This webhook is written in full, so every editor of the sheet can read its key. Store it as a secret and write secret:NAME (or env:NAME) instead.",
+        "zh-CN": "机器人地址写的是完整网址，表格的每位编辑者都能看到密钥。请把它存为密钥，改写成 secret:名称（或 env:变量名）。",
+    },
+    "bad_webhook": {
+        "en": "'{value}' is not a webhook. Write env:NAME, secret:NAME or the full https:// address.",
+        "zh-CN": "「{value}」不是有效的机器人地址。请写 env:变量名、secret:密钥名，或完整的 https:// 网址。",
+    },
+    "no_campaign_start": {
+        "en": "Rule {rule} counts campaign days, but group {group} has no campaign_start. Fill in the group's campaign start date, e.g. {example}.",
+        "zh-CN": "规则 {rule} 按活动天数发送，但群 {group} 没有填写“活动开始日”。请填写，例如：{example}",
+    },
+}
+
+
+def message(code: str, lang: str, **params: Any) -> str:
+    table = MESSAGES.get(code)
+    if table is None:
+        return f"{code}: {params}"
+    template = table.get(lang) or table["en"]
+    safe = {k: ("" if v is None else v) for k, v in params.items()}
+    try:
+        return template.format(**safe)
+    except (KeyError, IndexError):
+        return template

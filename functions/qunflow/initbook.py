@@ -1,0 +1,115 @@
+"""`qunflow init`: create every tab with headers, notes, dropdowns, TEXT ids and a frozen header.
+
+Existing tabs are never overwritten; only missing tabs are added (and, with
+--demo, filled with the sample shop).
+"""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .changes import to_cell
+from .layout import TabLayout, workbook_layout
+
+DATA_ROWS = 2000  # rows that get dropdowns and TEXT format
+
+
+def _lines(layout: TabLayout, rows: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[to_cell(r.get(c.key)) for c in layout.columns] for r in rows]
+
+
+def init_xlsx(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
+    from openpyxl import Workbook, load_workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from .stores.xlsx import _put, save_atomic
+    from .cells import fold
+
+    book = load_workbook(path) if path.exists() else Workbook()
+    if not path.exists():
+        book.remove(book.active)
+    existing = {fold(t) for t in book.sheetnames}
+    created = []
+    for layout in workbook_layout(lang):
+        from .schema import load_schemas
+        schema = load_schemas()[layout.key]
+        if existing & {fold(schema.title("en")), fold(schema.title("zh-CN")), fold(schema.key)}:
+            continue
+        sheet = book.create_sheet(layout.title)
+        created.append(layout.title)
+        for col, column in enumerate(layout.columns, start=1):
+            letter = get_column_letter(col)
+            _put(sheet, 1, col, column.header)
+            cell = sheet.cell(row=1, column=col)
+            cell.font = Font(bold=True)
+            if column.computed:
+                cell.fill = PatternFill("solid", fgColor="E7E6E6")
+            cell.comment = Comment(column.note, "qunflow", width=320, height=120)
+            sheet.column_dimensions[letter].width = column.width
+            if column.text_format:
+                sheet.column_dimensions[letter].number_format = "@"
+            if column.dropdown:
+                rule = DataValidation(type="list", formula1='"' + ",".join(column.dropdown) + '"', allow_blank=True)
+                rule.error = column.note
+                rule.showErrorMessage = False  # operators may type the English value too: qunflow checks
+                sheet.add_data_validation(rule)
+                rule.add(f"{letter}2:{letter}{DATA_ROWS}")
+        sheet.freeze_panes = "A2"
+        for r, values in enumerate(_lines(layout, (demo or {}).get(layout.key, [])), start=2):
+            for c, value in enumerate(values, start=1):
+                if value != "":
+                    _put(sheet, r, c, value)
+                    if layout.columns[c - 1].text_format:
+                        sheet.cell(row=r, column=c).number_format = "@"
+    save_atomic(book, path)
+    return created
+
+
+def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
+    """Create missing tabs in a Google sheet, with notes, dropdowns, TEXT ids and warning-only protection."""
+    from .cells import fold
+    from .schema import load_schemas
+    from .stores.gsheets import a1, quote_title
+
+    titles = {fold(t) for t in store.tab_titles()}
+    layouts = [l for l in workbook_layout(lang)
+               if not titles & {fold(load_schemas()[l.key].title(x)) for x in ("en", "zh-CN")} | {fold(l.key)}]
+    if not layouts:
+        return []
+    add = [{"addSheet": {"properties": {"title": l.title, "gridProperties": {"rowCount": DATA_ROWS, "columnCount": max(26, len(l.columns)),
+                                                                         "frozenRowCount": 1}}}} for l in layouts]
+    reply = store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": add}))
+    ids = [r["addSheet"]["properties"]["sheetId"] for r in reply["replies"]]
+    requests: list[dict] = []
+    for sheet_id, layout in zip(ids, layouts):
+        requests.append({"updateCells": {
+            "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1, "startColumnIndex": 0, "endColumnIndex": len(layout.columns)},
+            "rows": [{"values": [{"userEnteredValue": {"stringValue": c.header}, "note": c.note,
+                                  "userEnteredFormat": {"textFormat": {"bold": True}}} for c in layout.columns]}],
+            "fields": "userEnteredValue,note,userEnteredFormat.textFormat.bold"}})
+        for i, c in enumerate(layout.columns):
+            span = {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": DATA_ROWS, "startColumnIndex": i, "endColumnIndex": i + 1}
+            if c.text_format:
+                requests.append({"repeatCell": {"range": span, "cell": {"userEnteredFormat": {"numberFormat": {"type": "TEXT"}}},
+                                                "fields": "userEnteredFormat.numberFormat"}})
+            if c.dropdown:
+                requests.append({"setDataValidation": {"range": span, "rule": {
+                    "condition": {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in c.dropdown]},
+                    "strict": False, "showCustomUi": True}}})
+            if c.computed:
+                requests.append({"addProtectedRange": {"protectedRange": {
+                    "range": span, "description": f"qunflow writes {c.key}", "warningOnly": True}}})
+    store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": requests}))
+    data = []
+    for layout in layouts:
+        rows = _lines(layout, (demo or {}).get(layout.key, []))
+        if rows:
+            data.append({"range": f"{quote_title(layout.title)}!{a1(2, 1)}", "values": rows})
+    if data:
+        store._call("write", lambda: store.http.values_batch_update(store.spreadsheet_id, {"valueInputOption": "RAW", "data": data}))
+    store._titles = None
+    return [l.title for l in layouts]

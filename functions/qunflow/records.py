@@ -1,0 +1,176 @@
+"""Typed rows, one dataclass per tab. Field names are the schema's column keys.
+
+tests/test_schema.py checks that every schema in sheets_schema/ has a record here
+with exactly its columns (plus `row`, the row number the operator sees), and that
+every record here has a schema.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .cells import TimeRange
+
+
+@dataclass
+class Setting:
+    key: str
+    value: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Group:
+    group_id: str
+    name: str
+    platform: str
+    webhook: str
+    kind: str
+    secret: str | None = None
+    timezone: ZoneInfo | None = None
+    campaign_start: date | None = None
+    quiet_hours: TimeRange | None = None
+    daily_cap: int | None = None
+    enabled: bool = True
+    status: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Member:
+    member_id: str
+    name: str
+    group_id: str
+    platform_user_id: str | None = None
+    mobile: str | None = None
+    joined_at: datetime | None = None
+    left_at: datetime | None = None
+    source: str | None = None
+    referred_by: str | None = None
+    tags: tuple[str, ...] = ()
+    status: str = "active"
+    last_active_at: datetime | None = None
+    layer: str | None = None
+    welcomed_at: datetime | None = None
+    coupon_code: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Tag:
+    tag: str
+    rule: str | None = None
+    description: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Coupon:
+    code: str
+    campaign: str
+    kind: str
+    value: Decimal | None = None
+    status: str = "available"
+    member_id: str | None = None
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    redeemed_at: datetime | None = None
+    order_id: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Template:
+    name: str
+    content: str
+    row: int = 0
+
+
+@dataclass
+class SopRule:
+    rule_id: str
+    groups: tuple[str, ...]
+    schedule: Any          # qunflow.sop.schedule.Schedule
+    content: str
+    enabled: bool = True
+    phase: str | None = None
+    msg_type: str = "text"
+    mention: str = "none"
+    coupon: str | None = None
+    catch_up: timedelta | None = None
+    quiet: str = "wait"
+    until: date | None = None
+    status: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Event:
+    event_id: str
+    type: str
+    member_id: str
+    at: datetime
+    group_id: str | None = None
+    amount: Decimal | None = None
+    coupon_code: str | None = None
+    detail: str | None = None
+    row: int = 0
+
+
+@dataclass
+class SendRecord:
+    send_id: str | None = None
+    rule_id: str | None = None
+    group_id: str | None = None
+    member_id: str | None = None
+    scheduled_for: datetime | None = None
+    status: str | None = None
+    attempts: int | None = None
+    sent_at: datetime | None = None
+    outcome: str | None = None
+    preview: str | None = None
+    row: int = 0
+
+
+@dataclass
+class MetricRow:
+    date: date | None = None
+    group_id: str | None = None
+    members: int | None = None
+    joined: int | None = None
+    left: int | None = None
+    messages_sent: int | None = None
+    row: int = 0
+
+
+@dataclass
+class ProblemRow:
+    tab: str | None = None
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+    message: str | None = None
+    severity: str | None = None
+    seen_at: datetime | None = None
+
+
+RECORDS: dict[str, type] = {
+    "settings": Setting, "groups": Group, "members": Member, "tags": Tag, "coupons": Coupon,
+    "templates": Template, "sop": SopRule, "events": Event, "sendlog": SendRecord,
+    "metrics": MetricRow, "problems": ProblemRow,
+}
+
+
+@dataclass
+class Settings:
+    """The Settings tab, typed. Defaults come from sheets_schema/settings.yaml."""
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    language: str = "zh-CN"
+    catch_up: timedelta = timedelta(minutes=30)
+    coupon_expiry_days: int = 7
+    daily_cap: int = 10
+    quiet_hours: TimeRange | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # knobs added by later issues, typed by the schema

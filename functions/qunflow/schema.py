@@ -1,0 +1,121 @@
+"""The tab schemas: `sheets_schema/*.yaml`, the single source of truth.
+
+Records, validation, headers, dropdowns, header notes and docs/SCHEMA.md are all
+derived from these files. This module only loads them into small typed objects.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+LANGS = ("en", "zh-CN")
+COLUMN_TYPES = frozenset({
+    "text", "int", "decimal", "bool", "date", "datetime", "time", "enum", "list",
+    "reference", "template", "schedule", "duration",
+    # added by qunflow: operator-typed values that need their own checks
+    "phone", "timezone", "time_range",
+})
+
+
+@dataclass(frozen=True)
+class EnumValue:
+    value: str
+    labels: dict[str, str]  # lang -> label operators may type instead of the value
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    headers: dict[str, str]          # lang -> header text
+    type: str
+    help: dict[str, str]
+    required: bool = False
+    default: str | None = None
+    values: tuple[EnumValue, ...] = ()
+    ref: str | None = None           # "tab.column" for references
+    unique: bool = False
+    id: bool = False                 # kept as text exactly as typed; TEXT format in the sheet
+    written: bool = False            # qunflow writes it; operators should not
+    example: str = ""
+
+    def header(self, lang: str) -> str:
+        return self.headers.get(lang) or self.key
+
+
+@dataclass(frozen=True)
+class TabSchema:
+    key: str                          # "groups"
+    titles: dict[str, str]            # lang -> tab title
+    record: str                       # record class name in qunflow.records
+    key_columns: tuple[str, ...]
+    columns: tuple[Column, ...]
+    written: bool = False             # the whole tab is written by qunflow
+    settings: tuple[Column, ...] = ()  # only the Settings tab: the known keys
+
+    def column(self, key: str) -> Column:
+        return self._by_key()[key]
+
+    @functools.cache
+    def _by_key(self) -> dict[str, Column]:
+        return {c.key: c for c in self.columns}
+
+    def title(self, lang: str) -> str:
+        return self.titles.get(lang) or self.titles["en"]
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def schema_dir() -> Path:
+    """Where the YAML lives: $QUNFLOW_SCHEMA_DIR, the repo's top level, or a copy bundled beside the package."""
+    env = os.environ.get("QUNFLOW_SCHEMA_DIR")
+    here = Path(__file__).resolve().parent
+    for candidate in ([Path(env)] if env else []) + [here.parents[1] / "sheets_schema", here.parent / "sheets_schema"]:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("sheets_schema/ not found; set QUNFLOW_SCHEMA_DIR")
+
+
+def _column(raw: dict) -> Column:
+    if raw["type"] not in COLUMN_TYPES:
+        raise ValueError(f"column {raw['key']}: unknown type {raw['type']}")
+    default = raw.get("default")
+    return Column(
+        key=raw["key"],
+        headers={"en": raw["key"], "zh-CN": raw.get("zh-CN", raw["key"])},
+        type=raw["type"],
+        help=dict(raw.get("help") or {}),
+        required=bool(raw.get("required", False)),
+        default=None if default is None else str(default),
+        values=tuple(EnumValue(v["value"], {k: s for k, s in v.items() if k != "value"}) for v in raw.get("values", ())),
+        ref=raw.get("ref"),
+        unique=bool(raw.get("unique", False)),
+        id=bool(raw.get("id", False)),
+        written=bool(raw.get("written", False)),
+        example=str(raw.get("example", "")),
+    )
+
+
+@functools.cache
+def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
+    """All tab schemas, keyed by tab key, in a stable order (settings first)."""
+    folder = Path(directory) if directory else schema_dir()
+    tabs: dict[str, TabSchema] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        tabs[raw["tab"]] = TabSchema(
+            key=raw["tab"],
+            titles=dict(raw["title"]),
+            record=raw["record"],
+            key_columns=tuple(raw["key"]),
+            columns=tuple(_column(c) for c in raw["columns"]),
+            written=bool(raw.get("written", False)),
+            settings=tuple(_column(c) for c in raw.get("settings", ())),
+        )
+    order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "events",
+             "sendlog", "metrics", "problems"]
+    return {k: tabs[k] for k in sorted(tabs, key=lambda k: order.index(k) if k in order else len(order))}

@@ -1,0 +1,220 @@
+"""A Google sheet through gspread: 1 request to read every tab, at most 2 to write back.
+
+- Read: one `values.batchGet` (UNFORMATTED_VALUE + SERIAL_NUMBER dates), no metadata
+  fetch. Tab titles are remembered; only when a title is unknown (the first run, or
+  after staff renamed a tab) is the sheet's tab list fetched once.
+- Write: one `values.batchUpdate` (RAW) for every cell, replaced tab and header, plus
+  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog).
+  Rare extras, each documented: creating a missing tab, and growing a grid that is full.
+- Every call has a timeout and bounded retries with jitter (429, 5xx, network).
+- `QUNFLOW_SHEETS_API=http://127.0.0.1:9000` sends every request there, without credentials.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import time as _time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+
+from ..changes import Changes
+from ..problems import ProblemSink
+from ..schema import LANGS, load_schemas
+from ..tables import locate
+from ..writeplan import WritePlan, plan_writes
+from .base import RequestCount, Snapshot, WriteReport
+from .retry import status_of, with_retries
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+GOOGLE_API = "https://sheets.googleapis.com/"
+READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
+               "majorDimension": "ROWS"}
+
+
+class SheetAccessError(RuntimeError):
+    """The sheet cannot be opened: not found, not shared, or no credentials."""
+
+
+class _Redirect(requests.adapters.HTTPAdapter):
+    """Send requests meant for sheets.googleapis.com to another base URL (a gateway or a local fake)."""
+
+    def __init__(self, base: str):
+        super().__init__()
+        self.base = base.rstrip("/")
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        parts = urlsplit(request.url)
+        request.url = self.base + parts.path + (f"?{parts.query}" if parts.query else "")
+        return super().send(request, **kwargs)
+
+
+def gateway_session(base: str) -> requests.Session:
+    session = requests.Session()
+    session.mount(GOOGLE_API, _Redirect(base))
+    return session
+
+
+def quote_title(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def a1(row: int, col: int) -> str:
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row}"
+
+
+_GRID = re.compile(r"!\$?[A-Z]+\$?(\d+):\$?[A-Z]+\$?(\d+)$")
+
+
+class GoogleSheetsStore:
+    kind = "google"
+
+    def __init__(self, spreadsheet_id: str, *, client: Any = None, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = _time.sleep, rng: random.Random | None = None,
+                 timeout: tuple[float, float] = (10, 60), attempts: int = 7, credentials_file: str | None = None):
+        import gspread
+        self.spreadsheet_id = spreadsheet_id
+        self.requests = RequestCount()
+        self.account_email = ""
+        self._sleep, self._rng, self._attempts = sleep, rng or random.Random(), attempts
+        self._titles: list[str] | None = None
+        if client is None:
+            gateway = os.environ.get("QUNFLOW_SHEETS_API")
+            if session is None and gateway:
+                session = gateway_session(gateway)
+            if session is not None:
+                client = gspread.Client(auth=None, session=session)
+            else:
+                client = gspread.Client(auth=self._credentials(credentials_file))
+        client.set_timeout(timeout)
+        self.http = client.http_client
+
+    def _credentials(self, credentials_file: str | None) -> Any:
+        import google.auth
+        from google.oauth2 import service_account
+        path = credentials_file or os.environ.get("QUNFLOW_SERVICE_ACCOUNT_FILE")
+        try:
+            if path:
+                creds = service_account.Credentials.from_service_account_file(path, scopes=SCOPES)
+            else:
+                creds, _ = google.auth.default(scopes=SCOPES)
+        except Exception as exc:  # google.auth raises several kinds
+            raise SheetAccessError(
+                "No Google credentials found. In the cloud the function's service account is used; locally run "
+                "`gcloud auth application-default login` or set QUNFLOW_SERVICE_ACCOUNT_FILE "
+                f"to a service-account key file. ({type(exc).__name__})") from None
+        self.account_email = getattr(creds, "service_account_email", "") or ""
+        return creds
+
+    def describe(self) -> str:
+        return f"gsheets:{self.spreadsheet_id}"
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _call(self, kind: str, fn: Callable[[], Any]) -> Any:
+        def counted() -> Any:
+            if kind == "read":
+                self.requests.read += 1
+            else:
+                self.requests.write += 1
+            return fn()
+        try:
+            return with_retries(counted, sleep=self._sleep, rng=self._rng, attempts=self._attempts)
+        except Exception as exc:
+            if status_of(exc) in (403, 404):
+                who = self.account_email or "the service account qunflow runs as (see `terraform output`)"
+                raise SheetAccessError(
+                    f"The sheet {self.spreadsheet_id} was not found or qunflow may not open it "
+                    f"(HTTP {status_of(exc)}). Share the sheet with {who} as Editor.") from None
+            raise
+
+    def tab_titles(self) -> list[str]:
+        meta = self._call("read", lambda: self.http.spreadsheets_get(
+            self.spreadsheet_id, params={"fields": "sheets.properties(sheetId,title,gridProperties)"}))
+        self._sheet_ids = {s["properties"]["title"]: s["properties"]["sheetId"] for s in meta.get("sheets", [])}
+        return [s["properties"]["title"] for s in meta.get("sheets", [])]
+
+    def _guess_titles(self) -> list[str]:
+        lang = os.environ.get("QUNFLOW_SHEET_LANG", "en")
+        return [schema.title(lang if lang in LANGS else "en") for schema in load_schemas().values()]
+
+    # --- the interface ---------------------------------------------------------------------
+
+    def read(self) -> Snapshot:
+        titles = self._titles or self._guess_titles()
+        try:
+            reply = self._call("read", lambda: self.http.values_batch_get(
+                self.spreadsheet_id, [quote_title(t) for t in titles], dict(READ_PARAMS)))
+        except Exception as exc:
+            if status_of(exc) != 400:
+                raise
+            titles = self.tab_titles()  # a title we guessed does not exist: learn the real ones once
+            reply = self._call("read", lambda: self.http.values_batch_get(
+                self.spreadsheet_id, [quote_title(t) for t in titles], dict(READ_PARAMS)))
+        self._titles = titles
+        raw, grid = {}, {}
+        for title, value_range in zip(titles, reply.get("valueRanges", [])):
+            raw[title] = [list(r) for r in value_range.get("values", [])]
+            if m := _GRID.search(value_range.get("range", "")):
+                grid[title] = int(m[2])
+        return Snapshot(raw, grid_rows=grid)
+
+    def write(self, changes: Changes, snapshot: Snapshot, lang: str) -> WriteReport:
+        if changes.is_empty():
+            return WriteReport()
+        before = self.requests.write
+        tables = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables
+        plan = plan_writes(tables, changes, lang)
+        self._structure(plan, snapshot)
+        if plan.writes:
+            body = {"valueInputOption": "RAW", "data": [
+                {"range": f"{quote_title(w.title)}!{a1(w.row, w.col)}", "majorDimension": "ROWS", "values": w.values}
+                for w in plan.writes]}
+            self._call("write", lambda: self.http.values_batch_update(self.spreadsheet_id, body))
+        for append in plan.appends:
+            self._call("write", lambda append=append: self.http.values_append(
+                self.spreadsheet_id, f"{quote_title(append.title)}!A1",
+                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": append.rows}))
+        return WriteReport(requests=self.requests.write - before, skipped=plan.skipped)
+
+    def _structure(self, plan: WritePlan, snapshot: Snapshot) -> None:
+        """Rare: add missing tabs, and grow grids a write would overflow (the API refuses writes past the grid)."""
+        requests_: list[dict] = []
+        if plan.new_tabs:
+            requests_ += [{"addSheet": {"properties": {"title": t, "gridProperties": {"rowCount": 1000, "frozenRowCount": 1}}}}
+                          for t, _ in plan.new_tabs]
+            for title, header in plan.new_tabs:
+                snapshot.grid_rows[title] = 1000
+                plan.writes.insert(0, _header_write(title, header))
+        need: dict[str, int] = {}
+        for w in plan.writes:
+            grid = snapshot.grid_rows.get(w.title)
+            if grid is not None and w.last_row > grid:
+                need[w.title] = max(need.get(w.title, 0), w.last_row - grid)
+        if need:
+            ids = getattr(self, "_sheet_ids", None) or (self.tab_titles() and self._sheet_ids)
+            for title, rows in need.items():
+                requests_.append({"appendDimension": {"sheetId": ids[title], "dimension": "ROWS",
+                                                      "length": max(rows, 1000)}})
+                snapshot.grid_rows[title] += max(rows, 1000)
+        if requests_:
+            self._call("write", lambda: self.http.batch_update(self.spreadsheet_id, {"requests": requests_}))
+            if plan.new_tabs:
+                self._titles = None
+
+    @contextmanager
+    def lease(self, name: str, seconds: float = 0) -> Iterator[None]:
+        # The cloud lease (a Cloud Storage object) is provided by qunflow.lease; a store alone cannot lock a sheet.
+        yield
+
+
+def _header_write(title: str, header: list[str]):
+    from ..writeplan import RangeWrite
+    return RangeWrite(title, 1, 1, [header])

@@ -1,0 +1,44 @@
+"""An in-memory workbook, for unit tests: the same plan logic as every store."""
+from __future__ import annotations
+
+import copy
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..changes import Changes
+from ..schema import load_schemas
+from ..tables import RawWorkbook, locate
+from ..problems import ProblemSink
+from ..writeplan import apply_to_raw, plan_writes
+from .base import RequestCount, Snapshot, WriteReport
+
+
+class MemoryStore:
+    kind = "memory"
+
+    def __init__(self, raw: RawWorkbook | None = None):
+        self.raw: RawWorkbook = copy.deepcopy(raw or {})
+        self.requests = RequestCount()
+        self._lock = threading.Lock()
+
+    def read(self) -> Snapshot:
+        self.requests.read += 1
+        return Snapshot(copy.deepcopy(self.raw), version=None)
+
+    def write(self, changes: Changes, snapshot: Snapshot, lang: str) -> WriteReport:
+        if changes.is_empty():
+            return WriteReport()
+        self.requests.write += 1
+        tables = locate(self.raw, load_schemas(), ProblemSink(lang)).tables
+        plan = plan_writes(tables, changes, lang)
+        apply_to_raw(self.raw, plan)
+        return WriteReport(skipped=plan.skipped)
+
+    @contextmanager
+    def lease(self, name: str, seconds: float) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def describe(self) -> str:
+        return "memory"

@@ -1,0 +1,183 @@
+"""Resolve keyed Changes into cell positions against the tables as they are now. Pure.
+
+The plan is a list of rectangular writes (row/column 1-based, as in A1
+notation) plus rows to append at the end of log tabs, plus tabs and headers to
+create. Stores execute plans; the MemoryStore and the XlsxStore's pending
+overlay apply them to raw lists with `apply_to_raw`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from .cells import fold, is_blank, parse_id
+from .changes import Changes, Row, to_cell
+from .schema import TabSchema
+from .tables import RawWorkbook, Table
+
+
+@dataclass
+class RangeWrite:
+    title: str
+    row: int              # 1-based first row
+    col: int              # 1-based first column
+    values: list[list[Any]]
+
+    @property
+    def last_row(self) -> int:
+        return self.row + len(self.values) - 1
+
+
+@dataclass
+class Append:
+    title: str
+    rows: list[list[Any]]
+
+
+@dataclass
+class WritePlan:
+    new_tabs: list[tuple[str, list[str]]] = field(default_factory=list)   # title, header
+    writes: list[RangeWrite] = field(default_factory=list)
+    appends: list[Append] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)                       # keyed changes whose row is gone
+
+    def is_empty(self) -> bool:
+        return not (self.new_tabs or self.writes or self.appends)
+
+
+def _norm_key(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return fold(parse_id(value))
+        except ValueError:
+            return fold(value)
+    if isinstance(value, datetime) and value.time() == time():
+        value = value.date()
+    return fold(to_cell(value))
+
+
+def _key_of(table: Table, row: list[Any]) -> tuple[str, ...] | None:
+    values = [table.cell(row, key) for key in table.schema.key_columns]
+    if any(is_blank(v) for v in values):
+        return None
+    return tuple(_norm_key(v) for v in values)
+
+
+def _fold_key(values: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(_norm_key(v) for v in values)
+
+
+class _TabPlan:
+    """The layout of one tab while a plan is built: its columns, and rows by key."""
+
+    def __init__(self, table: Table, lang: str, plan: WritePlan):
+        self.table, self.plan = table, plan
+        self.columns = dict(table.columns)
+        self.header_len = len(table.header)
+        if table.missing:
+            header = [c.header(lang) for c in table.schema.columns]
+            plan.new_tabs.append((table.title, header))
+            self.columns = {c.key: i for i, c in enumerate(table.schema.columns)}
+            self.header_len = len(header)
+        else:
+            for column in table.schema.columns:   # a column qunflow writes but the operator removed
+                if column.written and column.key not in self.columns:
+                    self.columns[column.key] = self.header_len
+                    plan.writes.append(RangeWrite(table.title, 1, self.header_len + 1, [[column.header(lang)]]))
+                    self.header_len += 1
+        self.rows_by_key: dict[tuple[str, ...], int] = {}
+        for index, row in enumerate(table.rows):
+            key = _key_of(table, row)
+            if key is not None:
+                self.rows_by_key.setdefault(key, index + 2)
+        self.next_row = self._last_used_row() + 1
+
+    def _last_used_row(self) -> int:
+        last = 1
+        for index, row in enumerate(self.table.rows):
+            if not all(is_blank(v) for v in row):
+                last = index + 2
+        return last
+
+    def line(self, row: Row) -> list[Any]:
+        width = max(self.columns.values()) + 1 if self.columns else 0
+        out: list[Any] = [""] * width
+        for key, value in row.items():
+            if key in self.columns:
+                out[self.columns[key]] = to_cell(value)
+        return out
+
+    def set_cell(self, sheet_row: int, column: str, value: Any) -> None:
+        if column in self.columns:
+            self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1, [[to_cell(value)]]))
+
+
+def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:
+    plan = WritePlan()
+    tabs: dict[str, _TabPlan] = {}
+
+    def tab(key: str) -> _TabPlan:
+        if key not in tabs:
+            tabs[key] = _TabPlan(tables[key], lang, plan)
+        return tabs[key]
+
+    for change in changes.cells:
+        t = tab(change.tab)
+        row = t.rows_by_key.get(_fold_key(change.key))
+        if row is None:
+            plan.skipped.append(f"{t.table.title}: {'/'.join(change.key)} no longer exists")
+            continue
+        t.set_cell(row, change.column, change.value)
+    for key, rows in changes.upserts.items():
+        t = tab(key)
+        fresh = []
+        for row in rows:
+            at = t.rows_by_key.get(_fold_key(tuple(row.get(k) for k in t.table.schema.key_columns)))
+            if at is None:
+                fresh.append(row)
+            else:
+                for column, value in row.items():
+                    t.set_cell(at, column, value)
+        if fresh:
+            _append_rows(t, fresh, plan)
+    for key, rows in changes.replace.items():
+        t = tab(key)
+        old_last = t._last_used_row()
+        lines = [t.line(r) for r in rows]
+        width = max([len(l) for l in lines] + [t.header_len, 1])
+        lines = [l + [""] * (width - len(l)) for l in lines]
+        lines += [[""] * width for _ in range(max(0, old_last - 1 - len(rows)))]
+        if lines:
+            plan.writes.append(RangeWrite(t.table.title, 2, 1, lines))
+        t.next_row = 2 + len(rows)
+    for key, rows in changes.appends.items():
+        if rows:
+            _append_rows(tab(key), rows, plan)
+    return plan
+
+
+def _append_rows(t: _TabPlan, rows: list[Row], plan: WritePlan) -> None:
+    plan.appends.append(Append(t.table.title, [t.line(r) for r in rows]))
+
+
+def apply_to_raw(raw: RawWorkbook, plan: WritePlan) -> None:
+    """Execute a plan on in-memory rows (the MemoryStore, and pending overlays)."""
+    for title, header in plan.new_tabs:
+        raw.setdefault(title, [list(header)])
+    for write in plan.writes:
+        rows = raw.setdefault(write.title, [])
+        for r, values in enumerate(write.values):
+            index = write.row - 1 + r
+            while len(rows) <= index:
+                rows.append([])
+            row = rows[index]
+            need = write.col - 1 + len(values)
+            if len(row) < need:
+                row.extend([""] * (need - len(row)))
+            row[write.col - 1:need] = values
+    for append in plan.appends:
+        rows = raw.setdefault(append.title, [])
+        while rows and all(is_blank(v) for v in rows[-1]) and len(rows) > 1:
+            rows.pop()
+        rows.extend([list(r) for r in append.rows])

@@ -1,0 +1,78 @@
+"""What operators really type, parsed."""
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+
+from qunflow import cells
+from qunflow.cells import CellError
+
+TODAY = date(2026, 11, 24)
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("2026-12-01", date(2026, 12, 1)), ("2026/12/1", date(2026, 12, 1)), ("12月1日", date(2026, 12, 1)),
+    ("2026年12月1日", date(2026, 12, 1)), (46357, date(2026, 12, 1)), (46357.0, date(2026, 12, 1)),
+    (datetime(2026, 12, 1, 8), date(2026, 12, 1)), (date(2026, 12, 1), date(2026, 12, 1)),
+    ("２０２６－１２－０１", date(2026, 12, 1)),
+])
+def test_dates(raw, want):
+    assert cells.parse_date(raw, TODAY) == want
+
+
+@pytest.mark.parametrize("raw, code", [("2026-02-30", "impossible_date"), ("2026-04-31", "impossible_date"),
+                                       ("tomorrow", "bad_date"), (0, "bad_date")])
+def test_bad_dates(raw, code):
+    with pytest.raises(CellError) as err:
+        cells.parse_date(raw, TODAY)
+    assert err.value.code == code
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("20:00", time(20)), ("8pm", time(20)), ("8:30 pm", time(20, 30)), ("20点", time(20)), ("20点30分", time(20, 30)),
+    ("晚上8点", time(20)), ("上午10点", time(10)), ("２０：００", time(20)), (0.5, time(12)), (time(7, 5), time(7, 5)),
+])
+def test_times(raw, want):
+    assert cells.parse_time(raw) == want
+
+
+@pytest.mark.parametrize("raw", ["25:00", "13pm", "noon-ish", "20:61"])
+def test_bad_times(raw):
+    with pytest.raises(CellError):
+        cells.parse_time(raw)
+
+
+@pytest.mark.parametrize("raw, want", [("yes", True), ("no", False), ("是", True), ("否", False), ("✓", True),
+                                       ("TRUE", True), (True, True), ("FALSE", False), (1, True)])
+def test_bools(raw, want):
+    assert cells.parse_bool(raw) is want
+
+
+def test_full_width_numbers_and_lists():
+    assert cells.parse_int("１２") == 12
+    assert cells.parse_decimal("¥５０") == Decimal(50)
+    assert cells.parse_list("G01，G02、G03, G04") == ("G01", "G02", "G03", "G04")
+
+
+@pytest.mark.parametrize("raw, want", [("0123", "0123"), ("+8613800138000", "+8613800138000"), (123, "123"),
+                                       (13800138000.0, "13800138000"), ("WEL-0001", "WEL-0001")])
+def test_ids_stay_text_exactly_as_typed(raw, want):
+    assert cells.parse_id(raw) == want
+
+
+@pytest.mark.parametrize("raw", ["1.38E+10", "1.38e10", 1.5, 1e17])
+def test_ids_that_lost_digits_are_problems_not_numbers(raw):
+    with pytest.raises(CellError) as err:
+        cells.parse_id(raw)
+    assert err.value.code == "lost_digits"
+
+
+def test_datetimes_and_durations():
+    assert cells.parse_datetime("2026/12/1 8pm") == datetime(2026, 12, 1, 20)
+    assert cells.parse_datetime("2026-12-01") == datetime(2026, 12, 1)
+    assert cells.parse_datetime(46357.75) == datetime(2026, 12, 1, 18)
+    assert cells.parse_duration("30分钟") == timedelta(minutes=30)
+    assert cells.parse_duration("2h") == timedelta(hours=2)
+    assert cells.parse_duration(45) == timedelta(minutes=45)
+    assert str(cells.parse_time_range("22点-8点")) == "22:00-08:00"
+    assert cells.parse_time_range("22:00-08:00").contains(time(23)) and not cells.parse_time_range("22:00-08:00").contains(time(12))

@@ -92,6 +92,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{value}' is not a webhook. Write env:NAME, secret:NAME or the full https:// address.",
         "zh-CN": "「{value}」不是有效的机器人地址。请写 env:变量名、secret:密钥名，或完整的 https:// 网址。",
     },
+    "pool_empty": {
+        "en": "The coupon pool '{value}' is empty: the message went out without a coupon. Add available codes for it in the Coupons tab.",
+        "zh-CN": "券池「{value}」已经发完：这条消息发出时没有附带优惠券。请在优惠券表中为它补充可用券码。",
+    },
+    "dead_webhook": {
+        "en": "The group's robot refused the message ({reason}); qunflow stopped posting to this group. Fix the webhook, then clear the group's status cell.",
+        "zh-CN": "群机器人拒绝了消息（{reason}），qunflow 已停止向这个群发送。请修正机器人地址，然后清空该群的“状态”单元格。",
+    },
+    "unresolved_webhook": {
+        "en": "The webhook reference {value} cannot be resolved: {where}.",
+        "zh-CN": "无法读取机器人地址 {value}：{where}。",
+    },
+    "cap_reached": {
+        "en": "Group {group} reached its daily cap of {cap} messages; rule {rule} was moved to {later}.",
+        "zh-CN": "群 {group} 已达到每日 {cap} 条的上限；规则 {rule} 已顺延到 {later}。",
+    },
     "no_campaign_start": {
         "en": "Rule {rule} counts campaign days, but group {group} has no campaign_start. Fill in the group's campaign start date, e.g. {example}.",
         "zh-CN": "规则 {rule} 按活动天数发送，但群 {group} 没有填写“活动开始日”。请填写，例如：{example}",

@@ -1,0 +1,105 @@
+"""`make bench`: figures for docs/PERFORMANCE.md. Fixed seeds; run on an idle machine.
+
+Prints one table. Sizes are kept to what a 2-core machine does in a few minutes.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from workbooks import raw, write_xlsx_fast  # noqa: E402
+
+from qunflow.changes import Changes  # noqa: E402
+from qunflow.stores.xlsx import XlsxStore  # noqa: E402
+from qunflow.workbook import load_workbook  # noqa: E402
+
+TODAY = date(2026, 11, 24)
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def measure(fn):
+    gc.collect()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return result, seconds, peak / 2**20
+
+
+def add(what: str, size: str, seconds: float | str, extra: str = "") -> None:
+    ROWS.append((what, size, f"{seconds:.2f} s" if isinstance(seconds, float) else seconds, extra))
+    print(f"  {what:<44} {size:<22} {ROWS[-1][2]:>10}  {extra}", flush=True)
+
+
+def bench_parse(sizes):
+    for members in sizes:
+        book = raw(members)
+        wb, s, peak = measure(lambda: load_workbook(book, today=TODAY))
+        add("parse + validate (memory store)", f"{members:,} members", s, f"peak {peak:.0f} MiB, {len(wb.problems)} problems")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "b.xlsx"
+            write_xlsx_fast(book, path)
+            size_mb = path.stat().st_size / 2**20
+            store = XlsxStore(path)
+            snap, s, peak = measure(store.read)
+            add("xlsx read (python-calamine)", f"{members:,} members", s, f"peak {peak:.0f} MiB, file {size_mb:.1f} MiB")
+            from openpyxl import load_workbook as ox
+
+            def openpyxl_read():
+                b = ox(path, read_only=True, data_only=True)
+                out = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in b.worksheets}
+                b.close()
+                return out
+            _, s, peak = measure(openpyxl_read)
+            add("xlsx read (openpyxl read-only), for comparison", f"{members:,} members", s, f"peak {peak:.0f} MiB")
+            changes = Changes()
+            changes.append("sendlog", [{"send_id": f"S{i}", "status": "sent"} for i in range(1000)])
+            _, s, peak = measure(lambda: store.write(changes, snap, "en"))
+            add("xlsx write back 1,000 log rows (openpyxl)", f"{members:,} members", s, f"peak {peak:.0f} MiB")
+
+
+def bench_google(members: int):
+    from qunflow.stores.gsheets import GoogleSheetsStore
+    from sheets_fake import FakeSheetsServer, gspread_session
+    with FakeSheetsServer() as server:
+        server.create_spreadsheet("B", raw(members))
+        store = GoogleSheetsStore("B", session=gspread_session(server.base_url), sleep=lambda s: None, rng=random.Random(0))
+        server.reset_counts()
+        snap = store.read()
+        reads = server.request_count
+        changes = Changes()
+        changes.set("groups", "G0001", "status", "dead")
+        changes.append("sendlog", [{"send_id": f"S{i}", "status": "sent"} for i in range(1000)])
+        changes.upsert("metrics", [{"date": "2026-11-24", "group_id": f"G{g:04d}", "members": 1} for g in range(100)])
+        server.reset_counts()
+        store.write(changes, snap, "en")
+        add("Google: read every tab / write back", f"{members:,} members", f"{reads} / {server.request_count} req",
+            "1,000 log rows + statuses + 100 metric rows")
+
+
+def main() -> None:
+    quick = os.environ.get("BENCH_QUICK")
+    print(f"qunflow bench · {date.today()} · {platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}")
+    bench_parse([10_000] if quick else [10_000, 100_000])
+    bench_google(10_000 if quick else 50_000)
+    print("\n| what | size | time | notes |\n|---|---|---|---|")
+    for row in ROWS:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""`qunflow tick` and `qunflow preview`."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import click
+
+from .app import SOURCE_HELP, cli
+
+TICK_HELP = f"""Run the main job once: post everything due since the last tick, then write back.
+
+Reads every tab (1 request), checks it, computes what is due in (last tick, now] with the quiet-hours,
+daily-cap and catch-up policies, delivers through each group's webhook, and writes back the SendLog,
+SOP status, group status, coupons and Problems in one batch. {SOURCE_HELP}
+
+\b
+Example:
+  qunflow tick shop.xlsx --now 2026-12-01T12:00:00Z --json
+"""
+
+PREVIEW_HELP = f"""List every send in the next DAYS days, rendered, and what the policies will do to it.
+
+Nothing is sent or written. {SOURCE_HELP}
+
+\b
+Example:
+  qunflow preview shop.xlsx --days 7 --group G01 --html plan.html
+"""
+
+
+@cli.command(help=TICK_HELP)
+@click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
+@click.option("--now", "now_text", help="Act as if it were this moment (ISO 8601; UTC if no offset).")
+@click.option("--dry-run", is_flag=True, help="Compute what is due; send and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool) -> None:
+    import requests
+
+    from ..clock import parse_now
+    from ..journal import FileJournal, NullJournal
+    from ..stores import open_store
+    from ..tick import TickDeps, run_tick
+    now = parse_now(now_text)
+    store = open_store(source)
+    offset = now.timestamp() - time.time()  # --now replays a moment: the dispatcher's clock follows it
+    journal = FileJournal(Path(str(store.path) + ".qunflow-journal.jsonl")) if store.kind == "xlsx" else NullJournal()
+    deps = TickDeps(session=requests.Session(), clock=lambda: time.time() + offset, sleep=time.sleep,
+                    rng=random.Random(), journal=journal)
+    report = run_tick(store, now, deps, dry_run=dry_run)
+    if as_json:
+        data = report.as_json()
+        click.echo(json.dumps({k: data[k] for k in ("due", "sent", "failed", "skipped", "missed", "unknown",
+                                                    "deferred", "problems", "sheets_requests", "note")},
+                              ensure_ascii=False))
+    else:
+        click.echo(f"due {report.due} · sent {report.sent} · failed {report.failed} · skipped {report.skipped} · "
+                   f"missed {report.missed} · unknown {report.unknown} · deferred {report.deferred} · "
+                   f"problems {report.problems}" + (f"\n{report.note}" if report.note else ""))
+    raise click.exceptions.Exit(1 if report.failed or report.unknown else 0)
+
+
+@cli.command(help=PREVIEW_HELP)
+@click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
+@click.option("--now", "now_text", help="Start of the window (ISO 8601; default: now).")
+@click.option("--days", default=7, show_default=True)
+@click.option("--group", help="Only this group_id.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a calendar per group.")
+def preview(source: str | None, now_text: str | None, days: int, group: str | None, as_json: bool,
+            html_path: str | None) -> None:
+    from ..clock import parse_now
+    from ..preview import calendar_html, preview as build
+    from ..stores import open_store
+    from ..workbook import load_workbook
+    now = parse_now(now_text)
+    store = open_store(source)
+    snapshot = store.read()
+    wb = load_workbook(snapshot.raw, today=now.date(), shared_sheet=store.kind == "google")
+    items = build(wb, now, days, group)
+    if html_path:
+        Path(html_path).write_text(calendar_html(wb, items, now, days), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    for i in items:
+        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {i['policy']:<24} {i['text'][:60]}")
+    click.echo(f"{len(items)} sends in the next {days} days" + (f"; calendar in {html_path}" if html_path else ""))

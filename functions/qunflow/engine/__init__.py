@@ -1,0 +1,1 @@
+"""The SOP engine: what is due, for whom, with which words and coupons. Pure."""

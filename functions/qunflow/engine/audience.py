@@ -1,0 +1,85 @@
+"""Who a rule reaches: its groups, the members it @-mentions, and the coupons they get. Pure."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..cells import fold
+from ..records import Coupon, Group, Member, SopRule
+
+
+def target_groups(rule: SopRule, groups: dict[str, Group]) -> list[Group]:
+    """Groups named by SOP.groups: ids, kind:X (value or zh label), or *; in the Groups tab's order."""
+    wanted_ids, wanted_kinds, everything = set(), set(), False
+    for item in rule.groups:
+        f = fold(item)
+        if f == "*":
+            everything = True
+        elif f.startswith("kind:"):
+            wanted_kinds.add(f[5:].strip())
+        else:
+            wanted_ids.add(f)
+    from ..schema import load_schemas
+    labels = {fold(label): v.value for v in load_schemas()["groups"].column("kind").values for label in v.labels.values()}
+    kinds = {labels.get(k, k) for k in wanted_kinds}
+    out = [g for g in groups.values() if everything or fold(g.group_id) in wanted_ids or g.kind in kinds]
+    return sorted(out, key=lambda g: g.row)
+
+
+def reachable(member: Member) -> bool:
+    """Never mention, welcome or reward a blacklisted member or one who left."""
+    return member.status == "active" and member.left_at is None
+
+
+@dataclass
+class Audience:
+    everyone: bool = False
+    members: list[Member] = field(default_factory=list)
+
+
+def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: list[Member]) -> Audience:
+    spec = fold(rule.mention or "none")
+    if spec in ("", "none"):
+        return Audience()
+    if spec == "all":
+        return Audience(everyone=True)
+    if spec == "new":
+        return Audience(members=[m for m in due if reachable(m)])
+    pool = [m for m in members_in_group if reachable(m)]
+    if spec.startswith("tag:"):
+        tag = spec[4:].strip()
+        return Audience(members=[m for m in pool if tag in {fold(t) for t in m.tags}])
+    if spec.startswith("layer:"):
+        layer = spec[6:].strip()
+        return Audience(members=[m for m in pool if fold(m.layer or "") == layer])
+    if spec == "not_checked_in":
+        return Audience(members=pool)  # narrowed by the check-in ritual when it lands
+    ids = {fold(x) for x in re.split(r"[,，、\s]+", spec) if x}
+    return Audience(members=[m for m in pool if fold(m.member_id) in ids])
+
+
+class CouponPool:
+    """Available codes per campaign, handed out in code order, one per member per campaign."""
+
+    def __init__(self, coupons: dict[str, Coupon]):
+        self.free: dict[str, list[str]] = {}
+        self.held: dict[tuple[str, str], str] = {}
+        for code in sorted(coupons):
+            c = coupons[code]
+            if c.member_id:
+                self.held.setdefault((fold(c.campaign), c.member_id), code)
+            elif c.status == "available":
+                self.free.setdefault(fold(c.campaign), []).append(code)
+        self.issued: list[tuple[str, str]] = []  # (code, member_id) handed out in this run
+
+    def code_for(self, campaign: str, member: Member) -> str | None:
+        key = (fold(campaign), member.member_id)
+        if key in self.held:
+            return self.held[key]
+        free = self.free.get(fold(campaign), [])
+        if not free:
+            return None
+        code = free.pop(0)
+        self.held[key] = code
+        self.issued.append((code, member.member_id))
+        return code

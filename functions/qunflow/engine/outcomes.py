@@ -1,0 +1,109 @@
+"""What a tick writes back after sending: SendLog rows, member and coupon updates, statuses. Pure."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from ..changes import Changes
+from ..problems import WARNING, ProblemSink
+from ..workbook import Workbook
+from .plan import PlannedSend, group_tz
+
+POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred"}
+
+
+@dataclass
+class SendOutcome:
+    status: str                 # sent | failed | skipped | unknown | retry
+    attempts: int = 0
+    sent_at: datetime | None = None
+    reason: str = ""
+    preview: str = ""
+
+
+def _local(value: datetime | None, wb: Workbook, p: PlannedSend) -> datetime | None:
+    return value.astimezone(group_tz(p.group, wb)).replace(microsecond=0) if value else None
+
+
+def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disabled: dict[str, str], wb: Workbook,
+           now: datetime, sink: ProblemSink, changes: Changes) -> dict[str, int]:
+    """Fill `changes` with everything the tick learned; return counts by status."""
+    counts = {k: 0 for k in ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred")}
+    sop_table, groups_table = wb.tables["sop"], wb.tables["groups"]
+    rows = []
+    for p in planned:
+        if p.policy == "due":
+            counts["due"] += 1
+            o = outcomes.get(p.send_id) or SendOutcome("failed", reason="not attempted")
+        else:
+            o = SendOutcome(POLICY_STATUS[p.policy], reason=p.reason)
+        counts[o.status] = counts.get(o.status, 0) + 1
+        scheduled = p.at if p.policy == "deferred" else p.occurrence
+        base = {"rule_id": p.rule.rule_id, "group_id": p.group.group_id, "scheduled_for": _local(scheduled, wb, p),
+                "status": o.status, "attempts": o.attempts, "sent_at": _local(o.sent_at, wb, p),
+                "outcome": o.reason, "preview": o.preview}
+        if p.member_send_ids:
+            rows += [dict(base, send_id=sid, member_id=mid) for mid, sid in p.member_send_ids.items()]
+        else:
+            rows.append(dict(base, send_id=p.send_id))
+        if o.status == "sent":
+            _after_sent(p, o, wb, changes)
+        if p.pool_empty and o.status == "sent":
+            sink.add("pool_empty", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("coupon", wb.lang),
+                     value=p.rule.coupon, severity=WARNING)
+        if o.status == "failed" and o.reason.startswith("template:"):
+            sink.add("bad_template", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("content", wb.lang),
+                     value=p.rule.content[:60], detail=o.reason[9:], example="{{ group_name }}")
+    if rows:
+        changes.append("sendlog", rows)
+    stamp = now.astimezone(wb.settings.timezone).replace(microsecond=0, tzinfo=None)
+    for group_id, reason in disabled.items():
+        group = wb.groups.get(group_id)
+        if group is None:
+            continue
+        changes.set("groups", group_id, "status", f"dead since {stamp:%Y-%m-%d %H:%M}: {reason}")
+        sink.add("dead_webhook", tab=groups_table.title, row=group.row, column=groups_table.header_of("webhook", wb.lang),
+                 value=group.webhook, reason=reason)
+    return counts
+
+
+def _after_sent(p: PlannedSend, o: SendOutcome, wb: Workbook, changes: Changes) -> None:
+    sent_local = _local(o.sent_at, wb, p)
+    if p.rule.schedule.kind == "on_join":
+        for member in p.members:
+            changes.set("members", member.member_id, "welcomed_at", sent_local.replace(tzinfo=None))
+    expiry = timedelta(days=wb.settings.coupon_expiry_days)
+    for member_id, code in p.coupons.items():
+        changes.set("members", member_id, "coupon_code", code)
+        changes.set("coupons", code, "status", "issued")
+        changes.set("coupons", code, "member_id", member_id)
+        changes.set("coupons", code, "issued_at", sent_local.replace(tzinfo=None))
+        changes.set("coupons", code, "expires_at", (sent_local + expiry).replace(tzinfo=None))
+
+
+def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, SendOutcome], now: datetime,
+                  changes: Changes) -> None:
+    """SOP.status: the next fire time and the last result, per rule."""
+    last: dict[str, str] = {}
+    for p in planned:
+        o = outcomes.get(p.send_id)
+        status = o.status if (p.policy == "due" and o) else POLICY_STATUS.get(p.policy, p.policy)
+        last[p.rule.rule_id] = f"{status} {p.at.astimezone(group_tz(p.group, wb)):%m-%d %H:%M}"
+    from .audience import target_groups
+    for rule in wb.sop:
+        if not rule.enabled:
+            text = "disabled"
+        else:
+            nexts = []
+            for group in target_groups(rule, wb.groups):
+                if rule.schedule.member_relative or not group.enabled:
+                    continue
+                tz = group_tz(group, wb)
+                t = rule.schedule.next_after(now, tz, group.campaign_start)
+                if t is not None and (rule.until is None or t.astimezone(tz).date() <= rule.until):
+                    nexts.append(t.astimezone(tz))
+            text = f"next {min(nexts):%Y-%m-%d %H:%M}" if nexts else ("on member events" if rule.schedule.member_relative else "no more sends")
+        if rule.rule_id in last:
+            text += f" · last {last[rule.rule_id]}"
+        if text != (rule.status or ""):
+            changes.set("sop", rule.rule_id, "status", text)

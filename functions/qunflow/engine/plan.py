@@ -1,0 +1,205 @@
+"""What is due in (start, end]: every concrete send, and what the policies do to it. Pure.
+
+Policies, in order:
+- disabled group or rule, `until` passed → not planned at all;
+- quiet hours: a send due inside them waits until they end (`quiet: wait`) or is skipped (`skip`);
+- the ledger: a send already final (sent, failed, skipped, missed, unknown) is never planned again;
+- catch-up: a send older than `catch_up` when the tick sees it is `missed`, never posted late;
+- a dead webhook (Groups.status starts with "dead") → skipped until the operator clears the status;
+- the daily cap: sends over it are `deferred` to the next day's first allowed minute (deferred sends
+  are exempt from catch-up: deferring is the operator's own policy, not an outage).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from ..ledger import Ledger, send_id
+from ..records import Group, Member, SopRule
+from ..workbook import Workbook
+from .audience import Audience, CouponPool, mentioned, reachable, target_groups
+
+QUIET_LOOKBACK = timedelta(days=1)  # a send can wait at most this long for quiet hours to end
+
+
+@dataclass
+class PlannedSend:
+    send_id: str                 # the delivery's id; member-relative batches end in :batch
+    rule: SopRule
+    group: Group
+    occurrence: datetime         # when the schedule fired (UTC)
+    at: datetime                 # when it goes out (UTC), after quiet hours
+    policy: str = "due"          # due | missed | quiet_skip | dead_webhook | deferred
+    reason: str = ""
+    members: list[Member] = field(default_factory=list)          # due members (member-relative rules)
+    member_send_ids: dict[str, str] = field(default_factory=dict)
+    audience: Audience = field(default_factory=Audience)
+    coupons: dict[str, str] = field(default_factory=dict)        # member_id -> code
+    pool_empty: bool = False
+
+    @property
+    def sends(self) -> list[str]:
+        """The ledger ids this planned send accounts for."""
+        return list(self.member_send_ids.values()) or [self.send_id]
+
+
+def group_tz(group: Group, wb: Workbook) -> ZoneInfo:
+    return group.timezone or wb.settings.timezone
+
+
+def local_naive(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A sheet datetime (wall time in tz unless it carries an offset) as an aware UTC datetime."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=tz)
+    return aware.astimezone(timezone.utc)
+
+
+def quiet_shift(at: datetime, group: Group, wb: Workbook) -> tuple[datetime, bool]:
+    """(when it may go out, whether it was inside quiet hours)."""
+    quiet = group.quiet_hours or wb.settings.quiet_hours
+    if quiet is None:
+        return at, False
+    tz = group_tz(group, wb)
+    local = at.astimezone(tz)
+    if not quiet.contains(local.time().replace(tzinfo=None)):
+        return at, False
+    end_day = local.date() if local.time().replace(tzinfo=None) < quiet.end else local.date() + timedelta(days=1)
+    end = datetime.combine(end_day, quiet.end, tzinfo=tz)
+    return end.astimezone(timezone.utc), True
+
+
+def _rule_active(rule: SopRule, group: Group, at: datetime, wb: Workbook) -> bool:
+    return rule.until is None or at.astimezone(group_tz(group, wb)).date() <= rule.until
+
+
+def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetime, end: datetime) -> list[datetime]:
+    tz = group_tz(group, wb)
+    return rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, group.campaign_start)
+
+
+def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now: datetime,
+               *, preview: bool = False) -> list[PlannedSend]:
+    """Every send whose time falls in (start, end], with its policy. `now` decides catch-up."""
+    members_by_group: dict[str, list[Member]] = {}
+    for m in wb.members.values():
+        members_by_group.setdefault(m.group_id, []).append(m)
+    pool = CouponPool(wb.coupons)
+    planned: list[PlannedSend] = []
+    for rule in wb.sop:
+        if not rule.enabled:
+            continue
+        for group in target_groups(rule, wb.groups):
+            if not group.enabled:
+                continue
+            in_group = members_by_group.get(group.group_id, [])
+            if rule.schedule.member_relative:
+                planned += _member_sends(rule, group, in_group, wb, ledger, start, end)
+            else:
+                for occurrence in _group_occurrences(rule, group, wb, start, end):
+                    at, quiet = quiet_shift(occurrence, group, wb)
+                    if not start < at <= end or not _rule_active(rule, group, at, wb):
+                        continue
+                    sid = send_id(rule.rule_id, group.group_id, occurrence)
+                    if not preview and ledger.is_done(sid):
+                        continue
+                    p = PlannedSend(sid, rule, group, occurrence, at)
+                    if quiet and rule.quiet == "skip":
+                        p.policy, p.reason = "quiet_skip", "inside quiet hours"
+                    p.audience = mentioned(rule, group, in_group, [])
+                    planned.append(p)
+    planned += _deferred(wb, ledger, start, end, planned)
+    planned.sort(key=lambda p: (p.at, p.group.row, p.rule.row))
+    for p in planned:
+        _apply_policies(p, wb, now, preview)
+    _apply_caps(planned, wb, ledger)
+    for p in planned:
+        if p.policy == "due" and p.rule.coupon:
+            for member in p.audience.members:
+                code = pool.code_for(p.rule.coupon, member)
+                if code:
+                    p.coupons[member.member_id] = code
+                else:
+                    p.pool_empty = True
+    return planned
+
+
+def _member_sends(rule: SopRule, group: Group, in_group: list[Member], wb: Workbook, ledger: Ledger,
+                  start: datetime, end: datetime) -> list[PlannedSend]:
+    """Member-relative rules: one send per group per slot, @-mentioning everyone due at it."""
+    tz = group_tz(group, wb)
+    slots: dict[datetime, PlannedSend] = {}
+    for member in in_group:
+        if not reachable(member) or member.joined_at is None:
+            continue
+        if rule.schedule.kind == "on_join" and member.welcomed_at is not None:
+            continue  # welcomed before (by qunflow or by hand)
+        joined = local_naive(member.joined_at, tz)
+        occurrence = rule.schedule.member_occurrence(joined, tz)
+        at, quiet = quiet_shift(occurrence, group, wb)
+        if not start < at <= end or not _rule_active(rule, group, at, wb):
+            continue
+        sid = send_id(rule.rule_id, group.group_id, occurrence, member.member_id)
+        if ledger.is_done(sid):
+            continue
+        slot = slots.get(at)
+        if slot is None:
+            slot = slots[at] = PlannedSend(send_id(rule.rule_id, group.group_id, at) + ":batch", rule, group, at, at)
+            if quiet and rule.quiet == "skip":
+                slot.policy, slot.reason = "quiet_skip", "inside quiet hours"
+        slot.members.append(member)
+        slot.member_send_ids[member.member_id] = sid
+    for slot in slots.values():
+        slot.audience = mentioned(rule, group, in_group, slot.members)
+    return list(slots.values())
+
+
+def _deferred(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, planned: list[PlannedSend]) -> list[PlannedSend]:
+    """Sends the daily cap pushed to a later day come back when their new time arrives."""
+    rules = {r.rule_id: r for r in wb.sop if r.enabled}
+    seen = {s for p in planned for s in p.sends}
+    out = []
+    for entry in ledger.deferred():
+        if entry.send_id in seen or entry.scheduled_for is None or entry.rule_id not in rules:
+            continue
+        group = wb.groups.get(entry.group_id or "")
+        if group is None or not group.enabled or not start < entry.scheduled_for <= end:
+            continue
+        rule = rules[entry.rule_id]
+        p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, entry.scheduled_for, reason="deferred by the daily cap")
+        p.audience = mentioned(rule, group, [m for m in wb.members.values() if m.group_id == group.group_id], [])
+        out.append(p)
+    return out
+
+
+def _apply_policies(p: PlannedSend, wb: Workbook, now: datetime, preview: bool) -> None:
+    if p.policy != "due":
+        return
+    if (p.group.status or "").lower().startswith("dead"):
+        p.policy, p.reason = "dead_webhook", f"webhook marked dead: {p.group.status}"
+        return
+    catch_up = p.rule.catch_up or wb.settings.catch_up
+    if not preview and p.reason != "deferred by the daily cap" and now - p.at > catch_up:
+        p.policy, p.reason = "missed", f"due {p.at:%Y-%m-%d %H:%M} UTC, more than {catch_up} ago"
+
+
+def _apply_caps(planned: list[PlannedSend], wb: Workbook, ledger: Ledger) -> None:
+    counts: dict[tuple[str, date], int] = {}
+    for p in planned:
+        if p.policy != "due":
+            continue
+        tz = group_tz(p.group, wb)
+        day = p.at.astimezone(tz).date()
+        key = (p.group.group_id, day)
+        if key not in counts:
+            day_start = datetime.combine(day, time(), tzinfo=tz)
+            counts[key] = ledger.sent_count(p.group.group_id, day_start, day_start + timedelta(days=1))
+        cap = p.group.daily_cap if p.group.daily_cap is not None else wb.settings.daily_cap
+        if counts[key] >= cap:
+            next_day = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+            later, _ = quiet_shift(next_day.astimezone(timezone.utc), p.group, wb)
+            p.policy, p.reason = "deferred", f"daily cap {cap} reached; moved to {later.astimezone(tz):%Y-%m-%d %H:%M}"
+            p.at = later
+            continue
+        counts[key] += 1

@@ -1,0 +1,78 @@
+"""The send ledger: what has happened to every send, from the SendLog tab (and the local journal).
+
+Send ids are deterministic: rule, group, occurrence (UTC), and member where there is one, e.g.
+`R01:G01:20261201T1200Z` or `W01:G01:20261201T1203Z:M0007`. A send whose latest state is final is
+never sent again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable
+
+FINAL = {"sent", "failed", "skipped", "missed", "unknown"}
+STATES = FINAL | {"pending", "retry", "deferred"}
+
+
+def send_id(rule_id: str, group_id: str, occurrence: datetime, member_id: str | None = None) -> str:
+    stamp = occurrence.astimezone(timezone.utc).strftime("%Y%m%dT%H%MZ")
+    return f"{rule_id}:{group_id}:{stamp}" + (f":{member_id}" if member_id else "")
+
+
+@dataclass(frozen=True)
+class Entry:
+    send_id: str
+    status: str
+    attempts: int = 0
+    scheduled_for: datetime | None = None
+    sent_at: datetime | None = None
+    group_id: str | None = None
+    rule_id: str | None = None
+
+
+class Ledger:
+    """The latest state of each send id (later rows win)."""
+
+    def __init__(self, entries: Iterable[Entry] = ()):
+        self.latest: dict[str, Entry] = {}
+        for entry in entries:
+            self.latest[entry.send_id] = entry
+
+    def add(self, entry: Entry) -> None:
+        self.latest[entry.send_id] = entry
+
+    def status(self, send_id: str) -> str | None:
+        entry = self.latest.get(send_id)
+        return entry.status if entry else None
+
+    def is_done(self, send_id: str) -> bool:
+        return self.status(send_id) in FINAL
+
+    def deferred(self) -> list[Entry]:
+        return [e for e in self.latest.values() if e.status == "deferred"]
+
+    def sent_count(self, group_id: str, day_start: datetime, day_end: datetime) -> int:
+        return sum(1 for e in self.latest.values() if e.status == "sent" and e.group_id == group_id
+                   and e.sent_at is not None and day_start <= _aware(e.sent_at) < day_end)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def from_sendlog(rows: Iterable, tz_of_group) -> Ledger:
+    """Build the ledger from SendLog records; naive times are read in their group's time zone."""
+    ledger = Ledger()
+    for row in rows:
+        if not row.send_id or not row.status:
+            continue
+        tz = tz_of_group(row.group_id)
+        ledger.add(Entry(row.send_id, row.status, row.attempts or 0,
+                         _local(row.scheduled_for, tz), _local(row.sent_at, tz), row.group_id, row.rule_id))
+    return ledger
+
+
+def _local(value: datetime | None, tz) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=tz)

@@ -1,0 +1,58 @@
+"""Playbooks: ready-made SOP rows in workflows/playbooks/*.yaml, in zh-CN with an en variant. Pure."""
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def playbook_dir() -> Path:
+    env = os.environ.get("QUNFLOW_PLAYBOOKS")
+    here = Path(__file__).resolve().parent
+    for candidate in ([Path(env)] if env else []) + [here.parents[1] / "workflows" / "playbooks", here / "playbooks"]:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("workflows/playbooks/ not found; set QUNFLOW_PLAYBOOKS")
+
+
+@functools.cache
+def load_playbooks() -> dict[str, dict[str, Any]]:
+    books = {}
+    for path in sorted(playbook_dir().glob("*.yaml")):
+        book = yaml.safe_load(path.read_text(encoding="utf-8"))
+        books[book["name"]] = book
+    return books
+
+
+def _pick(value: Any, lang: str) -> Any:
+    if isinstance(value, dict):
+        return value.get(lang) or value.get("zh-CN") or value.get("en")
+    return value
+
+
+def sop_rows(name: str, groups: list[str], lang: str, existing_ids: set[str]) -> list[dict[str, Any]]:
+    """The playbook's rules as SOP rows for these groups, with rule ids no existing row uses."""
+    book = load_playbooks()[name]
+    taken = {i.casefold() for i in existing_ids}
+    rows = []
+    for index, rule in enumerate(book["rules"], start=1):
+        base = f"{book['prefix']}-{index:02d}"
+        rule_id, n = base, 1
+        while rule_id.casefold() in taken:
+            n += 1
+            rule_id = f"{base}-{n}"
+        taken.add(rule_id.casefold())
+        rows.append({"rule_id": rule_id, "enabled": "yes" if lang == "en" else "是", "groups": ", ".join(groups),
+                     "schedule": _pick(rule["schedule"], lang), "phase": _pick(rule.get("phase"), lang),
+                     "msg_type": "text", "content": _pick(rule["content"], lang),
+                     "mention": rule.get("mention", "none"), "coupon": rule.get("coupon")})
+    return rows
+
+
+def needs_campaign_start(name: str) -> bool:
+    return any("天" in str(_pick(r["schedule"], "zh-CN")) and "第" in str(_pick(r["schedule"], "zh-CN"))
+               for r in load_playbooks()[name]["rules"])

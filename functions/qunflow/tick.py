@@ -1,0 +1,173 @@
+"""`qunflow tick`: the main job. The thin shell around the pure engine.
+
+read (1 request) → check → plan what is due in (last tick, now] → deliver → write back (≤ 2 requests).
+Clock, HTTP session, store, secrets and journal are injected.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from .changes import Changes
+from .engine.compose import compose, preview_of
+from .engine.outcomes import SendOutcome, record, rule_statuses
+from .engine.plan import PlannedSend, plan_sends
+from .journal import NullJournal, merge_into
+from .ledger import from_sendlog
+from .problems import ProblemSink
+from .render import TemplateProblem
+from .secrets import SecretResolver, UnresolvedSecret
+from .workbook import Workbook, load_workbook
+from .writeback import problems_changes
+
+log = logging.getLogger("qunflow.tick")
+
+
+@dataclass
+class TickReport:
+    due: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    missed: int = 0
+    unknown: int = 0
+    deferred: int = 0
+    problems: int = 0
+    sheets_requests: dict[str, int] = field(default_factory=lambda: {"read": 0, "write": 0})
+    window: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TickDeps:
+    session: Any                                  # requests.Session (the dispatcher's HTTP)
+    clock: Callable[[], float]                    # epoch seconds, consistent with `now`
+    sleep: Callable[[float], None]
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    resolver: SecretResolver = field(default_factory=SecretResolver.from_environment)
+    journal: Any = field(default_factory=NullJournal)
+
+
+def window_start(wb: Workbook, now: datetime) -> datetime:
+    last = wb.settings.extra.get("last_tick")
+    if last is None:
+        return now - wb.settings.catch_up  # the first tick: open the window catch_up before now
+    last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
+    return min(last, now)  # a clock that jumped back sends nothing twice: the window is empty
+
+
+def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False) -> TickReport:
+    report = TickReport()
+    read0, write0 = store.requests.read, store.requests.write
+    with store.lease("tick", 0):
+        snapshot = store.read()
+        today = now.astimezone(timezone(timedelta(hours=8))).date()
+        wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google")
+        sink = ProblemSink(wb.lang, list(wb.problems))
+        ledger = from_sendlog(wb.sendlog, lambda gid: (wb.groups[gid].timezone if gid in wb.groups and wb.groups[gid].timezone else wb.settings.timezone))
+        recovered = deps.journal.recover()
+        merge_into(ledger, recovered)
+        start = window_start(wb, now)
+        report.window = [start.isoformat(), now.isoformat()]
+        planned = plan_sends(wb, ledger, start, now, now)
+        changes = Changes()
+        _recovered_rows(recovered, wb, changes)
+        outcomes, disabled = ({}, {}) if dry_run else _deliver(planned, wb, deps, sink)
+        counts = record(planned, outcomes, disabled, wb, now, sink, changes)
+        for key, value in counts.items():
+            setattr(report, key, value)
+        if dry_run:
+            report.note = "dry run: nothing sent, nothing written"
+            report.problems = len(sink.items)
+            return report
+        rule_statuses(wb, planned, outcomes, now, changes)
+        changes.upsert("settings", [{"key": "last_tick", "value": max(now, start).astimezone(timezone.utc).replace(microsecond=0)}])
+        local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
+        problems_changes(sink.items, wb.previous_problems, local, changes)
+        written = store.write(changes, snapshot, wb.lang)
+        if not written.deferred:
+            deps.journal.clear()
+        else:
+            report.note = written.reason
+        report.problems = len(sink.items)
+    report.sheets_requests = {"read": store.requests.read - read0, "write": store.requests.write - write0}
+    return report
+
+
+def _recovered_rows(recovered: dict[str, dict], wb: Workbook, changes: Changes) -> None:
+    """Results a crashed run left in the journal reach the SendLog now."""
+    known = {r.send_id: r.status for r in wb.sendlog}
+    rows = []
+    for sid, record in recovered.items():
+        if known.get(sid) == record["state"]:
+            continue
+        rows.append({"send_id": sid, "rule_id": record.get("rule_id"), "group_id": record.get("group_id"),
+                     "status": record["state"], "attempts": record.get("attempts", 0),
+                     "sent_at": record.get("sent_at"), "outcome": record.get("reason", "")})
+    if rows:
+        changes.append("sendlog", rows)
+
+
+def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: ProblemSink):
+    from .delivery.dispatcher import Delivery, Dispatcher
+    from .delivery.masking import Masker
+    from .delivery.message import Target
+    outcomes: dict[str, SendOutcome] = {}
+    deliveries, by_id = [], {}
+    targets: dict[str, Any] = {}
+    masker = Masker()
+    groups_table = wb.tables["groups"]
+    for p in planned:
+        if p.policy != "due":
+            continue
+        group = p.group
+        if group.group_id not in targets:
+            try:
+                webhook, secret = deps.resolver.resolve(group.webhook), deps.resolver.resolve(group.secret)
+                masker.add(webhook)
+                if secret:
+                    masker.add(secret)
+                targets[group.group_id] = Target(group.platform, group.group_id, webhook, secret)
+            except UnresolvedSecret as exc:
+                targets[group.group_id] = exc
+                sink.add("unresolved_webhook", tab=groups_table.title, row=group.row,
+                         column=groups_table.header_of("webhook" if exc.reference == group.webhook else "secret", wb.lang),
+                         value=exc.reference, where=exc.where)
+        target = targets[group.group_id]
+        if isinstance(target, UnresolvedSecret):
+            outcomes[p.send_id] = SendOutcome("failed", reason=f"{target.reference} is not set")
+            continue
+        try:
+            message = compose(p, wb)
+        except TemplateProblem as problem:
+            outcomes[p.send_id] = SendOutcome("failed", reason=f"template:{problem.detail}")
+            continue
+        outcomes[p.send_id] = SendOutcome("failed", preview=preview_of(message), reason="not attempted")
+        deliveries.append(Delivery(p.send_id, target, message))
+        by_id[p.send_id] = p
+    if not deliveries:
+        return outcomes, {}
+
+    def before(delivery, attempt):
+        p = by_id[delivery.send_id]
+        deps.journal.attempt(p.sends, p.group.group_id, p.rule.rule_id)
+
+    def after(result):
+        p = by_id[result.send_id]
+        sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
+        deps.journal.result(p.sends, result.status, result.attempts, sent_at, result.reason, p.group.group_id, p.rule.rule_id)
+
+    dispatcher = Dispatcher(deps.session, deps.clock, deps.sleep, deps.rng, masker=masker, before_send=before,
+                            after_send=after)
+    dispatch = dispatcher.dispatch(deliveries)
+    for result in dispatch.results:
+        o = outcomes[result.send_id]
+        o.status, o.attempts, o.reason = result.status, result.attempts, result.reason
+        o.sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
+    return outcomes, dict(dispatch.disabled)

@@ -1,0 +1,124 @@
+data "archive_file" "source" {
+  type             = "zip"
+  output_path      = "${path.module}/.build/qunflow-source.zip"
+  output_file_mode = "0666" # a stable hash on every OS, so an unchanged source never redeploys
+
+  source {
+    content  = file("${path.module}/../functions/main.py")
+    filename = "main.py"
+  }
+  source {
+    content  = file("${path.module}/../requirements.txt")
+    filename = "requirements.txt"
+  }
+  dynamic "source" {
+    for_each = fileset("${path.module}/../functions/qunflow", "**/*.{py,yaml,html}")
+    content {
+      content  = file("${path.module}/../functions/qunflow/${source.value}")
+      filename = "qunflow/${source.value}"
+    }
+  }
+  dynamic "source" {
+    for_each = fileset("${path.module}/../sheets_schema", "*.yaml")
+    content {
+      content  = file("${path.module}/../sheets_schema/${source.value}")
+      filename = "sheets_schema/${source.value}"
+    }
+  }
+  dynamic "source" {
+    for_each = fileset("${path.module}/../workflows", "**/*.yaml")
+    content {
+      content  = file("${path.module}/../workflows/${source.value}")
+      filename = "workflows/${source.value}"
+    }
+  }
+}
+
+resource "google_storage_bucket" "source" {
+  #checkov:skip=CKV_GCP_62:Access logs for a bucket holding only our own build archives add cost without a reader.
+  name                        = "${var.project_id}-qunflow-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  versioning {
+    enabled = true
+  }
+}
+
+resource "google_storage_bucket" "lease" {
+  #checkov:skip=CKV_GCP_62:The lease bucket holds one short-lived lock object; access logs add nothing.
+  name                        = "${var.project_id}-qunflow-lease"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+# Named after the archive's md5: a code change is a new object, so the functions redeploy.
+resource "google_storage_bucket_object" "source" {
+  name   = "src-${data.archive_file.source.output_md5}.zip"
+  bucket = google_storage_bucket.source.name
+  source = data.archive_file.source.output_path
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  for_each    = local.functions
+  name        = "qunflow-${each.key}"
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime         = "python312"
+    entry_point     = each.value.entry_point
+    service_account = google_service_account.builder.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    #checkov:skip=CKV_GCP_124:Cloud Scheduler and the event relay call over the public endpoint; access is IAM-only (run.invoker for named service accounts, no allUsers), plus HMAC on ingest.
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = each.value.concurrency
+    timeout_seconds                  = each.value.timeout_seconds
+    available_memory                 = each.value.memory
+    ingress_settings                 = "ALLOW_ALL"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.runtime.email
+    environment_variables = {
+      QUNFLOW_SOURCE       = "gsheets:${var.spreadsheet_id}"
+      QUNFLOW_LEASE_BUCKET = google_storage_bucket.lease.name
+      QUNFLOW_SCHEMA_DIR   = "sheets_schema"
+      QUNFLOW_PLAYBOOKS    = "workflows/playbooks"
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = var.secrets
+      content {
+        key        = secret_environment_variables.value
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.runtime_reads]
+}

@@ -1,0 +1,5 @@
+locals {
+  workflow  = yamldecode(file(var.jobs_file))
+  functions = local.workflow.functions
+  jobs      = local.workflow.jobs
+}

@@ -27,7 +27,7 @@ def fail(message: str, code: int = 2) -> "click.exceptions.Exit":
 
 def run_cli(group: click.Group) -> int:
     from ..stores.gsheets import SheetAccessError
-    from ..stores.xlsx import LeaseBusy
+    from ..lease import LeaseBusy
     try:
         group.main(standalone_mode=False)
         return 0

@@ -78,13 +78,15 @@ class GoogleSheetsStore:
 
     def __init__(self, spreadsheet_id: str, *, client: Any = None, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = _time.sleep, rng: random.Random | None = None,
-                 timeout: tuple[float, float] = (10, 60), attempts: int = 7, credentials_file: str | None = None):
+                 timeout: tuple[float, float] = (10, 60), attempts: int = 7, credentials_file: str | None = None,
+                 lease: Any = None):
         import gspread
         self.spreadsheet_id = spreadsheet_id
         self.requests = RequestCount()
         self.account_email = ""
         self._sleep, self._rng, self._attempts = sleep, rng or random.Random(), attempts
         self._titles: list[str] | None = None
+        self._lease = lease  # a qunflow.lease.GcsLease in the cloud; None means no cross-process lock
         if client is None:
             gateway = os.environ.get("QUNFLOW_SHEETS_API")
             if session is None and gateway:
@@ -211,8 +213,12 @@ class GoogleSheetsStore:
 
     @contextmanager
     def lease(self, name: str, seconds: float = 0) -> Iterator[None]:
-        # The cloud lease (a Cloud Storage object) is provided by qunflow.lease; a store alone cannot lock a sheet.
-        yield
+        """Sheets cannot lock; the lease is a Cloud Storage object (qunflow.lease), held for 15 minutes at most."""
+        if self._lease is None:
+            yield
+            return
+        with self._lease.hold(f"qunflow-{self.spreadsheet_id}-{name}.lease", 900):
+            yield
 
 
 def _header_write(title: str, header: list[str]):

@@ -23,15 +23,12 @@ from typing import Any, Callable, Iterator
 import python_calamine
 
 from ..changes import Changes
+from ..lease import LeaseBusy
 from ..problems import ProblemSink
 from ..schema import load_schemas
 from ..tables import RawWorkbook, locate
 from ..writeplan import WritePlan, apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
-
-
-class LeaseBusy(RuntimeError):
-    """Another run holds the workbook's lease."""
 
 
 def _digest(path: Path) -> str:

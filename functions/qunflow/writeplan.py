@@ -158,7 +158,14 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
 
 
 def _append_rows(t: _TabPlan, rows: list[Row], plan: WritePlan) -> None:
-    plan.appends.append(Append(t.table.title, [t.line(r) for r in rows]))
+    """New rows. Tabs only qunflow writes (SendLog, Metrics, Problems) get them at known positions, in the
+    same batch as every other write; tabs operators edit get an append, which finds the table's end itself."""
+    lines = [t.line(r) for r in rows]
+    if t.table.schema.written and not t.table.missing:
+        plan.writes.append(RangeWrite(t.table.title, t.next_row, 1, lines))
+        t.next_row += len(lines)
+    else:
+        plan.appends.append(Append(t.table.title, lines))
 
 
 def apply_to_raw(raw: RawWorkbook, plan: WritePlan) -> None:

@@ -195,6 +195,7 @@ class GoogleSheetsStore:
             for title, header in plan.new_tabs:
                 snapshot.grid_rows[title] = 1000
                 plan.writes.insert(0, _header_write(title, header))
+        _overflow_to_appends(plan, snapshot.grid_rows)
         need: dict[str, int] = {}
         for w in plan.writes:
             grid = snapshot.grid_rows.get(w.title)
@@ -219,6 +220,28 @@ class GoogleSheetsStore:
             return
         with self._lease.hold(f"qunflow-{self.spreadsheet_id}-{name}.lease", 900):
             yield
+
+
+def _overflow_to_appends(plan: WritePlan, grid_rows: dict[str, int]) -> None:
+    """Rows past a tab's grid go by values.append (which grows the grid), after the in-grid part is written.
+
+    The API refuses values.batchUpdate past the grid; appends of one tab are merged into one request."""
+    from ..writeplan import Append
+    kept, extra = [], {}
+    for w in plan.writes:
+        grid = grid_rows.get(w.title)
+        if grid is None or w.last_row <= grid or w.col != 1:
+            kept.append(w)
+            continue
+        inside = max(0, grid - w.row + 1)
+        if inside:
+            kept.append(type(w)(w.title, w.row, w.col, w.values[:inside]))
+        extra.setdefault(w.title, []).extend(w.values[inside:])
+    plan.writes = kept
+    merged = {}
+    for append in list(plan.appends) + [Append(t, rows) for t, rows in extra.items()]:
+        merged.setdefault(append.title, []).extend(append.rows)
+    plan.appends = [Append(t, rows) for t, rows in merged.items()]
 
 
 def _header_write(title: str, header: list[str]):

@@ -1,0 +1,77 @@
+"""Cloud Functions entry points (functions-framework). Each is a few lines: read the request, build the
+store and senders, call the core, return a JSON summary. Imports are lazy and clients live in module
+globals, for cold starts.
+
+`now` comes from X-CloudScheduler-ScheduleTime when present, so a repeated delivery of the same job and
+schedule time finds an empty window (last tick = that time) and sends nothing twice.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import functions_framework
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def _log(severity: str, message: str, **fields: Any) -> None:
+    """One structured line Cloud Logging understands; every value passes through the masker."""
+    from qunflow.delivery.masking import Masker
+    masker = _CLIENTS.get("masker") or Masker()
+    line = {"severity": severity, "message": masker.mask(message), **{k: masker.mask(str(v)) if isinstance(v, str) else v
+                                                                       for k, v in fields.items()}}
+    print(json.dumps(line, ensure_ascii=False, default=str), file=sys.stdout, flush=True)
+
+
+def _now(request: Any) -> datetime:
+    stamp = request.headers.get("X-CloudScheduler-ScheduleTime")
+    if stamp:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc)
+    from qunflow.clock import utc_now
+    return utc_now()
+
+
+def _store() -> Any:
+    if "store" not in _CLIENTS:
+        import os
+        from qunflow.stores import open_store
+        options = {}
+        bucket = os.environ.get("QUNFLOW_LEASE_BUCKET")
+        if bucket and os.environ.get("QUNFLOW_SOURCE", "").startswith("gsheets:"):
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+            from qunflow.lease import GcsLease
+            creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
+            options["lease"] = GcsLease(AuthorizedSession(creds), bucket, time.time)
+        _CLIENTS["store"] = open_store(None, **options)
+    return _CLIENTS["store"]
+
+
+def _session() -> Any:
+    if "session" not in _CLIENTS:
+        import requests
+        _CLIENTS["session"] = requests.Session()
+    return _CLIENTS["session"]
+
+
+@functions_framework.http
+def tick(request: Any) -> tuple[dict, int]:
+    """Post everything due on the SOP calendar since the last tick; write back."""
+    from qunflow.lease import LeaseBusy
+    from qunflow.tick import TickDeps, run_tick
+    started, now = time.monotonic(), _now(request)
+    job = request.headers.get("X-CloudScheduler-JobName", "tick")
+    try:
+        report = run_tick(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep))
+    except LeaseBusy as busy:
+        _log("WARNING", str(busy), job=job, schedule_time=now.isoformat())
+        return {"skipped": str(busy)}, 200
+    summary = report.as_json()
+    _log("ERROR" if report.failed or report.unknown else "INFO", "tick done", job=job, schedule_time=now.isoformat(),
+         duration_ms=round((time.monotonic() - started) * 1000), **{k: summary[k] for k in
+         ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "problems", "sheets_requests")})
+    return summary, 200

@@ -1,0 +1,115 @@
+"""Feishu / Lark custom bot: POST /open-apis/bot/v2/hook/{token}. HTTP 200 mostly; `code` decides."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from html import escape
+from typing import Mapping
+
+from ..message import NO_MENTIONS, Mentions, Message, Target
+from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
+                   classify_coded, image_caption, json_len, require_image_url, require_text, split_text)
+
+CODES = {  # code -> (outcome, least retry wait, what it means); 0 is OK
+    11232: (RETRY, 60.0, "rate limited (100 a minute, 5 a second per bot)"),
+    9499: (REJECT_MESSAGE, None, "bad request: the message is malformed"),
+    19001: (DISABLE_TARGET, None, "the webhook token is invalid"),
+    19021: (DISABLE_TARGET, None, "the signature or its timestamp was refused"),
+    19022: (DISABLE_TARGET, None, "the IP address is not allowed"),
+    19024: (DISABLE_TARGET, None, "the keyword check failed"),
+}
+EVERYONE = "所有人"
+
+
+def sign_feishu(secret: str, ts_s: int) -> str:
+    """签名校验: base64(HMAC_SHA256(key=f"{ts}\\n{secret}", msg=b"")), ts in seconds."""
+    digest = hmac.new(f"{ts_s}\n{secret}".encode("utf-8"), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+class Feishu(Platform):
+    name = "feishu"
+    body_bytes = 20000          # "20 KB": we stay under 20000 bytes of JSON, whichever KB is meant
+    rate_windows = ((5, 1.0), (100, 60.0))
+
+    @classmethod
+    def build_requests(cls, message: Message, target: Target, timestamp: float) -> list[HttpRequest]:
+        m = message.mentions
+        if message.kind == "text":
+            return cls._split(target, timestamp, require_text(message, "Feishu"), m,
+                              lambda text, mm: {"msg_type": "text", "content": {"text": cls._at_text(mm) + text}},
+                              "Feishu text")
+        if message.kind == "markdown":
+            title = message.title.strip()
+            return cls._split(target, timestamp, require_text(message, "Feishu"), m,
+                              lambda text, mm: cls._card(title, [cls._md(cls._at_card(mm) + text)]),
+                              "Feishu markdown")
+        if message.kind == "image":
+            image_url = require_image_url(message, "Feishu", "webhooks cannot upload image bytes (an image_key "
+                                                             "needs app credentials)")
+            caption = image_caption(message)
+            text = f"{caption}\n{image_url}" if caption else image_url
+            body = {"msg_type": "text", "content": {"text": cls._at_text(m) + text}}
+            return [cls._request(target, timestamp, body)]
+        card = message.card
+        elements = []
+        if card.description or m:
+            elements.append(cls._md(cls._at_card(m) + (card.description or "")))
+        if card.url:
+            elements.append({"tag": "action", "actions": [{
+                "tag": "button", "text": {"tag": "plain_text", "content": "查看详情"}, "type": "primary",
+                "url": card.url}]})
+        if not elements:
+            elements.append(cls._md(card.title))
+        return [cls._request(target, timestamp, cls._card(card.title, elements))]
+
+    @staticmethod
+    def _at_text(m: Mentions) -> str:
+        tags = [f'<at user_id="all">{EVERYONE}</at>'] if m.all else []
+        tags += [f'<at user_id="{uid}">{escape(name or uid, quote=False)}</at>' for uid, name in m.users()]
+        return " ".join(tags) + " " if tags else ""
+
+    @staticmethod
+    def _at_card(m: Mentions) -> str:
+        """Card markdown has its own @ syntax."""
+        tags = ["<at id=all></at>"] if m.all else []
+        tags += [f"<at id={uid}></at>" for uid in m.user_ids]
+        return " ".join(tags) + "\n" if tags else ""
+
+    @staticmethod
+    def _md(content: str) -> dict:
+        return {"tag": "markdown", "content": content}
+
+    @staticmethod
+    def _card(title: str, elements: list[dict]) -> dict:
+        card: dict = {"config": {"wide_screen_mode": True}, "elements": elements}
+        if title:
+            card["header"] = {"title": {"tag": "plain_text", "content": title[:100]}}
+        return {"msg_type": "interactive", "card": card}
+
+    @staticmethod
+    def _signed(body: dict, target: Target, timestamp: float) -> dict:
+        if not target.secret:
+            return body
+        ts = int(timestamp)
+        return {"timestamp": str(ts), "sign": sign_feishu(target.secret, ts), **body}
+
+    @classmethod
+    def _request(cls, target: Target, timestamp: float, body: dict) -> HttpRequest:
+        body = cls._signed(body, target, timestamp)
+        if json_len(body) > cls.body_bytes:
+            raise MessageRejected(f"the Feishu message body is {json_len(body)} bytes, over {cls.body_bytes}")
+        return HttpRequest("POST", target.webhook, body)
+
+    @classmethod
+    def _split(cls, target: Target, timestamp: float, text: str, m: Mentions, make, what: str) -> list[HttpRequest]:
+        def body(part: str, index: int) -> dict:
+            return cls._signed(make(part, m if index == 0 else NO_MENTIONS), target, timestamp)
+
+        parts = split_text(text, lambda s, i: json_len(body(s, i)) <= cls.body_bytes, what)
+        return [HttpRequest("POST", target.webhook, body(p, i)) for i, p in enumerate(parts)]
+
+    @classmethod
+    def classify(cls, status_code: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        return classify_coded(status_code, headers, body, CODES, ("code", "StatusCode"), ("msg", "StatusMessage"))

@@ -215,7 +215,8 @@ def test_wecom_image_and_news_carry_mentions_in_a_follow_up_text():
 
 def test_wecom_image_url_becomes_a_news_article():
     body = one("wecom", Message("image", image_url="https://e.com/p.png", title="海报"))
-    assert body["news"]["articles"][0] == {"title": "海报", "url": "https://e.com/p.png", "picurl": "https://e.com/p.png"}
+    assert body["news"]["articles"][0] == {"title": "海报", "url": "https://e.com/p.png",
+                                           "picurl": "https://e.com/p.png"}
 
 
 def test_wecom_news_fields_truncated_to_byte_limits_on_character_boundaries():

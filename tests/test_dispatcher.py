@@ -387,9 +387,65 @@ def test_keys_tokens_and_secrets_never_appear_whole(caplog):
     assert {r.status for r in report.results} == {"failed", "unknown"}
     whole = [KEY, "dt0123456789abcdef0123", "SECdingtalksecret99", "fs-0123-4567-89ab-cdef", "feishusigningsecret",
              "TGtokenTGtokenTG", "DCtokenDCtokenDC", "SLsecretSLsecret"]
-    texts = [r.getMessage() for r in caplog.records] + [r.reason for r in report.results] + list(report.disabled.values())
+    texts = [r.getMessage() for r in caplog.records] + [r.reason for r in report.results]
+    texts += list(report.disabled.values())
     assert len(caplog.records) > 10
     for text in texts:
         for secret in whole:
             assert secret not in text, (secret, text)
     assert any("693a…" in t for t in texts)                    # masked, still recognisable
+
+
+def test_a_deadline_already_passed_sends_nothing_more():
+    clock = Clock()
+    session = FakeSession(clock, latency=10.0)                 # each reply takes 10 s
+    report = make(clock, session, deadline=T0 + 25).dispatch(deliveries([f"G{i}" for i in range(5)], 1))
+    assert [r.status for r in report.results] == ["sent", "sent", "sent", "retry", "retry"]
+
+
+@pytest.mark.parametrize("url,masked", [
+    (f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={KEY}",
+     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a…"),
+    ("https://oapi.dingtalk.com/robot/send?access_token=abcdef0123456789&timestamp=1&sign=XYZ%2Babcdefgh",
+     "https://oapi.dingtalk.com/robot/send?access_token=abcd…&timestamp=1&sign=XYZ%…"),
+    ("https://open.feishu.cn/open-apis/bot/v2/hook/tok1", "https://open.feishu.cn/open-apis/bot/v2/hook/…"),
+    ("https://hooks.slack.com/services/T00/B00/XXXXXXXXXXXX", "https://hooks.slack.com/services/T00/B00/XXXX…"),
+    ("https://discord.com/api/webhooks/1234567/tokentokentoken", "https://discord.com/api/webhooks/1234567/toke…"),
+    ("https://api.telegram.org/bot123456:ABCDEFGH/sendMessage?chat_id=-1",
+     "https://api.telegram.org/bot1234…/sendMessage?chat_id=-1"),
+    ("http://127.0.0.1:8080/cgi-bin/webhook/send?key=k1", "http://127.0.0.1:8080/cgi-bin/webhook/send?key=…"),
+    ("SECabcdefghijk", "SECa…"),
+    ("short", "…"),
+])
+def test_mask_url(url, masked):
+    from qunflow.delivery import mask_url
+    assert mask_url(url) == masked
+    assert mask_url(masked) == masked                          # masking twice changes nothing
+
+
+def test_masking_filter_masks_arguments_and_tracebacks():
+    from qunflow.delivery import MaskingFilter
+    masker = Masker(["SECverysecretvalue", f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={KEY}"])
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Keep()
+    handler.addFilter(MaskingFilter(masker))
+    log = logging.getLogger("test.masking")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("posting to %s with %s", f"/cgi-bin/webhook/send?key={KEY}", "SECverysecretvalue")
+        try:
+            raise RuntimeError(f"boom {KEY}")
+        except RuntimeError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    assert len(records) == 2
+    for text in records:
+        assert KEY not in text and "SECverysecretvalue" not in text
+    assert "SECv…" in records[0] and "693a…" in records[1]

@@ -190,7 +190,7 @@ class Dispatcher:
                     if ready > at:              # a shared bucket moved on since this lane was queued
                         heapq.heapreplace(heap, (ready, seq, lane))
                         continue
-                    if self.deadline is not None and ready > self.deadline:
+                    if self.deadline is not None and max(ready, self._now()) > self.deadline:
                         heapq.heappop(heap)
                         self._expire(lane)
                         continue

@@ -87,6 +87,7 @@ class Target:
     def __repr__(self) -> str:
         from .masking import mask_secret, mask_url
         secret = f", secret={mask_secret(self.secret)!r}" if self.secret else ""
-        return f"Target(platform={self.platform!r}, group_id={self.group_id!r}, webhook={mask_url(self.webhook)!r}{secret})"
+        return (f"Target(platform={self.platform!r}, group_id={self.group_id!r}, "
+                f"webhook={mask_url(self.webhook)!r}{secret})")
 
     __str__ = __repr__

@@ -144,7 +144,7 @@ class Discord:
                 return form_error("allowed_mentions", "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType"), []
             parse = allowed.get("parse", [])
             ok_users, ok_roles = allowed.get("users", []), allowed.get("roles", [])
-            if not isinstance(parse, list) or not set(parse) <= {"users", "roles", "everyone"}:
+            if not isinstance(parse, list) or not all(p in ("users", "roles", "everyone") for p in parse):
                 return form_error("allowed_mentions", "ENUM_TYPE_COERCE", "parse takes users, roles, everyone"), []
             if not isinstance(ok_users, list) or not isinstance(ok_roles, list) or len(ok_users) > 100 or len(ok_roles) > 100:
                 return form_error("allowed_mentions", "BASE_TYPE_MAX_LENGTH", "users/roles: lists of at most 100 ids"), []

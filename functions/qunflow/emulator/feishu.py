@@ -111,7 +111,7 @@ class Feishu:
                 return err(9499, "Bad Request: each post paragraph is a list of elements")
             line = []
             for el in para:
-                if not isinstance(el, dict) or el.get("tag") not in POST_TAGS:
+                if not isinstance(el, dict) or not isinstance(el.get("tag"), str) or el["tag"] not in POST_TAGS:
                     return err(9499, f"Bad Request: post element tag must be one of {sorted(POST_TAGS)}")
                 tag = el["tag"]
                 if tag in ("text", "md") and not isinstance(el.get("text"), str):

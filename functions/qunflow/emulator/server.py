@@ -12,6 +12,7 @@ import random
 import socket
 import threading
 import time
+import traceback
 from collections import Counter
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -241,7 +242,12 @@ class Emulator:
             req.now = self.clock()
             limiter = self.limiters[name]
             ctx = Context(self._lookup, self._bots_of, limiter, req.now, self.strict, self._seq + 1)
-            outcome = platform.handle(req, route, ctx)
+            try:
+                outcome = platform.handle(req, route, ctx)
+            except Exception as exc:  # an emulator bug must not look like a dropped connection
+                traceback.print_exc()
+                self.rejections[f"{name}:emulator-error"] += 1
+                return text_reply(500, f"qunflow emulator error ({type(exc).__name__}); please report it")
             if outcome.message is not None:
                 limiter.hit(outcome.limit_key, req.now)
                 record = self._record(name, outcome.message, req.now)

@@ -103,7 +103,7 @@ class Slack:
             return None
 
     def _block_problem(self, block) -> str | None:
-        if not isinstance(block, dict) or block.get("type") not in BLOCK_TYPES:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str) or block["type"] not in BLOCK_TYPES:
             return "unknown block type"
         if len(str(block.get("block_id", ""))) > 255:
             return "block_id too long"

@@ -469,3 +469,21 @@ def test_reprs_mask_credentials():
     req = build("telegram", Message("text", "hi"))[0]
     assert "ABC-DEF1234ghIkl" not in repr(req)
     assert re.search(r"bot1234…", repr(req))
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_a_news_card_without_title_or_url_is_rejected(platform):
+    with pytest.raises(MessageRejected, match="neither a title nor a url"):
+        build(platform, Message("news", card=NewsCard("", "描述")))
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_an_image_message_without_an_image_is_rejected(platform):
+    with pytest.raises(MessageRejected, match="has no image"):
+        build(platform, Message("image", image_url=""))
+
+
+def test_a_mention_longer_than_the_limit_cannot_be_split():
+    many = Mentions(user_ids=tuple(f"user{i:04}" for i in range(300)))
+    with pytest.raises(MessageRejected, match="cannot be split"):
+        build("discord", Message("text", "hi", mentions=many))

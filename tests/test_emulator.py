@@ -688,3 +688,13 @@ def test_telegram_formatting_is_parsed_like_telegram(emu, http, text, mode, seen
     r = http.post(url(emu, "telegram"), json={"chat_id": 1, "text": text, "parse_mode": mode})
     assert r.json()["ok"] is True, r.text
     assert r.json()["result"]["text"] == seen
+
+
+def test_the_emulator_keeps_its_own_copy_of_each_bot(http):
+    shared = Bot("wecom", "wk-shared-0001")
+    with Emulator([shared]) as first:
+        first.bots[0].dead = True  # kill it in this emulator only
+        assert http.post(first.webhook_url(shared), json=MINIMAL["wecom"]).json()["errcode"] == 93000
+    assert shared.dead is False
+    with Emulator([shared]) as second:
+        assert http.post(second.webhook_url(shared), json=MINIMAL["wecom"]).json()["errcode"] == 0

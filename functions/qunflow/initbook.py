@@ -113,3 +113,19 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
         store._call("write", lambda: store.http.values_batch_update(store.spreadsheet_id, {"valueInputOption": "RAW", "data": data}))
     store._titles = None
     return [l.title for l in layouts]
+
+
+def export_xlsx(raw: dict[str, list[list[Any]]], path: Path, lang: str) -> None:
+    """Write a whole raw workbook as a new .xlsx with qunflow's layout (notes, dropdowns, formats)."""
+    from .stores.xlsx import XlsxStore, _put, save_atomic
+    from openpyxl import load_workbook
+    path.unlink(missing_ok=True)
+    init_xlsx(path, lang, None)
+    book = load_workbook(path)
+    for title, rows in raw.items():
+        sheet = book[title] if title in book.sheetnames else book.create_sheet(title)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value not in ("", None):
+                    _put(sheet, r, c, value)
+    save_atomic(book, path)

@@ -1,41 +1,49 @@
 """`qunflow demo`: the whole product on a sample shop, locally, in under a minute."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
 from .app import cli
 
-DEMO_HELP = """Build the sample shop workbook in DIR and run qunflow on it, locally.
+DEMO_HELP = """Run the sample shop's 30-day campaign on a virtual clock against the local emulator.
 
-Writes DIR/qunflow-demo.xlsx (the sample clothing shop: 4 groups on WeCom, DingTalk and Feishu,
-members, coupons and a Chinese SOP calendar) and checks it.
+Writes DIR/qunflow-demo.xlsx (the workbook after the campaign: SendLog, coupons, members, Problems),
+DIR/transcript.html (what each group saw), DIR/transcript.jsonl and DIR/preview.html (the first week's
+calendar), and prints a summary per group. Nothing is posted to real groups. The same seed gives the
+same result.
 
 \b
 Example:
-  qunflow demo --out demo-out --seed 7
+  qunflow demo --out demo-out --seed 7 --days 30
 """
 
 
 @cli.command(help=DEMO_HELP)
 @click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False))
 @click.option("--seed", default=7, show_default=True, help="Same seed, same result.")
-@click.option("--days", default=30, show_default=True, help="Length of the simulated campaign.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 60), help="Length of the campaign.")
 def demo(out_dir: str, seed: int, days: int) -> None:
-    from ..clock import utc_now
-    from ..demo_data import demo_rows
-    from ..initbook import init_xlsx
-    from ..stores.xlsx import XlsxStore
-    from ..workbook import load_workbook
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "qunflow-demo.xlsx"
-    path.unlink(missing_ok=True)
-    today = utc_now().date()
-    init_xlsx(path, "zh-CN", demo_rows(today, seed=seed))
-    wb = load_workbook(XlsxStore(path).read().raw, today=today)
-    click.echo(f"Wrote {path}: {len(wb.groups)} groups, {len(wb.members)} members, {len(wb.coupons)} coupons, "
-               f"{len(wb.sop)} SOP rules; {len(wb.errors)} errors, {len(wb.problems) - len(wb.errors)} warnings.")
-    if wb.errors:
-        raise click.exceptions.Exit(1)
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..demo import run_demo
+    console = Console()
+    started = time.perf_counter()
+    with console.status("Running the campaign on a virtual clock…"):
+        result = run_demo(Path(out_dir), seed=seed, days=days)
+    table = Table(title=f"衣橱小馆 · {days}-day campaign · seed {seed}")
+    for head in ("group", "platform", "sent (by phase)", "sent", "failed", "missed", "deferred", "coupons"):
+        table.add_column(head, overflow="fold")
+    for g in result.summary:
+        phases = ", ".join(f"{k or '-'} {v}" for k, v in sorted(g["sent"].items()))
+        table.add_row(f"{g['group_id']} {g['name']}", g["platform"], phases, str(g["sent_total"]), str(g["failed"]),
+                      str(g["missed"]), str(g["deferred"]), str(g["coupons"]))
+    console.print(table)
+    t = result.totals
+    console.print(f"{result.ticks} ticks · sent {t['sent']} · failed {t['failed']} · missed {t['missed']} · "
+                  f"unknown {t['unknown']} · deferred {t['deferred']} · {time.perf_counter() - started:.1f} s")
+    for label, path in (("workbook", result.workbook), ("transcript", result.transcript), ("preview", result.preview)):
+        console.print(f"  {label:<10} {path}")

@@ -6,6 +6,7 @@ listens on 127.0.0.1 only.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -120,9 +121,11 @@ class Emulator:
 
     # ---- registry
 
-    def add_bot(self, bot: Bot) -> Bot:
-        if isinstance(bot, dict):
-            bot = Bot.from_dict(bot)
+    def add_bot(self, bot: Bot | dict) -> Bot:
+        """Register (or replace) a bot. The emulator keeps its own copy, so one Bot shared by
+        several emulators or tests never carries state across them; change the returned
+        object (or `emulator.bots[i]`) to kill a bot mid-test."""
+        bot = Bot.from_dict(bot) if isinstance(bot, dict) else dataclasses.replace(bot)
         with self._lock:
             self._bots[(bot.platform, bot.token)] = bot
         return bot

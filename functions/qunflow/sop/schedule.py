@@ -134,6 +134,7 @@ class Schedule:
     def occurrences(self, after: datetime, until: datetime, tz: ZoneInfo,
                     campaign_start: date | None = None) -> list[datetime]:
         """Every fire instant t with after < t <= until, ascending, in UTC."""
+        _aware(after, "after")
         _aware(until, "until")
         out: list[datetime] = []
         if until <= after:
@@ -273,9 +274,9 @@ class JoinOffset(Schedule):
     def member_occurrence(self, joined_at: datetime, tz: ZoneInfo) -> datetime:
         _aware(joined_at, "joined_at")
         if self.unit == "h":
-            return (joined_at + timedelta(hours=self.amount)).astimezone(UTC)
+            return joined_at.astimezone(UTC) + timedelta(hours=self.amount)  # in UTC: real elapsed time
         if self.unit == "m":
-            return (joined_at + timedelta(minutes=self.amount)).astimezone(UTC)
+            return joined_at.astimezone(UTC) + timedelta(minutes=self.amount)
         local = joined_at.astimezone(tz).replace(tzinfo=None)
         day = local.date() + timedelta(days=self.amount)
         return resolve(datetime.combine(day, self.at or local.time()), tz)

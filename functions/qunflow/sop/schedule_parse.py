@@ -85,7 +85,7 @@ _UNITS = {"d": "d", "day": "d", "days": "d", "天": "d", "日": "d",
 _CAMPAIGN_EN = re.compile(r"days? ?(?P<a>\d+)(?:-(?P<b>\d+))?(?![\d:])(?P<rest>.*)")
 _CAMPAIGN_CN = re.compile(r"第 ?(?P<a>\d+) ?(?P<t1>[天日])? ?(?:-第? ?(?P<b>\d+) ?)?(?P<t2>[天日])?(?P<rest>.*)")
 _DAILY = re.compile(r"(?:daily|every ?day|each day|每天|每日|天天)(?![a-z])(?P<rest>.*)")
-_WEEKLY = re.compile(r"(?:weekly(?: on)?|every(?: week on)?|each|每周|每星期|每礼拜|每禮拜|每个星期|每个礼拜|每週|每个(?=工作日|周末)|每(?=工作日|周末))(?![a-z])(?P<rest>.*)")
+_WEEKLY = re.compile(r"(?:每个?(?=工作日|周末|週末)|weekly(?: on)?|every(?: week on)?|each|每周|每星期|每礼拜|每禮拜|每个星期|每个礼拜|每週)(?![a-z])(?P<rest>.*)")
 
 
 def normalize(text: str) -> str:

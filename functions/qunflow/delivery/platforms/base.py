@@ -119,7 +119,7 @@ def split_text(text: str, fits: Callable[[str, int], bool], what: str = "message
     paragraph break (blank line), else its last line break, else its last character that fits. Parts are str
     slices, so no character is ever cut in two; the caller measures them in its platform's unit (bytes, chars)."""
     parts: list[str] = []
-    rest = text.strip("\n")
+    rest = text.replace("\r\n", "\n").strip("\n")
     while rest:
         index = len(parts)
         if fits(rest, index):
@@ -137,7 +137,7 @@ def split_text(text: str, fits: Callable[[str, int], bool], what: str = "message
         cut = rest.rfind("\n\n", 1, lo)
         if cut <= 0:
             cut = rest.rfind("\n", 1, lo)
-        if cut <= 0 or not rest[:cut].strip():
+        if cut <= 0 or not rest[:cut].strip() or not fits(rest[:cut].rstrip("\n"), index):
             cut = lo
         parts.append(rest[:cut].rstrip("\n"))
         rest = rest[cut:].lstrip("\n")
@@ -157,6 +157,13 @@ def require_image_url(message: Message, platform: str, why: str) -> str:
     if message.image_bytes:
         raise MessageRejected(f"{platform} {why}: give the image as a URL (image_url)")
     raise MessageRejected("the image message has no image (image_url or image_bytes)")
+
+
+def require_card(message: Message):
+    card = message.card
+    if card is None or not ((card.title or "").strip() or (card.url or "").strip()):
+        raise MessageRejected("the news card has neither a title nor a url")
+    return card
 
 
 def image_caption(message: Message) -> str:

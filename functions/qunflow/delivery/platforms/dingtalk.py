@@ -10,7 +10,8 @@ from urllib.parse import quote_plus
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
-                   classify_coded, image_caption, json_len, parse_json, require_image_url, require_text, split_text)
+                   classify_coded, image_caption, json_len, parse_json, require_card, require_image_url, require_text,
+                   split_text)
 from .markup import markdown_to_plain
 
 PENALTY = 600.0  # a robot that exceeds 20 a minute is throttled for 10 minutes
@@ -71,7 +72,7 @@ class DingTalk(Platform):
             caption = image_caption(message)
             text = f"![{caption or 'image'}]({image_url})" + (f"\n\n{caption}" if caption else "")
             return [cls._request(url, cls._markdown(title, cls._with_mentions(text, m)), m)]
-        card = message.card
+        card = require_card(message)
         if card.url and not m:
             link = {"title": card.title or card.url, "text": card.description or card.title or card.url,
                     "messageUrl": card.url}

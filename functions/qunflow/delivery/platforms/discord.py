@@ -5,8 +5,8 @@ from typing import Mapping
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, header, image_caption,
-                   latest, parse_json, require_image_url, require_text, seconds, short, split_text, truncate,
-                   utf16_len)
+                   latest, parse_json, require_card, require_image_url, require_text, seconds, short, split_text,
+                   truncate, utf16_len)
 from .markup import markdown_to_plain
 
 
@@ -40,7 +40,7 @@ class Discord(Platform):
             if caption:
                 embed["description"] = truncate(markdown_to_plain(caption), cls.embed_description_chars, utf16_len)
             return [cls._request(target, {"content": cls._mentions(m).strip(), "embeds": [embed]}, m)]
-        card = message.card
+        card = require_card(message)
         embed = {"title": truncate(card.title or card.url or "…", cls.embed_title_chars, utf16_len)}
         if card.description:
             embed["description"] = truncate(card.description, cls.embed_description_chars, utf16_len)

@@ -9,7 +9,7 @@ from typing import Mapping
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
-                   classify_coded, image_caption, json_len, require_image_url, require_text, split_text)
+                   classify_coded, image_caption, json_len, require_card, require_image_url, require_text, split_text)
 
 CODES = {  # code -> (outcome, least retry wait, what it means); 0 is OK
     11232: (RETRY, 60.0, "rate limited (100 a minute, 5 a second per bot)"),
@@ -52,7 +52,7 @@ class Feishu(Platform):
             text = f"{caption}\n{image_url}" if caption else image_url
             body = {"msg_type": "text", "content": {"text": cls._at_text(m) + text}}
             return [cls._request(target, timestamp, body)]
-        card = message.card
+        card = require_card(message)
         elements = []
         if card.description or m:
             elements.append(cls._md(cls._at_card(m) + (card.description or "")))

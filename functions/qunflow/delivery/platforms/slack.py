@@ -5,7 +5,7 @@ from typing import Mapping
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, header, image_caption,
-                   require_image_url, require_text, seconds, short, split_text, truncate, utf16_len)
+                   require_card, require_image_url, require_text, seconds, short, split_text, truncate, utf16_len)
 from .markup import slack_escape, to_slack_mrkdwn
 
 
@@ -37,7 +37,7 @@ class Slack(Platform):
                 blocks.append(cls._section(lead))
             blocks.append({"type": "image", "image_url": image_url, "alt_text": caption or "image"})
             return [HttpRequest("POST", target.webhook, {"text": caption or image_url, "blocks": blocks})]
-        card = message.card
+        card = require_card(message)
         title = slack_escape(card.title or card.url)
         heading = f"*<{card.url}|{title}>*" if card.url else f"*{title}*"
         lead = cls._mentions(m) + heading

@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
-                   Windows, header, image_caption, latest, parse_json, require_image_url, require_text, seconds,
-                   short, split_text, utf16_len)
+                   Windows, header, image_caption, latest, parse_json, require_card, require_image_url, require_text,
+                   seconds, short, split_text, utf16_len)
 from .markup import telegram_escape, to_telegram_html
 
 _BOT = re.compile(r"/bot([^/]+)/")
@@ -59,7 +59,7 @@ class Telegram(Platform):
             caption = image_caption(message)
             link = f'<a href="{_href(image_url)}">{telegram_escape(caption or image_url)}</a>'
             return [cls._request(url, fields, cls._mentions(m) + link)]
-        card = message.card
+        card = require_card(message)
         title = telegram_escape(card.title or card.url)
         text = f'<b><a href="{_href(card.url)}">{title}</a></b>' if card.url else f"<b>{title}</b>"
         if card.description:

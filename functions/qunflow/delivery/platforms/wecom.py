@@ -7,7 +7,8 @@ from typing import Mapping
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
-                   classify_coded, image_caption, require_image_url, require_text, split_text, truncate, utf8_len)
+                   classify_coded, image_caption, require_card, require_image_url, require_text, split_text, truncate,
+                   utf8_len)
 from .markup import markdown_to_plain
 
 CODES = {  # errcode -> (outcome, least retry wait, what it means); 0 is OK
@@ -52,7 +53,7 @@ class WeCom(Platform):
                        "url": url, "picurl": url}
             return [cls._post(target, {"msgtype": "news", "news": {"articles": [article]}})] \
                 + cls._mention_follow_up(target, message)
-        card = message.card
+        card = require_card(message)
         if not card.url:  # a news article must link somewhere: without a url it is a plain text message
             text = "\n".join(x for x in (card.title, card.description) if x)
             return cls._text(target, text or MENTION_ONLY, m)

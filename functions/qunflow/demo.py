@@ -1,0 +1,234 @@
+"""`qunflow demo`: the sample shop's 30-day campaign, on a virtual clock, against the local emulator.
+
+Simulated members join (and talk, order, redeem and invite, as Events rows), the tick runs every
+5 minutes of virtual time, and every message lands in the emulator's transcript. Ticks in which nothing
+can be due are skipped: such a tick only moves `last_tick`, and tests/test_demo.py checks that skipping
+them gives the same SendLog as ticking every 5 minutes.
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .changes import to_cell
+from .demo_data import GIVEN, GROUPS, SURNAMES, demo_rows
+from .engine.plan import plan_sends
+from .ledger import Ledger
+from .secrets import SecretResolver
+from .stores.memory import MemoryStore
+from .tables import locate
+from .problems import ProblemSink
+from .schema import load_schemas
+from .workbook import load_workbook
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START = date(2026, 12, 1)          # a fixed day 1, so the same seed gives the same result on any day
+TICK = timedelta(minutes=5)
+
+
+@dataclass
+class DemoResult:
+    workbook: Path
+    transcript: Path
+    preview: Path
+    ticks: int
+    summary: list[dict] = field(default_factory=list)
+    totals: Counter = field(default_factory=Counter)
+
+
+class _Clock:
+    def __init__(self, t: datetime):
+        self.t = t.timestamp()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
+def _bots():
+    from .emulator import Bot
+    bots, env = [], {}
+    for g in GROUPS:
+        token = f"demo-{g['platform']}-{g['group_id']}-{'0' * 12}{g['group_id'][-2:]}"
+        secret = f"demo-sign-{g['group_id']}" if g.get("secret") else None
+        bots.append(Bot(g["platform"], token, secret=secret, name=g["name"], group_id=g["group_id"]))
+        if secret:
+            env[g["secret"].split(":", 1)[1]] = secret
+    return bots, env
+
+
+def _joins(rng: random.Random, days: int) -> list[dict]:
+    """Simulated newcomers: a burst on day 1, then a trickle, some invited by earlier members."""
+    joins = []
+    n = 1000
+    for day in range(days):
+        count = 12 if day == 0 else rng.choice([0, 1, 2, 3, 4])
+        for _ in range(count):
+            n += 1
+            group = rng.choice(GROUPS)["group_id"]
+            when = datetime.combine(START + timedelta(days=day), time(rng.randint(9, 21), rng.randint(0, 59)), SHANGHAI)
+            joins.append({"member_id": f"M{n:04d}", "name": rng.choice(SURNAMES) + rng.choice(GIVEN), "group_id": group,
+                          "platform_user_id": f"u{n:04d}", "joined_at": when,
+                          "source": rng.choice(["store", "online", "recall", "referral"]), "status": "active"})
+    return sorted(joins, key=lambda j: j["joined_at"])
+
+
+def _events(rng: random.Random, joins: list[dict], members: list[dict], days: int) -> list[dict]:
+    events, k = [], 0
+    everyone = members + joins
+    for j in joins:
+        k += 1
+        events.append({"event_id": f"E{k:05d}", "type": "join", "member_id": j["member_id"], "group_id": j["group_id"],
+                       "at": j["joined_at"].replace(tzinfo=None), "detail": f"channel {j['source']}"})
+        if j["source"] == "referral" and members:
+            inviter = rng.choice(members)
+            k += 1
+            events.append({"event_id": f"E{k:05d}", "type": "invite", "member_id": inviter["member_id"],
+                           "group_id": j["group_id"], "at": j["joined_at"].replace(tzinfo=None), "detail": j["member_id"]})
+    for day in range(days):
+        for m in rng.sample(everyone, k=min(len(everyone), 8)):
+            joined = m["joined_at"] if isinstance(m["joined_at"], datetime) else datetime.combine(START, time())
+            when = datetime.combine(START + timedelta(days=day), time(rng.randint(8, 22), rng.randint(0, 59)))
+            if when < joined.replace(tzinfo=None):
+                continue
+            k += 1
+            kind = rng.choices(["message", "order", "checkin"], weights=[8, 1, 2])[0]
+            events.append({"event_id": f"E{k:05d}", "type": kind, "member_id": m["member_id"], "group_id": m["group_id"],
+                           "at": when, "amount": rng.choice([199, 299, 399, 899]) if kind == "order" else None})
+    return sorted(events, key=lambda e: e["at"])
+
+
+def _append_rows(store: MemoryStore, tab: str, rows: list[dict]) -> None:
+    table = locate(store.raw, load_schemas(), ProblemSink("zh-CN")).tables[tab]
+    width = max(table.columns.values()) + 1
+    for row in rows:
+        line = [""] * width
+        for key, value in row.items():
+            if key in table.columns:
+                line[table.columns[key]] = to_cell(value.replace(tzinfo=None) if isinstance(value, datetime) else value)
+        store.raw[table.title].append(line)
+
+
+def _tick_slots(store: MemoryStore, start: datetime, end: datetime, joins: list[dict]) -> list[datetime]:
+    """The 5-minute tick times at which something may be due (each send's time, rounded up to a tick)."""
+    wb = load_workbook(store.raw, today=START)
+    slots = set()
+
+    def slot(t: datetime) -> datetime:
+        k = math.ceil((t - start) / TICK)
+        return start + k * TICK
+
+    for p in plan_sends(wb, Ledger(), start, end, start, preview=True):
+        slots.add(slot(p.at))
+        if p.policy == "deferred":
+            slots.add(slot(p.at + timedelta(days=1)))
+    for j in joins:
+        slots.add(slot(j["joined_at"].astimezone(timezone.utc) + timedelta(minutes=1)))
+    # a daily cap can push a send to the next morning: tick every morning just after quiet hours end
+    for day in range((end - start).days + 2):
+        for hh, mm in ((8, 0), (7, 30), (0, 0)):
+            slots.add(slot(datetime.combine(START + timedelta(days=day), time(hh, mm), SHANGHAI).astimezone(timezone.utc)))
+    return sorted(s for s in slots if start < s <= end)
+
+
+def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = False, progress=None) -> DemoResult:
+    import requests
+
+    from .emulator import Emulator
+    from .initbook import export_xlsx
+    from .preview import calendar_html, preview
+    from .tick import TickDeps, run_tick
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    rows = demo_rows(START, seed=seed)
+    joins = _joins(rng, days)
+    rows["events"] = _events(rng, joins, rows["members"], days)
+    start = datetime.combine(START, time(), SHANGHAI).astimezone(timezone.utc) - TICK
+    end = start + timedelta(days=days) + TICK
+    clock = _Clock(start)
+    bots, env = _bots()
+    transcript = out_dir / "transcript.jsonl"
+    transcript.unlink(missing_ok=True)
+    emulator = Emulator(bots, clock=clock, transcript_path=transcript)
+    emulator.start()
+    try:
+        for bot, g in zip(bots, GROUPS):
+            env[g["webhook"].split(":", 1)[1]] = emulator.webhook_url(bot)
+        from .layout import workbook_layout
+        raw = {}
+        for layout in workbook_layout("zh-CN"):
+            raw[layout.title] = [layout.header] + [[to_cell(r.get(c.key)) for c in layout.columns]
+                                                   for r in rows.get(layout.key, []) if layout.key != "events"]
+        store = MemoryStore(raw)
+        pending_events = list(rows["events"])
+        pending_joins = list(joins)
+        deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(seed),
+                        resolver=SecretResolver(env=env))
+        slots = [start + TICK * i for i in range(1, int((end - start) / TICK) + 1)] if every_tick else \
+            _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
+        totals: Counter = Counter()
+        for n, moment in enumerate(slots):
+            clock.t = max(clock.t, moment.timestamp())
+            now = datetime.fromtimestamp(clock.t, timezone.utc)
+            new = [j for j in pending_joins if j["joined_at"] <= now]
+            if new:
+                pending_joins = pending_joins[len(new):]
+                _append_rows(store, "members", new)
+            happened = [e for e in pending_events if e["at"].replace(tzinfo=SHANGHAI) <= now]
+            if happened:
+                pending_events = pending_events[len(happened):]
+                _append_rows(store, "events", happened)
+            report = run_tick(store, now, deps)
+            for key in ("sent", "failed", "skipped", "missed", "unknown", "deferred"):
+                totals[key] += getattr(report, key)
+            if progress:
+                progress(n + 1, len(slots))
+        result = DemoResult(out_dir / "qunflow-demo.xlsx", out_dir / "transcript.html", out_dir / "preview.html",
+                            len(slots), totals=totals)
+        emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆")
+        wb = load_workbook(store.raw, today=START)
+        items = preview(wb, start, 7)
+        result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
+        export_xlsx(store.raw, result.workbook, "zh-CN")
+        result.summary = summarize(wb)
+        return result
+    finally:
+        emulator.stop()
+
+
+def _with(raw: dict, joins: list[dict]) -> dict:
+    """The workbook with every simulated member already in it, to find when their welcomes fall due."""
+    import copy
+    store = MemoryStore(copy.deepcopy(raw))
+    _append_rows(store, "members", joins)
+    return store.raw
+
+
+def summarize(wb) -> list[dict]:
+    phases = {r.rule_id: (r.phase or "") for r in wb.sop}
+    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "coupons": 0})
+    for r in wb.sendlog:
+        g = per[r.group_id]
+        if r.status == "sent":
+            g["sent"][phases.get(r.rule_id, "")] += 1
+        elif r.status in ("failed", "missed", "deferred"):
+            g[r.status] += 1
+    for c in wb.coupons.values():
+        if c.member_id and c.status in ("issued", "redeemed"):
+            m = wb.members.get(c.member_id)
+            if m:
+                per[m.group_id]["coupons"] += 1
+    out = []
+    for gid, group in wb.groups.items():
+        g = per[gid]
+        out.append({"group_id": gid, "name": group.name, "platform": group.platform, "sent": dict(g["sent"]),
+                    "sent_total": sum(g["sent"].values()), "failed": g["failed"], "missed": g["missed"],
+                    "deferred": g["deferred"], "coupons": g["coupons"]})
+    return out

@@ -100,6 +100,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The group's robot refused the message ({reason}); qunflow stopped posting to this group. Fix the webhook, then clear the group's status cell.",
         "zh-CN": "群机器人拒绝了消息（{reason}），qunflow 已停止向这个群发送。请修正机器人地址，然后清空该群的“状态”单元格。",
     },
+    "webhook_marked_dead": {
+        "en": "qunflow stopped posting to this group because its robot refused messages ({value}). Fix the webhook, then clear this cell.",
+        "zh-CN": "群机器人曾拒绝消息（{value}），qunflow 已暂停向此群发送。请修正机器人地址后清空此单元格。",
+    },
     "unresolved_webhook": {
         "en": "The webhook reference {value} cannot be resolved: {where}.",
         "zh-CN": "无法读取机器人地址 {value}：{where}。",

@@ -136,6 +136,9 @@ def check_groups(wb: Workbook, sink: ProblemSink, shared_sheet: bool) -> None:
             elif shared_sheet:
                 sink.add("literal_webhook", tab=table.title, row=group.row, column=header, value=_masked(value),
                          severity=WARNING)
+        if (group.status or "").lower().startswith("dead"):
+            sink.add("webhook_marked_dead", tab=table.title, row=group.row, column=table.header_of("status", sink.lang),
+                     value=group.status, severity=WARNING)
     wb.groups = _drop(wb.groups, bad_rows)
 
 
@@ -152,6 +155,7 @@ def check_sop(wb: Workbook, sink: ProblemSink) -> None:
     group_ids = {fold(g) for g in wb.groups} | _raw_keys(wb.tables["groups"], "group_id")
     member_ids = _raw_keys(wb.tables["members"], "member_id")
     campaigns = {fold(c.campaign) for c in wb.coupons.values()}
+    available = {fold(c.campaign) for c in wb.coupons.values() if c.status == "available" and not c.member_id}
     bad_rows = set()
 
     def add(code: str, rule: Any, key: str, value: Any, severity: str = ERROR, **params: Any) -> None:
@@ -178,4 +182,6 @@ def check_sop(wb: Workbook, sink: ProblemSink) -> None:
             add("unknown_template", rule, "content", rule.content[9:].strip())
         if rule.coupon and fold(rule.coupon) not in campaigns:
             add("unknown_coupon_campaign", rule, "coupon", rule.coupon, severity=WARNING)
+        elif rule.coupon and rule.enabled and fold(rule.coupon) not in available:
+            add("pool_empty", rule, "coupon", rule.coupon, severity=WARNING)
     wb.sop = _drop(wb.sop, bad_rows)

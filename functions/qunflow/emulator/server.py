@@ -271,7 +271,7 @@ class Emulator:
 
     def _log(self, line: str) -> None:
         if self.log:  # lines carry platform, status, code and group: never a token or secret
-            self.log(f"{datetime.now().strftime('%H:%M:%S')} {line}")
+            self.log(f"{datetime.fromtimestamp(self.clock()).strftime('%H:%M:%S')} {line}")
 
     # ---- admin endpoints for out-of-process use
 

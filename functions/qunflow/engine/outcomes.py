@@ -48,7 +48,7 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
             rows.append(dict(base, send_id=p.send_id))
         if o.status == "sent":
             _after_sent(p, o, wb, changes)
-        if p.pool_empty and o.status == "sent":
+        if p.pool_empty and o.status == "sent" and not any(x.code == "pool_empty" and x.row == p.rule.row for x in sink.items):
             sink.add("pool_empty", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("coupon", wb.lang),
                      value=p.rule.coupon, severity=WARNING)
         if o.status == "failed" and o.reason.startswith("template:"):

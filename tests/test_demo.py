@@ -1,0 +1,52 @@
+"""`qunflow demo`: reproducible, complete, and equal to ticking every 5 minutes."""
+from pathlib import Path
+
+import pytest
+
+from qunflow.demo import run_demo
+from qunflow.stores.xlsx import XlsxStore
+from qunflow.workbook import load_workbook
+
+
+def _sendlog(result):
+    wb = load_workbook(XlsxStore(result.workbook).read().raw)
+    return [(r.send_id, r.status, str(r.sent_at), r.preview) for r in wb.sendlog], wb
+
+
+@pytest.fixture(scope="module")
+def thirty_days(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("demo"), seed=7, days=30)
+
+
+def test_the_demo_writes_its_files_and_sends_every_phase(thirty_days):
+    result = thirty_days
+    for path in (result.workbook, result.transcript, result.preview):
+        assert path.exists() and path.stat().st_size > 1000
+    rows, wb = _sendlog(result)
+    assert wb.errors == []
+    phases = {r.phase for r in wb.sop}
+    sent_rules = {r.rule_id for r in wb.sendlog if r.status == "sent"}
+    assert {"W01", "R01", "C01", "C02", "C03", "C04", "C05", "F01", "K01", "D01"} <= sent_rules
+    assert {"铺垫期", "造势期", "高潮期", "收尾期"} <= phases
+    assert result.totals["unknown"] == 0 and result.totals["failed"] == 0
+    ids = [r[0] for r in rows if r[1] == "sent"]
+    assert len(ids) == len(set(ids))  # nothing delivered twice
+    welcomed = [m for m in wb.members.values() if m.member_id >= "M1001"]
+    assert welcomed and all(m.welcomed_at for m in welcomed)
+    with_code = [m for m in welcomed if m.coupon_code]
+    assert len({m.coupon_code for m in with_code}) == len(with_code) >= 50
+    if len(with_code) < len(welcomed):  # the welcome pool ran out: the welcome went on, and the sheet says so
+        assert any(p.tab == "SOP日历" and "券池" in p.message for p in wb.previous_problems)
+
+
+def test_the_same_seed_gives_the_same_result(tmp_path, thirty_days):
+    again = run_demo(tmp_path / "again", seed=7, days=30)
+    assert _sendlog(again)[0] == _sendlog(thirty_days)[0]
+    assert again.summary == thirty_days.summary
+
+
+def test_skipping_empty_ticks_equals_ticking_every_five_minutes(tmp_path):
+    skipping = run_demo(tmp_path / "a", seed=3, days=2)
+    every = run_demo(tmp_path / "b", seed=3, days=2, every_tick=True)
+    assert every.ticks > 5 * skipping.ticks
+    assert _sendlog(skipping)[0] == _sendlog(every)[0]

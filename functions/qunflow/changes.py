@@ -28,6 +28,7 @@ class Changes:
     appends: dict[str, list[Row]] = field(default_factory=dict)   # log tabs: new rows at the end
     replace: dict[str, list[Row]] = field(default_factory=dict)   # computed tabs: the whole content
     upserts: dict[str, list[Row]] = field(default_factory=dict)   # rows matched by the tab's key columns
+    rows_at: list[tuple[str, int, Row]] = field(default_factory=list)  # rows this run wrote ahead, by sheet row
 
     def set(self, tab: str, key: str | tuple[str, ...], column: str, value: Any) -> None:
         self.cells.append(CellChange(tab, (key,) if isinstance(key, str) else tuple(key), column, value))
@@ -46,10 +47,12 @@ class Changes:
         for tab in {*self.upserts, *later.upserts}:
             out.upserts[tab] = self.upserts.get(tab, []) + later.upserts.get(tab, [])
         out.replace = {**self.replace, **later.replace}
+        out.rows_at = list(self.rows_at) + list(later.rows_at)
         return out
 
     def is_empty(self) -> bool:
-        return not (self.cells or any(self.appends.values()) or self.replace or any(self.upserts.values()))
+        return not (self.cells or any(self.appends.values()) or self.replace or any(self.upserts.values())
+                    or self.rows_at)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -57,13 +60,15 @@ class Changes:
             "appends": {t: [{k: to_cell(v) for k, v in r.items()} for r in rows] for t, rows in self.appends.items()},
             "replace": {t: [{k: to_cell(v) for k, v in r.items()} for r in rows] for t, rows in self.replace.items()},
             "upserts": {t: [{k: to_cell(v) for k, v in r.items()} for r in rows] for t, rows in self.upserts.items()},
+            "rows_at": [[t, n, {k: to_cell(v) for k, v in r.items()}] for t, n, r in self.rows_at],
         }, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Changes:
         data = json.loads(text)
         return cls(cells=[CellChange(t, tuple(k), c, v) for t, k, c, v in data["cells"]],
-                   appends=data["appends"], replace=data["replace"], upserts=data["upserts"])
+                   appends=data["appends"], replace=data["replace"], upserts=data["upserts"],
+                   rows_at=[(t, n, r) for t, n, r in data.get("rows_at", [])])
 
 
 def to_cell(value: Any) -> str | int | float | bool:

@@ -67,7 +67,8 @@ def from_sendlog(rows: Iterable, tz_of_group) -> Ledger:
         if not row.send_id or not row.status:
             continue
         tz = tz_of_group(row.group_id)
-        ledger.add(Entry(row.send_id, row.status, row.attempts or 0,
+        status = "unknown" if row.status == "pending" else row.status  # a run stopped after its write-ahead
+        ledger.add(Entry(row.send_id, status, row.attempts or 0,
                          _local(row.scheduled_for, tz), _local(row.sent_at, tz), row.group_id, row.rule_id))
     return ledger
 

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-VARIABLES = ("group_name", "mentions", "campaign_day", "days_left", "date", "coupon", "member_names",
+VARIABLES = ("group_name", "mentions", "campaign_day", "days_left", "date", "time", "coupon", "member_names",
              "phase", "rule_id", "leaderboard")
 MAX_OUTPUT = 20_000
 MAX_REPEAT = 2_000

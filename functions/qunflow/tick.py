@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .changes import Changes
 from .engine.compose import compose, preview_of
-from .engine.outcomes import SendOutcome, record, rule_statuses
+from .engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from .engine.plan import PlannedSend, plan_sends
 from .journal import NullJournal, merge_into
 from .ledger import from_sendlog
@@ -78,13 +78,20 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         planned = plan_sends(wb, ledger, start, now, now)
         changes = Changes()
         _recovered_rows(recovered, wb, changes)
+        _stale_pending(wb, changes)
+        positions = {}
+        if not dry_run and hasattr(store, "write_ahead") and any(p.policy == "due" for p in planned):
+            rows = sendlog_rows(planned, wb)  # the cloud's write-ahead: every row, before anything is posted
+            first = store.write_ahead("sendlog", rows, snapshot, wb.lang)
+            positions = {row["send_id"]: first + i for i, row in enumerate(rows)}
         outcomes, disabled = ({}, {}) if dry_run else _deliver(planned, wb, deps, sink)
-        counts = record(planned, outcomes, disabled, wb, now, sink, changes)
+        counts = record(planned, outcomes, disabled, wb, now, sink, changes, positions)
         for key, value in counts.items():
             setattr(report, key, value)
         if dry_run:
             report.note = "dry run: nothing sent, nothing written"
             report.problems = len(sink.items)
+            report.sheets_requests = {"read": store.requests.read - read0, "write": 0}
             return report
         rule_statuses(wb, planned, outcomes, now, changes)
         changes.upsert("settings", [{"key": "last_tick", "value": max(now, start).astimezone(timezone.utc).replace(microsecond=0)}])
@@ -98,6 +105,17 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         report.problems = len(sink.items)
     report.sheets_requests = {"read": store.requests.read - read0, "write": store.requests.write - write0}
     return report
+
+
+def _stale_pending(wb: Workbook, changes: Changes) -> None:
+    """A `pending` row left by a run that stopped mid-way may have been posted: it becomes `unknown`, never resent."""
+    latest = {}
+    for r in wb.sendlog:
+        latest[r.send_id] = r.status
+    for send_id, status in latest.items():
+        if status == "pending":
+            changes.set("sendlog", send_id, "status", "unknown")
+            changes.set("sendlog", send_id, "outcome", "the run stopped after the write-ahead; it may have been delivered")
 
 
 def _recovered_rows(recovered: dict[str, dict], wb: Workbook, changes: Changes) -> None:

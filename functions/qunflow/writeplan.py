@@ -154,6 +154,9 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
     for key, rows in changes.appends.items():
         if rows:
             _append_rows(tab(key), rows, plan)
+    for key, at, row in changes.rows_at:
+        t = tab(key)
+        plan.writes.append(RangeWrite(t.table.title, at, 1, [t.line(row)]))
     return plan
 
 

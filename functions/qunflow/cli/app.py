@@ -29,8 +29,9 @@ def run_cli(group: click.Group) -> int:
     from ..stores.gsheets import SheetAccessError
     from ..lease import LeaseBusy
     try:
-        group.main(standalone_mode=False)
-        return 0
+        # without standalone mode, click returns a command's Exit code instead of raising it
+        code = group.main(standalone_mode=False)
+        return code if isinstance(code, int) and not isinstance(code, bool) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

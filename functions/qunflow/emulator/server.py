@@ -83,7 +83,7 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        server = _Server(("127.0.0.1", port), _Handler)
         server.daemon_threads = True
         server.emulator = self
         self._server = server
@@ -301,6 +301,15 @@ class Emulator:
                 {"platform": b.platform, "token_masked": b.token_masked, "webhook_url": self.webhook_url(b)}
                 for b in bots]})
         return json_reply(404, {"ok": False, "error": f"no admin endpoint {method} {path}"})
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-request (a killed sender, a timeout) is normal here: no traceback."""
+        import sys
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

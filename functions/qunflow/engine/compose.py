@@ -39,7 +39,7 @@ def variables(p: PlannedSend, wb: Workbook) -> dict:
         "mentions": "@所有人" if p.audience.everyone else " ".join(f"@{n}" for n in names),
         "member_names": "、".join(names),
         "campaign_day": campaign_day, "days_left": days_left,
-        "date": local.strftime("%Y-%m-%d"), "coupon": coupon,
+        "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "coupon": coupon,
         "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": "",
     }
 

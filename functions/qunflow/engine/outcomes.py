@@ -25,9 +25,31 @@ def _local(value: datetime | None, wb: Workbook, p: PlannedSend) -> datetime | N
     return value.astimezone(group_tz(p.group, wb)).replace(microsecond=0) if value else None
 
 
+def sendlog_rows(planned: list[PlannedSend], wb: Workbook, outcomes: dict[str, SendOutcome] | None = None) -> list[dict]:
+    """One SendLog row per ledger id. Without outcomes (the write-ahead), due sends are `pending`."""
+    rows = []
+    for p in planned:
+        if p.policy == "due":
+            o = (outcomes or {}).get(p.send_id) or SendOutcome("pending" if outcomes is None else "failed",
+                                                               reason="" if outcomes is None else "not attempted")
+        else:
+            o = SendOutcome(POLICY_STATUS[p.policy], reason=p.reason)
+        scheduled = p.at if p.policy == "deferred" else p.occurrence
+        base = {"rule_id": p.rule.rule_id, "group_id": p.group.group_id, "scheduled_for": _local(scheduled, wb, p),
+                "status": o.status, "attempts": o.attempts, "sent_at": _local(o.sent_at, wb, p),
+                "outcome": o.reason, "preview": o.preview}
+        if p.member_send_ids:
+            rows += [dict(base, send_id=sid, member_id=mid) for mid, sid in p.member_send_ids.items()]
+        else:
+            rows.append(dict(base, send_id=p.send_id))
+    return rows
+
+
 def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disabled: dict[str, str], wb: Workbook,
-           now: datetime, sink: ProblemSink, changes: Changes) -> dict[str, int]:
-    """Fill `changes` with everything the tick learned; return counts by status."""
+           now: datetime, sink: ProblemSink, changes: Changes, positions: dict[str, int] | None = None) -> dict[str, int]:
+    """Fill `changes` with everything the tick learned; return counts by status.
+
+    `positions`: SendLog rows already written ahead (send id -> sheet row): they are updated in place."""
     counts = {k: 0 for k in ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred")}
     sop_table, groups_table = wb.tables["sop"], wb.tables["groups"]
     rows = []
@@ -38,14 +60,6 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         else:
             o = SendOutcome(POLICY_STATUS[p.policy], reason=p.reason)
         counts[o.status] = counts.get(o.status, 0) + 1
-        scheduled = p.at if p.policy == "deferred" else p.occurrence
-        base = {"rule_id": p.rule.rule_id, "group_id": p.group.group_id, "scheduled_for": _local(scheduled, wb, p),
-                "status": o.status, "attempts": o.attempts, "sent_at": _local(o.sent_at, wb, p),
-                "outcome": o.reason, "preview": o.preview}
-        if p.member_send_ids:
-            rows += [dict(base, send_id=sid, member_id=mid) for mid, sid in p.member_send_ids.items()]
-        else:
-            rows.append(dict(base, send_id=p.send_id))
         if o.status == "sent":
             _after_sent(p, o, wb, changes)
         if p.pool_empty and o.status == "sent" and not any(x.code == "pool_empty" and x.row == p.rule.row for x in sink.items):
@@ -54,6 +68,12 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         if o.status == "failed" and o.reason.startswith("template:"):
             sink.add("bad_template", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("content", wb.lang),
                      value=p.rule.content[:60], detail=o.reason[9:], example="{{ group_name }}")
+    for row in sendlog_rows(planned, wb, outcomes):
+        at = (positions or {}).get(row["send_id"])
+        if at is None:
+            rows.append(row)
+        elif row["status"] != "pending":
+            changes.rows_at.append(("sendlog", at, row))
     if rows:
         changes.append("sendlog", rows)
     stamp = now.astimezone(wb.settings.timezone).replace(microsecond=0, tzinfo=None)

@@ -186,6 +186,26 @@ class GoogleSheetsStore:
                 {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": append.rows}))
         return WriteReport(requests=self.requests.write - before, skipped=plan.skipped)
 
+    def write_ahead(self, tab: str, rows: list[dict], snapshot: Snapshot, lang: str) -> int:
+        """Append rows now (1 request, RAW, grows the grid) and return the sheet row of the first one.
+
+        The tick writes every send's SendLog row (`pending`) before posting anything: the cloud's
+        write-ahead log. The final statuses then overwrite these rows in the one batch write."""
+        table = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables[tab]
+        from ..writeplan import _TabPlan
+        t = _TabPlan(table, lang, WritePlan())
+        lines = [t.line(r) for r in rows]
+        reply = self._call("write", lambda: self.http.values_append(
+            self.spreadsheet_id, f"{quote_title(table.title)}!A1",
+            {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": lines}))
+        updated = reply.get("updates", {}).get("updatedRange", "")
+        m = re.search(r"![A-Z]+(\d+)", updated)
+        if not m:
+            raise RuntimeError(f"unexpected append reply for {table.title}: {updated!r}")
+        if table.title in snapshot.grid_rows:
+            snapshot.grid_rows[table.title] += len(lines)
+        return int(m[1])
+
     def _structure(self, plan: WritePlan, snapshot: Snapshot) -> None:
         """Rare: add missing tabs, and grow grids a write would overflow (the API refuses writes past the grid)."""
         requests_: list[dict] = []

@@ -91,11 +91,47 @@ def bench_google(members: int):
             "1,000 log rows + statuses + 100 metric rows")
 
 
+def bench_tick(members: int, groups: int, rules: int):
+    """A whole tick: parse 100k members, plan 500 rules x 1,000 groups, deliver to the emulator, write back."""
+    from datetime import datetime, timezone
+    import requests
+    from qunflow.emulator import Emulator
+    from qunflow.engine.plan import plan_sends
+    from qunflow.ledger import Ledger
+    from qunflow.secrets import SecretResolver
+    from qunflow.stores.memory import MemoryStore
+    from qunflow.tick import TickDeps, run_tick
+    book = raw(members, groups, rules)
+    for line in book["Groups"][1:]:
+        line[2] = "wecom"  # platform column: one platform, so the bound is simple
+    now = datetime(2026, 12, 3, 12, 1, tzinfo=timezone.utc)  # 20:01 in Shanghai, day 3 of the campaign
+
+    class Clock:
+        t = now.timestamp()
+        def __call__(self):
+            return self.t
+        def sleep(self, s):
+            self.t += max(0.0, s)
+    clock = Clock()
+    with Emulator(clock=clock, strict=False) as emulator:
+        env = {f"HOOK_{g}": f"{emulator.base_url}/cgi-bin/webhook/send?key=bench-{g:05d}-key" for g in range(groups)}
+        store = MemoryStore(book)
+        wb = load_workbook(book, today=TODAY)
+        _, s, peak = measure(lambda: plan_sends(wb, Ledger(), now.replace(minute=0), now, now))
+        add("plan what is due (pure)", f"{members:,} m / {groups:,} g / {rules} r", s, f"peak {peak:.0f} MiB")
+        deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, resolver=SecretResolver(env=env))
+        cpu0 = time.process_time()
+        report, s, peak = measure(lambda: run_tick(store, now, deps))
+        add("tick (memory store, emulator over HTTP)", f"{members:,} m / {groups:,} g / {rules} r", s,
+            f"peak {peak:.0f} MiB, CPU {time.process_time() - cpu0:.1f} s, due {report.due}, sent {report.sent}")
+
+
 def main() -> None:
     quick = os.environ.get("BENCH_QUICK")
     print(f"qunflow bench · {date.today()} · {platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}")
     bench_parse([10_000] if quick else [10_000, 100_000])
     bench_google(10_000 if quick else 50_000)
+    bench_tick(10_000 if quick else 100_000, 100 if quick else 1000, 50 if quick else 500)
     print("\n| what | size | time | notes |\n|---|---|---|---|")
     for row in ROWS:
         print("| " + " | ".join(row) + " |")

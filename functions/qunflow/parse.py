@@ -69,10 +69,13 @@ def allowed_values(column: Column, lang: str) -> str:
     return ", ".join(v.labels.get(lang, v.value) if lang != "en" else v.value for v in column.values)
 
 
-def parse_cell(column: Column, raw: Any, *, table: Table, row: int, sink: ProblemSink, today: date | None) -> tuple[bool, Any]:
+def parse_cell(column: Column, raw: Any, *, table: Table, row: int, sink: ProblemSink, today: date | None,
+               parser: Callable[[Any], Any] | None = None) -> tuple[bool, Any]:
     """(ok, value). A bad cell adds exactly one Problem at its row and column."""
-    header = table.header_of(column.key, sink.lang)
     if is_blank(raw):
+        if not column.required and column.default in (None, ""):
+            return True, None
+        header = table.header_of(column.key, sink.lang)
         if column.required:
             sink.add("required", tab=table.title, row=row, column=header, value="", example=column.example)
             return False, None
@@ -80,8 +83,9 @@ def parse_cell(column: Column, raw: Any, *, table: Table, row: int, sink: Proble
             return True, None
         raw = column.default
     try:
-        return True, parser_for(column, today)(raw)
+        return True, (parser or parser_for(column, today))(raw)
     except CellError as error:
+        header = table.header_of(column.key, sink.lang)
         params = {"example": column.example, "allowed": allowed_values(column, sink.lang), **error.params}
         sink.add(error.code, tab=table.title, row=row, column=header, value=_shown(raw), **params)
         return False, None
@@ -104,6 +108,7 @@ def parse_table(table: Table, sink: ProblemSink, today: date | None) -> list[Any
     if required_missing:
         return []  # one Problem at the header already says which column to add
     names = {f.name for f in fields(record_type)}
+    parsers = {c.key: parser_for(c, today) for c in present}
     records = []
     for index, row in enumerate(table.rows):
         if all(is_blank(v) for v in row):
@@ -113,7 +118,7 @@ def parse_table(table: Table, sink: ProblemSink, today: date | None) -> list[Any
         ok = True
         for column in present:
             good, value = parse_cell(column, table.cell(row, column.key), table=table, row=sheet_row,
-                                     sink=sink, today=today)
+                                     sink=sink, today=today, parser=parsers[column.key])
             ok &= good
             if value is not None:
                 values[column.key] = value

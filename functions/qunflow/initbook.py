@@ -77,7 +77,7 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
 
     titles = {fold(t) for t in store.tab_titles()}
     layouts = [l for l in workbook_layout(lang)
-               if not titles & {fold(load_schemas()[l.key].title(x)) for x in ("en", "zh-CN")} | {fold(l.key)}]
+               if not titles & ({fold(load_schemas()[l.key].title(x)) for x in ("en", "zh-CN")} | {fold(l.key)})]
     if not layouts:
         return []
     add = [{"addSheet": {"properties": {"title": l.title, "gridProperties": {"rowCount": DATA_ROWS, "columnCount": max(26, len(l.columns)),

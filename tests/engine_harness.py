@@ -8,28 +8,12 @@ from datetime import datetime, timezone
 import requests
 
 from helpers import make_raw
+from qunflow.clock import VirtualClock
 from qunflow.emulator import Bot, Emulator
 from qunflow.journal import FileJournal, NullJournal
 from qunflow.secrets import SecretResolver
 from qunflow.stores.memory import MemoryStore
 from qunflow.tick import TickDeps, run_tick
-
-
-class VirtualClock:
-    def __init__(self, start: datetime):
-        self.t = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.t, timezone.utc)
-
-    def set(self, moment: datetime) -> None:
-        self.t = max(self.t, moment.timestamp())
 
 
 SHOP = {

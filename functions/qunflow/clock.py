@@ -14,3 +14,24 @@ def parse_now(text: str | None) -> datetime:
         return utc_now()
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class VirtualClock:
+    """Epoch seconds that move only when told: `sleep` advances them. For the demo and tests, so a
+    30-day campaign runs in seconds; the dispatcher and the emulator can share one."""
+
+    def __init__(self, start: datetime):
+        self.t = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.t, timezone.utc)
+
+    def set(self, moment: datetime) -> None:
+        """Move to `moment`, never backwards."""
+        self.t = max(self.t, moment.timestamp())

@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .changes import to_cell
+from .clock import VirtualClock
 from .demo_data import GIVEN, GROUPS, SURNAMES, demo_rows
 from .engine.plan import plan_sends
 from .ledger import Ledger
@@ -39,17 +40,6 @@ class DemoResult:
     ticks: int
     summary: list[dict] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
-
-
-class _Clock:
-    def __init__(self, t: datetime):
-        self.t = t.timestamp()
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
 
 
 def _bots():
@@ -152,7 +142,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     rows["events"] = _events(rng, joins, rows["members"], days)
     start = datetime.combine(START, time(), SHANGHAI).astimezone(timezone.utc) - TICK
     end = start + timedelta(days=days) + TICK
-    clock = _Clock(start)
+    clock = VirtualClock(start)
     bots, env = _bots()
     transcript = out_dir / "transcript.jsonl"
     transcript.unlink(missing_ok=True)

@@ -50,6 +50,23 @@ class Changes:
         out.rows_at = list(self.rows_at) + list(later.rows_at)
         return out
 
+    def fold_into_appends(self, key_columns: dict[str, tuple[str, ...]]) -> None:
+        """Cell changes to rows this run also appends (a member created from a join event, then welcomed)
+        go into the appended row itself: the row does not exist yet to be found by key."""
+        index = {}
+        for tab, rows in self.appends.items():
+            for row in rows:
+                if tab in key_columns:
+                    index[(tab, tuple(str(row.get(k)) for k in key_columns[tab]))] = row
+        kept = []
+        for change in self.cells:
+            row = index.get((change.tab, tuple(str(k) for k in change.key)))
+            if row is None:
+                kept.append(change)
+            else:
+                row[change.column] = change.value
+        self.cells = kept
+
     def is_empty(self) -> bool:
         return not (self.cells or any(self.appends.values()) or self.replace or any(self.upserts.values())
                     or self.rows_at)

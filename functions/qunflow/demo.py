@@ -8,6 +8,7 @@ them gives the same SendLog as ticking every 5 minutes.
 from __future__ import annotations
 
 import math
+import zlib
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -76,12 +77,14 @@ def _events(rng: random.Random, joins: list[dict], members: list[dict], days: in
     for j in joins:
         k += 1
         events.append({"event_id": f"E{k:05d}", "type": "join", "member_id": j["member_id"], "group_id": j["group_id"],
-                       "at": j["joined_at"].replace(tzinfo=None), "detail": f"channel {j['source']}"})
+                       "at": j["joined_at"].replace(tzinfo=None),
+                       "detail": f"name={j['name']}; channel={j['source']}; user={j['platform_user_id']}"})
         if j["source"] == "referral" and members:
-            inviter = rng.choice(members)
+            inviter = rng.choice(members[:6])  # a few enthusiastic members bring most friends
             k += 1
             events.append({"event_id": f"E{k:05d}", "type": "invite", "member_id": inviter["member_id"],
-                           "group_id": j["group_id"], "at": j["joined_at"].replace(tzinfo=None), "detail": j["member_id"]})
+                           "group_id": inviter["group_id"], "at": j["joined_at"].replace(tzinfo=None),
+                           "detail": f"member={j['member_id']}"})
     for day in range(days):
         for m in rng.sample(everyone, k=min(len(everyone), 8)):
             joined = m["joined_at"] if isinstance(m["joined_at"], datetime) else datetime.combine(START, time())
@@ -120,7 +123,7 @@ def _tick_slots(store: MemoryStore, start: datetime, end: datetime, joins: list[
         if p.policy == "deferred":
             slots.add(slot(p.at + timedelta(days=1)))
     for j in joins:
-        slots.add(slot(j["joined_at"].astimezone(timezone.utc) + timedelta(minutes=1)))
+        slots.add(slot(j["joined_at"].astimezone(timezone.utc)))
     # a daily cap can push a send to the next morning: tick every morning just after quiet hours end
     for day in range((end - start).days + 2):
         for hh, mm in ((8, 0), (7, 30), (0, 0)):
@@ -158,24 +161,22 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
                                                    for r in rows.get(layout.key, []) if layout.key != "events"]
         store = MemoryStore(raw)
         pending_events = list(rows["events"])
-        pending_joins = list(joins)
         deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(seed),
                         resolver=SecretResolver(env=env))
         slots = [start + TICK * i for i in range(1, int((end - start) / TICK) + 1)] if every_tick else \
             _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
         totals: Counter = Counter()
+        scheduled: set[str] = set()
         for n, moment in enumerate(slots):
             clock.t = max(clock.t, moment.timestamp())
             now = datetime.fromtimestamp(clock.t, timezone.utc)
-            new = [j for j in pending_joins if j["joined_at"] <= now]
-            if new:
-                pending_joins = pending_joins[len(new):]
-                _append_rows(store, "members", new)
             happened = [e for e in pending_events if e["at"].replace(tzinfo=SHANGHAI) <= now]
             if happened:
                 pending_events = pending_events[len(happened):]
                 _append_rows(store, "events", happened)
             report = run_tick(store, now, deps)
+            if report.sent:
+                pending_events = _redemptions(store, rng, pending_events, now, scheduled)
             for key in ("sent", "failed", "skipped", "missed", "unknown", "deferred"):
                 totals[key] += getattr(report, key)
             if progress:
@@ -191,6 +192,24 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         return result
     finally:
         emulator.stop()
+
+
+def _redemptions(store: MemoryStore, rng: random.Random, pending: list[dict], now: datetime,
+                 scheduled: set[str]) -> list[dict]:
+    """Some members who got a coupon come back and buy with it within a few days."""
+    wb = load_workbook(store.raw, today=START)
+    for code, coupon in sorted(wb.coupons.items()):
+        if not coupon.member_id or code in scheduled or coupon.status != "issued":
+            continue
+        scheduled.add(code)
+        if rng.random() < 0.45:
+            when = (now.astimezone(SHANGHAI) + timedelta(days=rng.randint(1, 5))).replace(
+                hour=rng.randint(10, 22), minute=rng.randint(0, 59), tzinfo=None)
+            pending.append({"event_id": f"O-{code}", "type": "order", "member_id": coupon.member_id,
+                            "group_id": wb.members[coupon.member_id].group_id if coupon.member_id in wb.members else None,
+                            "at": when, "amount": rng.choice([199, 299, 399]), "coupon_code": code,
+                            "detail": f"order=D{zlib.crc32(code.encode()) % 10**8:08d}"})
+    return sorted(pending, key=lambda e: e["at"])
 
 
 def _with(raw: dict, joins: list[dict]) -> dict:

@@ -88,7 +88,8 @@ def demo_rows(today: date, seed: int = 7, members_per_group: int = 10) -> dict[s
                     for i in range(1, count + 1)]
     settings = [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "zh-CN"},
                 {"key": "catch_up", "value": "30分钟"}, {"key": "coupon_expiry_days", "value": "7"},
-                {"key": "daily_cap", "value": "10"}]
+                {"key": "daily_cap", "value": "10"}, {"key": "referral_threshold", "value": "3"},
+                {"key": "referral_campaign", "value": "invite30"}]
     tags = [{"tag": "潜水", "rule": "days_since_join >= 7 and messages_7d == 0", "description": "入群一周没说过话"},
             {"tag": "门店来的", "rule": 'source == "store"', "description": "扫门店二维码入群"},
             {"tag": "VIP", "description": "手动标记的老客"}]

@@ -112,6 +112,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Group {group} reached its daily cap of {cap} messages; rule {rule} was moved to {later}.",
         "zh-CN": "群 {group} 已达到每日 {cap} 条的上限；规则 {rule} 已顺延到 {later}。",
     },
+    "blacklisted_joined": {
+        "en": "Member {value} is on the blacklist and was seen joining group {group}. qunflow will not mention, welcome or reward them; remove them from the group if you agree.",
+        "zh-CN": "黑名单成员 {value} 加入了群 {group}。qunflow 不会@、欢迎或给他发券；如确认，请把他移出该群。",
+    },
+    "unknown_coupon": {
+        "en": "The coupon code {value} is not in the Coupons tab. Check the code, or add it there.",
+        "zh-CN": "券码 {value} 不在优惠券表中。请核对券码，或先在优惠券表中添加。",
+    },
+    "coupon_redeemed_twice": {
+        "en": "Coupon {value} was already redeemed (order {order}); this second redemption was not counted. Check both orders.",
+        "zh-CN": "优惠券 {value} 已经核销过（订单 {order}），这次重复核销未计入。请核对两笔订单。",
+    },
+    "coupon_transferred": {
+        "en": "Coupon {value} belongs to member {holder} but was redeemed by {user}: coupons are not transferable. Check this order.",
+        "zh-CN": "优惠券 {value} 属于成员 {holder}，却被 {user} 核销：专属券不可转赠。请核查这笔订单。",
+    },
     "no_campaign_start": {
         "en": "Rule {rule} counts campaign days, but group {group} has no campaign_start. Fill in the group's campaign start date, e.g. {example}.",
         "zh-CN": "规则 {rule} 按活动天数发送，但群 {group} 没有填写“活动开始日”。请填写，例如：{example}",

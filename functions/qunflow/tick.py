@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from .changes import Changes
 from .engine.compose import compose, preview_of
+from .engine.members import apply_events
 from .engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from .engine.plan import PlannedSend, plan_sends
 from .journal import NullJournal, merge_into
@@ -75,8 +76,9 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         merge_into(ledger, recovered)
         start = window_start(wb, now)
         report.window = [start.isoformat(), now.isoformat()]
-        planned = plan_sends(wb, ledger, start, now, now)
         changes = Changes()
+        apply_events(wb, now, sink, changes)
+        planned = plan_sends(wb, ledger, start, now, now)
         _recovered_rows(recovered, wb, changes)
         _stale_pending(wb, changes)
         positions = {}
@@ -97,6 +99,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         changes.upsert("settings", [{"key": "last_tick", "value": max(now, start).astimezone(timezone.utc).replace(microsecond=0)}])
         local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
         problems_changes(sink.items, wb.previous_problems, local, changes)
+        changes.fold_into_appends({k: t.schema.key_columns for k, t in wb.tables.items()})
         written = store.write(changes, snapshot, wb.lang)
         if not written.deferred:
             deps.journal.clear()

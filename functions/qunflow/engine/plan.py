@@ -95,7 +95,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
                 continue
             in_group = members_by_group.get(group.group_id, [])
             if rule.schedule.member_relative:
-                planned += _member_sends(rule, group, in_group, wb, ledger, start, end)
+                planned += _member_sends(rule, group, in_group, wb, ledger, start, end, now)
             else:
                 for occurrence in _group_occurrences(rule, group, wb, start, end):
                     at, quiet = quiet_shift(occurrence, group, wb)
@@ -126,10 +126,15 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
 
 
 def _member_sends(rule: SopRule, group: Group, in_group: list[Member], wb: Workbook, ledger: Ledger,
-                  start: datetime, end: datetime) -> list[PlannedSend]:
-    """Member-relative rules: one send per group per slot, @-mentioning everyone due at it."""
+                  start: datetime, end: datetime, now: datetime) -> list[PlannedSend]:
+    """Member-relative rules: one send per group per slot, @-mentioning everyone due at it.
+
+    `on join` fires at the next tick after a member joins, so its slot is the tick: 30 people joining in a
+    minute get one welcome. Those who joined more than `catch_up` ago (an outage) form their own batch,
+    recorded as missed. `join+2d 10:00` slots are their times."""
     tz = group_tz(group, wb)
-    slots: dict[datetime, PlannedSend] = {}
+    catch_up = rule.catch_up or wb.settings.catch_up
+    slots: dict[tuple[datetime, bool], PlannedSend] = {}
     for member in in_group:
         if not reachable(member) or member.joined_at is None:
             continue
@@ -143,11 +148,17 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], wb: Workb
         sid = send_id(rule.rule_id, group.group_id, occurrence, member.member_id)
         if ledger.is_done(sid):
             continue
-        slot = slots.get(at)
+        key = (end, now - at > catch_up) if rule.schedule.kind == "on_join" else (at, False)
+        slot = slots.get(key)
         if slot is None:
-            slot = slots[at] = PlannedSend(send_id(rule.rule_id, group.group_id, at) + ":batch", rule, group, at, at)
+            slot = slots[key] = PlannedSend(send_id(rule.rule_id, group.group_id, key[0]) + (":late" if key[1] else "")
+                                            + ":batch", rule, group, at, at)
             if quiet and rule.quiet == "skip":
                 slot.policy, slot.reason = "quiet_skip", "inside quiet hours"
+        if key[1]:
+            slot.at = slot.occurrence = min(slot.at, at)   # the stale batch is judged by its oldest join
+        else:
+            slot.at = slot.occurrence = max(slot.at, at)
         slot.members.append(member)
         slot.member_send_ids[member.member_id] = sid
     for slot in slots.values():

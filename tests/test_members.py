@@ -1,0 +1,98 @@
+"""Members from events: joins welcomed once per group, the blacklist everywhere, coupons that are personal."""
+import copy
+from datetime import datetime, timezone
+
+import pytest
+
+from engine_harness import SHOP, Shop
+from helpers import make_raw
+from qunflow.stores.memory import MemoryStore
+from qunflow.workbook import load_workbook
+
+UTC = timezone.utc
+
+
+def at(text):
+    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
+
+
+def add_events(store, events):
+    raw = store.raw
+    header = raw["Events"][0]
+    for e in events:
+        raw["Events"].append([e.get(h, "") for h in header])
+
+
+@pytest.fixture
+def shop():
+    rows = copy.deepcopy(SHOP)
+    rows["members"].append({"member_id": "B0001", "name": "Spammer", "group_id": "G01", "platform_user_id": "spam1",
+                            "mobile": "13700000000", "status": "blacklisted", "joined_at": "2026-10-01 10:00"})
+    rows["sop"].append({"rule_id": "T01", "groups": "*", "schedule": "daily 12:00", "content": "Lunch deal {{ mentions }}",
+                        "mention": "tag:vip", "coupon": "welcome50"})
+    s = Shop(at("2026-12-01 09:55"), rows=rows)
+    yield s
+    s.close()
+
+
+def test_thirty_joins_in_a_minute_get_one_welcome_per_group_and_thirty_bound_coupons(shop):
+    shop.tick(at("2026-12-01 09:55"))
+    add_events(shop.store, [{"event_id": f"J{i:03d}", "type": "join", "member_id": f"N{i:03d}",
+                             "group_id": ["G01", "G02", "G03"][i % 3], "at": f"2026-12-01 09:56:{i:02d}",
+                             "detail": f"name=New{i}; channel=store; user=new{i}"} for i in range(30)])
+    shop.tick(at("2026-12-01 10:00"))
+    welcomes = [m for m in shop.emulator.messages if "Welcome" in m["text"]]
+    assert sorted(m["platform"] for m in welcomes) == ["dingtalk", "feishu", "wecom"]
+    wb = load_workbook(shop.store.raw)
+    new = [wb.members[f"N{i:03d}"] for i in range(30)]
+    assert all(m.welcomed_at and m.source == "store" and m.name.startswith("New") for m in new)
+    codes = {m.coupon_code for m in new}
+    assert len(codes) == 30 and all(wb.coupons[c].member_id for c in codes)
+    assert all(wb.coupons[c].expires_at for c in codes)
+    before = len(shop.emulator.messages)
+    again = shop.tick(at("2026-12-01 10:05"))
+    assert again.sent == 0 and len(shop.emulator.messages) == before
+
+
+def test_a_blacklisted_member_is_never_mentioned_welcomed_or_given_a_coupon(shop):
+    wb = load_workbook(shop.store.raw)
+    shop.tick(at("2026-12-01 09:55"))
+    # the same person (same platform user) joins another group under a new member id
+    add_events(shop.store, [{"event_id": "J1", "type": "join", "member_id": "B0002", "group_id": "G02",
+                             "at": "2026-12-01 09:57", "detail": "name=Spammer2; user=spam1"},
+                            {"event_id": "J2", "type": "join", "member_id": "N0001", "group_id": "G02",
+                             "at": "2026-12-01 09:58", "detail": "name=Fresh; user=fresh"}])
+    raw = shop.store.raw
+    header = raw["Members"][0]
+    for row in raw["Members"][1:]:
+        if row[header.index("member_id")] in ("B0001", "M0001"):
+            row[header.index("tags")] = "vip"
+    shop.tick(at("2026-12-01 10:00"))
+    shop.tick(at("2026-12-01 12:01"))
+    wb = load_workbook(shop.store.raw)
+    assert wb.members["B0002"].status == "blacklisted" and wb.members["B0002"].welcomed_at is None
+    assert wb.members["B0001"].coupon_code is None and wb.members["B0002"].coupon_code is None
+    assert wb.members["N0001"].welcomed_at is not None
+    for m in shop.emulator.messages:
+        assert "Spammer" not in m["text"] and "spam1" not in str(m.get("mentions"))
+    lunch = [m for m in shop.emulator.messages if "Lunch" in m["text"]]
+    assert lunch and any("lin" in str(m.get("mentions")) for m in lunch)
+    assert any(p.tab == "Events" and "blacklist" in p.message for p in wb.previous_problems)
+
+
+def test_transferred_and_double_redemptions_are_flagged(shop):
+    shop.tick(at("2026-12-01 09:55"))
+    add_events(shop.store, [{"event_id": "J1", "type": "join", "member_id": "N0001", "group_id": "G01",
+                             "at": "2026-12-01 09:56", "detail": "name=Fresh; user=fresh"}])
+    shop.tick(at("2026-12-01 10:00"))
+    code = load_workbook(shop.store.raw).members["N0001"].coupon_code
+    add_events(shop.store, [
+        {"event_id": "O1", "type": "order", "member_id": "M0001", "group_id": "G01", "at": "2026-12-01 10:02",
+         "amount": 199, "coupon_code": code, "detail": "order=A100"},
+        {"event_id": "O2", "type": "order", "member_id": "M0001", "group_id": "G01", "at": "2026-12-01 10:03",
+         "amount": 99, "coupon_code": code, "detail": "order=A101"}])
+    shop.tick(at("2026-12-01 10:05"))
+    wb = load_workbook(shop.store.raw)
+    assert wb.coupons[code].status == "redeemed" and wb.coupons[code].order_id == "A100"
+    messages = " ".join(p.message for p in wb.previous_problems if p.tab == "Events")
+    assert "not transferable" in messages and "already redeemed" in messages

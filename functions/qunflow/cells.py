@@ -7,6 +7,7 @@ Pure: the only context is `today` (for dates typed without a year).
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -46,6 +47,13 @@ def norm(value: Any) -> str:
 
 def fold(value: Any) -> str:
     """For matching headers, titles and enum values: NFKC, case-folded, inner spaces squeezed."""
+    if isinstance(value, str):
+        return _fold_text(value)
+    return re.sub(r"\s+", " ", norm(value)).casefold()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_text(value: str) -> str:
     return re.sub(r"\s+", " ", norm(value)).casefold()
 
 

@@ -11,6 +11,7 @@ Policies, in order:
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -74,9 +75,24 @@ def _rule_active(rule: SopRule, group: Group, at: datetime, wb: Workbook) -> boo
     return rule.until is None or at.astimezone(group_tz(group, wb)).date() <= rule.until
 
 
-def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetime, end: datetime) -> list[datetime]:
+def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetime, end: datetime,
+                       memo: dict) -> list[datetime]:
+    """Fire times, computed once per (schedule, zone, campaign start): groups that share them share the work."""
     tz = group_tz(group, wb)
-    return rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, group.campaign_start)
+    key = (rule.schedule, tz.key, group.campaign_start)
+    if key not in memo:
+        memo[key] = rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, group.campaign_start)
+    return memo[key]
+
+
+def _earliest_join(rule: SopRule, start: datetime) -> datetime:
+    """Members who joined before this cannot be due in a window starting at `start` (a cheap pre-filter)."""
+    schedule = rule.schedule
+    offset = timedelta(0)
+    if schedule.kind == "join_offset":
+        unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}[schedule.unit]
+        offset = unit * schedule.amount + timedelta(days=2)
+    return start - QUIET_LOOKBACK - offset - timedelta(days=1)
 
 
 def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now: datetime,
@@ -85,8 +101,12 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     members_by_group: dict[str, list[Member]] = {}
     for m in wb.members.values():
         members_by_group.setdefault(m.group_id, []).append(m)
+    joined_by_group = {g: sorted(((m.joined_at.replace(tzinfo=None), m.member_id, m) for m in ms
+                                  if m.joined_at is not None and reachable(m)), key=lambda x: x[:2])
+                       for g, ms in members_by_group.items()}
     pool = CouponPool(wb.coupons)
     planned: list[PlannedSend] = []
+    memo: dict = {}
     for rule in wb.sop:
         if not rule.enabled:
             continue
@@ -95,9 +115,10 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
                 continue
             in_group = members_by_group.get(group.group_id, [])
             if rule.schedule.member_relative:
-                planned += _member_sends(rule, group, in_group, wb, ledger, start, end, now)
+                planned += _member_sends(rule, group, in_group, joined_by_group.get(group.group_id, []), wb, ledger,
+                                         start, end, now)
             else:
-                for occurrence in _group_occurrences(rule, group, wb, start, end):
+                for occurrence in _group_occurrences(rule, group, wb, start, end, memo):
                     at, quiet = quiet_shift(occurrence, group, wb)
                     if not start < at <= end or not _rule_active(rule, group, at, wb):
                         continue
@@ -125,8 +146,8 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     return planned
 
 
-def _member_sends(rule: SopRule, group: Group, in_group: list[Member], wb: Workbook, ledger: Ledger,
-                  start: datetime, end: datetime, now: datetime) -> list[PlannedSend]:
+def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: list[tuple], wb: Workbook,
+                  ledger: Ledger, start: datetime, end: datetime, now: datetime) -> list[PlannedSend]:
     """Member-relative rules: one send per group per slot, @-mentioning everyone due at it.
 
     `on join` fires at the next tick after a member joins, so its slot is the tick: 30 people joining in a
@@ -135,9 +156,8 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], wb: Workb
     tz = group_tz(group, wb)
     catch_up = rule.catch_up or wb.settings.catch_up
     slots: dict[tuple[datetime, bool], PlannedSend] = {}
-    for member in in_group:
-        if not reachable(member) or member.joined_at is None:
-            continue
+    earliest = _earliest_join(rule, start).replace(tzinfo=None)  # naive wall time vs UTC: a day of slack covers any zone
+    for _, _, member in joined[bisect.bisect_left(joined, (earliest,)):]:
         if rule.schedule.kind == "on_join" and member.welcomed_at is not None:
             continue  # welcomed before (by qunflow or by hand)
         joined = local_naive(member.joined_at, tz)

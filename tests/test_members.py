@@ -96,3 +96,40 @@ def test_transferred_and_double_redemptions_are_flagged(shop):
     assert wb.coupons[code].status == "redeemed" and wb.coupons[code].order_id == "A100"
     messages = " ".join(p.message for p in wb.previous_problems if p.tab == "Events")
     assert "not transferable" in messages and "already redeemed" in messages
+
+
+def test_check_in_reminders_milestones_layers_and_coupon_expiry():
+    rows = copy.deepcopy(SHOP)
+    rows["groups"].append({"group_id": "G04", "name": "Early birds", "platform": "wecom", "webhook": "env:HOOK_G01",
+                           "kind": "checkin"})
+    rows["members"] += [{"member_id": f"K{i}", "name": f"Bird{i}", "group_id": "G04", "platform_user_id": f"bird{i}",
+                         "joined_at": "2026-11-01 08:00", "welcomed_at": "2026-11-01 08:01"} for i in range(3)]
+    rows["coupons"][0].update(status="issued", member_id="K0", issued_at="2026-11-28 10:00", expires_at="2026-12-03 23:59")
+    rows["coupons"][1].update(status="issued", member_id="K1", issued_at="2026-11-20 10:00", expires_at="2026-11-30 23:59")
+    rows["events"] = ([{"event_id": f"C0-{d}", "type": "checkin", "member_id": "K0", "group_id": "G04",
+                        "at": f"2026-11-{d:02d} 07:10"} for d in range(24, 31)]  # 7 days in a row, through Nov 30
+                      + [{"event_id": "C0-1201", "type": "checkin", "member_id": "K0", "group_id": "G04", "at": "2026-12-01 07:05"},
+                         {"event_id": "C1-1201", "type": "checkin", "member_id": "K1", "group_id": "G04", "at": "2026-12-01 07:20"}]
+                      + [{"event_id": f"M2-{i}", "type": "message", "member_id": "K2", "group_id": "G04",
+                          "at": f"2026-11-{10 + i:02d} 12:00"} for i in range(20)])
+    rows["sop"] = [
+        {"rule_id": "CK1", "groups": "G04", "schedule": "daily 21:00", "content": "Not yet today: {{ mentions }}",
+         "mention": "not_checked_in"},
+        {"rule_id": "CK2", "groups": "G04", "schedule": "daily 21:05", "content": "Milestone! {{ mentions }}",
+         "mention": "streak:7,8,21,30"},
+        {"rule_id": "EX1", "groups": "G04", "schedule": "daily 10:00", "content": "Your coupon expires in 2 days {{ mentions }}",
+         "mention": "expiring:2"},
+    ]
+    shop = Shop(at("2026-12-01 09:55"), rows=rows)
+    try:
+        for t in ("2026-12-01 09:55", "2026-12-01 10:01", "2026-12-01 21:01", "2026-12-01 21:06"):
+            shop.tick(at(t))
+        texts = {m["text"].split(" ")[0]: m for m in shop.emulator.messages}
+        assert "bird2" in str(texts["Not"]["mentions"]) and "bird0" not in str(texts["Not"]["mentions"])
+        assert str(texts["Milestone!"]["mentions"]).count("bird") == 1 and "bird0" in str(texts["Milestone!"]["mentions"])
+        assert "bird0" in str(texts["Your"]["mentions"]) and "bird1" not in str(texts["Your"]["mentions"])
+        wb = load_workbook(shop.store.raw)
+        assert wb.coupons[rows["coupons"][1]["code"]].status == "expired"
+        assert wb.members["K2"].layer == "core" and wb.members["K1"].layer == "periphery"
+    finally:
+        shop.close()

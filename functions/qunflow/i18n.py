@@ -73,8 +73,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "「{value}」不是有效的群。请写社群表中的群ID、kind:快闪型，或 * 表示所有群。",
     },
     "bad_mention": {
-        "en": "'{value}' is not a mention qunflow understands. Write none, all, new, tag:NAME, layer:core or member ids.",
-        "zh-CN": "无法识别「{value}」。请写 none、all、new、tag:标签、layer:core 或成员ID。",
+        "en": "'{value}' is not a mention qunflow understands. Write none, all, new, tag:NAME, layer:core, not_checked_in, streak:7,21,30, expiring:3 or member ids.",
+        "zh-CN": "无法识别「{value}」。请写 none、all、new、tag:标签、layer:core、not_checked_in、streak:7,21,30、expiring:3 或成员ID。",
     },
     "unknown_template": {
         "en": "There is no template named '{value}' in the Templates tab. Add it there, or fix the name.",

@@ -175,6 +175,7 @@ def check_sop(wb: Workbook, sink: ProblemSink) -> None:
             break
         mention = fold(rule.mention or "none")
         if not (mention in MENTION_WORDS or (mention.startswith("tag:") and len(mention) > 4)
+                or re.fullmatch(r"(streak|expiring):\s*\d+(\s*,\s*\d+)*", mention)
                 or (mention.startswith("layer:") and mention[6:] in LAYERS)
                 or all(fold(m) in member_ids for m in re.split(r"[,，、\s]+", mention) if m)):
             add("bad_mention", rule, "mention", rule.mention)

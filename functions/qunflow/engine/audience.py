@@ -37,8 +37,18 @@ class Audience:
     members: list[Member] = field(default_factory=list)
 
 
-def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: list[Member]) -> Audience:
+@dataclass
+class Context:
+    """What mentions may depend on besides the members: activity from events, coupons, the local day."""
+    activity: dict = field(default_factory=dict)          # member_id -> engine.activity.Activity
+    coupons_by_member: dict = field(default_factory=dict)  # member_id -> [Coupon]
+    today: object = None                                    # the group's local date at send time
+
+
+def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: list[Member],
+              ctx: Context | None = None) -> Audience:
     spec = fold(rule.mention or "none")
+    ctx = ctx or Context()
     if spec in ("", "none"):
         return Audience()
     if spec == "all":
@@ -53,9 +63,23 @@ def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: 
         layer = spec[6:].strip()
         return Audience(members=[m for m in pool if fold(m.layer or "") == layer])
     if spec == "not_checked_in":
-        return Audience(members=pool)  # narrowed by the check-in ritual when it lands
+        return Audience(members=[m for m in pool if not _checked_in(ctx, m, ctx.today)])
+    if spec.startswith("streak:"):
+        marks = {int(x) for x in re.findall(r"\d+", spec)}
+        return Audience(members=[m for m in pool if _checked_in(ctx, m, ctx.today)
+                                 and ctx.activity[m.member_id].streak(ctx.today) in marks])
+    if spec.startswith("expiring:"):
+        days = int((re.findall(r"\d+", spec) or ["3"])[0])
+        return Audience(members=[m for m in pool if any(
+            c.status == "issued" and c.expires_at and ctx.today and (c.expires_at.date() - ctx.today).days == days
+            for c in ctx.coupons_by_member.get(m.member_id, []))])
     ids = {fold(x) for x in re.split(r"[,，、\s]+", spec) if x}
     return Audience(members=[m for m in pool if fold(m.member_id) in ids])
+
+
+def _checked_in(ctx: Context, member: Member, today) -> bool:
+    a = ctx.activity.get(member.member_id)
+    return bool(a and today in a.checkin_days)
 
 
 class CouponPool:

@@ -103,6 +103,7 @@ def apply_events(wb: Workbook, now: datetime, sink: ProblemSink, changes: Change
                      column=events_table.header_of("member_id", wb.lang), value=event.member_id,
                      severity=WARNING, group=event.group_id or member.group_id)
     _rewards(wb, invites, now, changes)
+    _layers_and_expiry(wb, now, changes)
     _member_changes(wb, before, new_ids, changes)
 
 
@@ -150,8 +151,27 @@ def _rewards(wb: Workbook, invites: dict[str, set[str]], now: datetime, changes:
                 changes.set("coupons", code, column, value)
 
 
+def _layers_and_expiry(wb: Workbook, now: datetime, changes: Changes) -> None:
+    """layer = core / influence / periphery from activity; issued coupons past their expiry become expired."""
+    from .activity import activity_by_member, layer_of
+    extra = wb.settings.extra
+    thresholds = {"core_orders": int(extra.get("layer_core_orders") or 2),
+                  "core_invites": int(extra.get("layer_core_invites") or 3),
+                  "core_messages_30d": int(extra.get("layer_core_messages_30d") or 20),
+                  "influence_messages_30d": int(extra.get("layer_influence_messages_30d") or 3)}
+    activity = activity_by_member(wb.events)
+    for m in wb.members.values():
+        tz = wb.groups[m.group_id].timezone if m.group_id in wb.groups and wb.groups[m.group_id].timezone else wb.settings.timezone
+        m.layer = layer_of(activity.get(m.member_id), now.astimezone(tz).replace(tzinfo=None), thresholds)
+    local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
+    for c in wb.coupons.values():
+        if c.status == "issued" and c.expires_at is not None and c.expires_at.replace(tzinfo=None) < local:
+            c.status = "expired"
+            changes.set("coupons", c.code, "status", "expired")
+
+
 FIELDS = ("name", "group_id", "platform_user_id", "mobile", "joined_at", "left_at", "source", "referred_by",
-          "status", "last_active_at")
+          "status", "last_active_at", "layer")
 
 
 def _member_changes(wb: Workbook, before: dict[str, Member], new_ids: list[str], changes: Changes) -> None:

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from ..ledger import Ledger, send_id
 from ..records import Group, Member, SopRule
 from ..workbook import Workbook
-from .audience import Audience, CouponPool, mentioned, reachable, target_groups
+from .activity import activity_by_member
+from .audience import Audience, Context, CouponPool, mentioned, reachable, target_groups
 
 QUIET_LOOKBACK = timedelta(days=1)  # a send can wait at most this long for quiet hours to end
 
@@ -107,6 +108,14 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     pool = CouponPool(wb.coupons)
     planned: list[PlannedSend] = []
     memo: dict = {}
+    activity = activity_by_member(wb.events)
+    held: dict[str, list] = {}
+    for c in wb.coupons.values():
+        if c.member_id:
+            held.setdefault(c.member_id, []).append(c)
+
+    def ctx(at: datetime, group: Group) -> Context:
+        return Context(activity, held, at.astimezone(group_tz(group, wb)).date())
     for rule in wb.sop:
         if not rule.enabled:
             continue
@@ -116,7 +125,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
             in_group = members_by_group.get(group.group_id, [])
             if rule.schedule.member_relative:
                 planned += _member_sends(rule, group, in_group, joined_by_group.get(group.group_id, []), wb, ledger,
-                                         start, end, now)
+                                         start, end, now, ctx)
             else:
                 for occurrence in _group_occurrences(rule, group, wb, start, end, memo):
                     at, quiet = quiet_shift(occurrence, group, wb)
@@ -128,9 +137,9 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
                     p = PlannedSend(sid, rule, group, occurrence, at)
                     if quiet and rule.quiet == "skip":
                         p.policy, p.reason = "quiet_skip", "inside quiet hours"
-                    p.audience = mentioned(rule, group, in_group, [])
+                    p.audience = mentioned(rule, group, in_group, [], ctx(at, group))
                     planned.append(p)
-    planned += _deferred(wb, ledger, start, end, planned)
+    planned += _deferred(wb, ledger, start, end, planned, ctx)
     planned.sort(key=lambda p: (p.at, p.group.row, p.rule.row))
     for p in planned:
         _apply_policies(p, wb, now, preview)
@@ -147,7 +156,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
 
 
 def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: list[tuple], wb: Workbook,
-                  ledger: Ledger, start: datetime, end: datetime, now: datetime) -> list[PlannedSend]:
+                  ledger: Ledger, start: datetime, end: datetime, now: datetime, ctx) -> list[PlannedSend]:
     """Member-relative rules: one send per group per slot, @-mentioning everyone due at it.
 
     `on join` fires at the next tick after a member joins, so its slot is the tick: 30 people joining in a
@@ -182,11 +191,12 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: l
         slot.members.append(member)
         slot.member_send_ids[member.member_id] = sid
     for slot in slots.values():
-        slot.audience = mentioned(rule, group, in_group, slot.members)
+        slot.audience = mentioned(rule, group, in_group, slot.members, ctx(slot.at, group))
     return list(slots.values())
 
 
-def _deferred(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, planned: list[PlannedSend]) -> list[PlannedSend]:
+def _deferred(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, planned: list[PlannedSend],
+              ctx) -> list[PlannedSend]:
     """Sends the daily cap pushed to a later day come back when their new time arrives."""
     rules = {r.rule_id: r for r in wb.sop if r.enabled}
     seen = {s for p in planned for s in p.sends}
@@ -199,7 +209,8 @@ def _deferred(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, plan
             continue
         rule = rules[entry.rule_id]
         p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, entry.scheduled_for, reason="deferred by the daily cap")
-        p.audience = mentioned(rule, group, [m for m in wb.members.values() if m.group_id == group.group_id], [])
+        p.audience = mentioned(rule, group, [m for m in wb.members.values() if m.group_id == group.group_id], [],
+                               ctx(p.at, group))
         out.append(p)
     return out
 

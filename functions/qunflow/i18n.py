@@ -132,6 +132,93 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rule {rule} counts campaign days, but group {group} has no campaign_start. Fill in the group's campaign start date, e.g. {example}.",
         "zh-CN": "规则 {rule} 按活动天数发送，但群 {group} 没有填写“活动开始日”。请填写，例如：{example}",
     },
+    # --- tag rules (qunflow.tagrules): RuleError.text(lang); bad_rule is the Problem for the Tags tab ---
+    "bad_rule": {
+        "en": "The rule cannot be used: {detail} (character {position}). Write it like {example}.",
+        "zh-CN": "规则无法使用：{detail}（第 {position} 个字符处）。可以写成：{example}",
+    },
+    "rule_empty": {"en": "The rule is empty.", "zh-CN": "规则是空的。"},
+    "rule_too_long": {
+        "en": "The rule is {length} characters long; keep it under {limit}.",
+        "zh-CN": "规则有 {length} 个字符，请控制在 {limit} 个以内。",
+    },
+    "rule_too_deep": {
+        "en": "Brackets and not are nested more than {limit} deep; simplify the rule.",
+        "zh-CN": "括号或“非”嵌套超过 {limit} 层，请简化规则。",
+    },
+    "rule_bad_char": {"en": "'{char}' cannot be used in a rule.", "zh-CN": "规则中不能使用「{char}」。"},
+    "rule_bad_number": {"en": "'{value}' is not a number.", "zh-CN": "「{value}」不是数字。"},
+    "rule_unclosed": {
+        "en": "A quoted text is not closed: add the closing quote.",
+        "zh-CN": "引号没有闭合：请补上后引号。",
+    },
+    "rule_unknown_name": {
+        "en": "'{name}' is not something a rule can look at{hint}. Use one of: {names}.",
+        "zh-CN": "规则中不能使用「{name}」{hint}。可用的名称：{names}。",
+    },
+    "rule_incomplete": {
+        "en": "The rule ends too early: a value, a closing bracket or a comparison is missing at the end.",
+        "zh-CN": "规则不完整：结尾缺少一个值、右括号或比较。",
+    },
+    "rule_expected_end": {
+        "en": "'{found}' is out of place: after a complete condition write and / or, or end the rule.",
+        "zh-CN": "「{found}」的位置不对：一个完整的条件后面只能接 且 / 或，或者结束。",
+    },
+    "rule_expected_close": {
+        "en": "A bracket is not closed: write ')' before '{found}'.",
+        "zh-CN": "括号没有闭合：请在「{found}」前面写上 )。",
+    },
+    "rule_expected_value": {
+        "en": "Expected a name, a number or a quoted text, found '{found}'.",
+        "zh-CN": "这里应该是名称、数字或带引号的文字，而不是「{found}」。",
+    },
+    "rule_expected_item": {
+        "en": "In a [ ] list, write numbers or quoted texts separated by commas, not '{found}'.",
+        "zh-CN": "[ ] 列表中请写用逗号分隔的数字或带引号的文字，而不是「{found}」。",
+    },
+    "rule_not_condition": {
+        "en": "'{found}' is not a yes/no condition: compare it with something.",
+        "zh-CN": "「{found}」不是一个成立/不成立的条件：请把它和某个值比较。",
+    },
+    "rule_chained": {
+        "en": "Compare one thing at a time: join two comparisons with and.",
+        "zh-CN": "一次只能比较一个条件：请用 且 连接两个比较。",
+    },
+    "rule_types": {
+        "en": "Cannot compare {left} with {right}: numbers compare with numbers, quoted text with text.",
+        "zh-CN": "无法比较 {left} 和 {right}：数字只能和数字比较，文字只能和带引号的文字比较。",
+    },
+    "rule_text_order": {
+        "en": "{op} only compares numbers; for text use == or !=.",
+        "zh-CN": "{op} 只能比较数字；文字请用 == 或 !=。",
+    },
+    "rule_list_compare": {
+        "en": "{name} is a list: ask whether it contains a value with in, e.g. \"VIP\" in {name}.",
+        "zh-CN": "{name} 是一个列表：请用 in 判断是否包含某个值，例如 \"VIP\" in {name}。",
+    },
+    "rule_in_list": {
+        "en": "in needs a list on its right (tags, or [\"a\", \"b\"]); {found} is not a list.",
+        "zh-CN": "in 的右边必须是列表（tags 或 [\"a\", \"b\"]）；{found} 不是列表。",
+    },
+    "rule_bad_value": {
+        "en": "'{value}' is not a {name}. Use one of: {allowed}.",
+        "zh-CN": "「{value}」不是有效的 {name}。可选：{allowed}。",
+    },
+    # --- qunflow import (qunflow.importer): one bad row of the imported file ---
+    "import_missing_columns": {
+        "en": "The file has no column for {column}. Name a column {headers} (the first row holds the column names).",
+        "zh-CN": "文件中没有「{column}」列。请把一列命名为 {headers}（第一行是列名）。",
+    },
+    "import_unknown_group": {
+        "en": "'{value}' is not a group in the Groups tab (by group_id or name). Add the group there first, or fix the name.",
+        "zh-CN": "「{value}」不在社群表中（按群ID或群名称查找）。请先在社群表中添加这个群，或改正名称。",
+    },
+    # --- lotteries (qunflow.lottery): the result posted to the group ---
+    "lottery_result": {
+        "en": "🎉 Lottery result{prize}: {mentions}\nDrawn from {count} eligible members.\nSeed: {seed}\nList hash (sha256): {hash}\nAnyone can check it: {verify}",
+        "zh-CN": "🎉 抽奖结果{prize}：{mentions}\n共 {count} 位成员参与。\n随机种子：{seed}\n名单指纹（sha256）：{hash}\n复核方法：{verify}",
+    },
+    "lottery_prize": {"en": " ({prize})", "zh-CN": "（{prize}）"},
 }
 
 

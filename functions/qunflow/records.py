@@ -54,6 +54,8 @@ class Member:
     status: str = "active"
     last_active_at: datetime | None = None
     layer: str | None = None
+    rule_tags: tuple[str, ...] = ()
+    review: str | None = None
     welcomed_at: datetime | None = None
     coupon_code: str | None = None
     row: int = 0

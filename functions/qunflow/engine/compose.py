@@ -40,8 +40,18 @@ def variables(p: PlannedSend, wb: Workbook) -> dict:
         "member_names": "、".join(names),
         "campaign_day": campaign_day, "days_left": days_left,
         "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "coupon": coupon,
-        "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": "",
+        "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": leaderboard(p, wb),
     }
+
+
+def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
+    """The group's top inviters, for a weekly referral post: `1. 小林 5` lines."""
+    counts: dict[str, int] = {}
+    for e in wb.events:
+        if e.type == "invite" and e.member_id in wb.members and wb.members[e.member_id].group_id == p.group.group_id:
+            counts[e.member_id] = counts.get(e.member_id, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return "\n".join(f"{i}. {wb.members[mid].name} {n}" for i, (mid, n) in enumerate(ranked, start=1))
 
 
 def compose(p: PlannedSend, wb: Workbook) -> Message:

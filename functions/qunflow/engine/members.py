@@ -160,9 +160,19 @@ def _layers_and_expiry(wb: Workbook, now: datetime, changes: Changes) -> None:
                   "core_messages_30d": int(extra.get("layer_core_messages_30d") or 20),
                   "influence_messages_30d": int(extra.get("layer_influence_messages_30d") or 3)}
     activity = activity_by_member(wb.events)
+    lurker_days = int(extra.get("lurker_days") or 14)
     for m in wb.members.values():
         tz = wb.groups[m.group_id].timezone if m.group_id in wb.groups and wb.groups[m.group_id].timezone else wb.settings.timezone
-        m.layer = layer_of(activity.get(m.member_id), now.astimezone(tz).replace(tzinfo=None), thresholds)
+        local = now.astimezone(tz).replace(tzinfo=None)
+        a = activity.get(m.member_id)
+        m.layer = layer_of(a, local, thresholds)
+        last = max([t for t in ([m.last_active_at, m.joined_at] + (a.messages if a else [])) if t is not None],
+                   default=None)
+        silent = (local - last.replace(tzinfo=None)).days if last else None
+        lurking = m.status == "active" and m.left_at is None and silent is not None and silent >= lurker_days
+        review = (f"潜水 {silent} 天，请复核" if wb.lang == "zh-CN" else f"lurker: silent {silent} days, please review") if lurking else None
+        if (m.review or None) != review:
+            m.review = review
     local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
     for c in wb.coupons.values():
         if c.status == "issued" and c.expires_at is not None and c.expires_at.replace(tzinfo=None) < local:
@@ -171,7 +181,7 @@ def _layers_and_expiry(wb: Workbook, now: datetime, changes: Changes) -> None:
 
 
 FIELDS = ("name", "group_id", "platform_user_id", "mobile", "joined_at", "left_at", "source", "referred_by",
-          "status", "last_active_at", "layer")
+          "status", "last_active_at", "layer", "review")
 
 
 def _member_changes(wb: Workbook, before: dict[str, Member], new_ids: list[str], changes: Changes) -> None:

@@ -1,0 +1,259 @@
+"""`qunflow doctor`: is this workbook ready to run, here or in the cloud? A checklist, each failure with its fix.
+
+Checks, in order: Google credentials (Google sources), the sheet opens (else: whom to share it with), tabs
+and headers, each group's webhook and secret reference, time zones, and (with --check-jobs) the Cloud
+Scheduler jobs. Nothing is written, nothing is sent, and no secret value is ever shown: references are
+named, values only said to be set (a webhook shows its host, its key masked).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from .jobs import LOGIN_FIX, NoCredentials, JobsError, SchedulerJobs, declared_jobs
+from .secrets import SecretResolver, UnresolvedSecret
+from .stores.base import parse_source
+
+OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
+MARKS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "–"}
+SCHEMA_CODES = {"missing_tab", "missing_column", "duplicate_header"}
+RUNTIME_SA_HINT = "the runtime service account (terraform output runtime_service_account_email)"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def as_json(self) -> dict:
+        return {"check": self.name, "status": self.status, "detail": self.detail, "fix": self.fix or None}
+
+
+@dataclass
+class DoctorDeps:
+    """What doctor talks to, injected. `credentials()` returns (credentials, service-account email or "",
+    project or "") and raises when there are none; `scheduler(project, region)` gives a SchedulerJobs."""
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    resolver: SecretResolver | None = None
+    open_store: Callable[[str | None], Any] | None = None
+    credentials: Callable[[], tuple[Any, str, str]] | None = None
+    scheduler: Callable[[str | None, str | None], SchedulerJobs] | None = None
+
+
+def google_credentials(env: Mapping[str, str]) -> tuple[Any, str, str]:
+    """The credentials qunflow would use for a Google sheet, as GoogleSheetsStore finds them."""
+    import google.auth
+    from google.oauth2 import service_account
+
+    from .stores.gsheets import SCOPES
+    path = env.get("QUNFLOW_SERVICE_ACCOUNT_FILE")
+    if path:
+        creds = service_account.Credentials.from_service_account_file(path, scopes=SCOPES)
+        return creds, creds.service_account_email, creds.project_id or ""
+    creds, project = google.auth.default(scopes=SCOPES)
+    email = getattr(creds, "service_account_email", "") or ""
+    return creds, "" if email == "default" else email, project or ""
+
+
+def run_doctor(source: str | None, now: datetime, deps: DoctorDeps, *, check_jobs: bool = False,
+               project: str | None = None, region: str | None = None) -> list[Check]:
+    env = deps.env
+    resolver = deps.resolver or SecretResolver.from_environment()
+    kind, where = parse_source(source)
+    checks: list[Check] = []
+
+    email, cred_project, have_creds = "", "", False
+    if kind == "google":
+        check, email, cred_project, have_creds = _credentials(env, deps)
+        checks.append(check)
+    else:
+        checks.append(Check("credentials", SKIP, "not needed for a local workbook"))
+
+    snapshot, store, check = _open(source, kind, where, email, env, deps)
+    checks.append(check)
+    if snapshot is None:
+        checks += [Check(name, SKIP, "the workbook could not be read") for name in
+                   ("tabs and headers", "webhooks", "time zones")]
+    else:
+        checks += _workbook_checks(snapshot, store, now, resolver)
+
+    checks.append(_jobs(check_jobs, project or env.get("GOOGLE_CLOUD_PROJECT") or cred_project,
+                        region or env.get("QUNFLOW_REGION"), deps, have_creds or kind != "google"))
+    return checks
+
+
+def _credentials(env: Mapping[str, str], deps: DoctorDeps) -> tuple[Check, str, str, bool]:
+    gateway = env.get("QUNFLOW_SHEETS_API")
+    if gateway:
+        return Check("credentials", OK, f"not needed: QUNFLOW_SHEETS_API sends the Sheets requests to {gateway}"), \
+            "", "", False
+    load = deps.credentials or (lambda: google_credentials(env))
+    try:
+        _, email, project = load()
+    except Exception as exc:  # google.auth raises several kinds
+        return Check("credentials", FAIL, f"no Google credentials ({type(exc).__name__})", LOGIN_FIX), "", "", False
+    who = f"service account {email}" if email else "your application-default credentials"
+    return Check("credentials", OK, who + (f", project {project}" if project else "")), email, project, True
+
+
+def _open(source: str | None, kind: str, where: str, email: str, env: Mapping[str, str],
+          deps: DoctorDeps) -> tuple[Any, Any, Check]:
+    from .stores import open_store
+    from .stores.gsheets import SheetAccessError
+    name = "sheet" if kind == "google" else "workbook"
+    store = None
+    try:
+        store = (deps.open_store or open_store)(source)
+        snapshot = store.read()
+    except SheetAccessError as exc:
+        who = _share_with(email or getattr(store, "account_email", ""), env)
+        return None, None, Check(name, FAIL, f"{where} cannot be opened: {_first_sentence(str(exc))}",
+                                 f"share the sheet with {who} as Editor (Share, then paste the email)")
+    except FileNotFoundError:
+        return None, None, Check(name, FAIL, f"{where} does not exist", f"create it with `qunflow init {where}`")
+    except Exception as exc:  # a network error, a corrupt file...
+        return None, None, Check(name, FAIL, f"{where} cannot be read ({type(exc).__name__}: {exc})",
+                                 "check the path or the network, then run doctor again")
+    tabs = len(snapshot.raw)
+    detail = f"{where} opens ({tabs} tabs)"
+    if kind == "google":
+        detail += "; qunflow also needs Editor to write back"
+    return snapshot, store, Check(name, OK, detail)
+
+
+def _share_with(email: str, env: Mapping[str, str]) -> str:
+    names = [e for e in (email, env.get("QUNFLOW_RUNTIME_SA", "")) if e]
+    if not names:
+        return RUNTIME_SA_HINT
+    return " and ".join(dict.fromkeys(names))
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". Share")[0].rstrip(".")
+
+
+def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretResolver) -> list[Check]:
+    from .workbook import load_workbook
+    wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows,
+                       shared_sheet=store.kind == "google")
+    checks = [_schema(wb)]
+    checks += _groups(wb, resolver)
+    checks.append(_time_zones(wb))
+    return checks
+
+
+def _where(p: Any) -> str:
+    return p.tab + (f" row {p.row}" if p.row else "") + (f" column {p.column}" if p.column else "")
+
+
+def _schema(wb: Any) -> Check:
+    structural = [p for p in wb.problems if p.code in SCHEMA_CODES and p.severity == "error"]
+    rows = [p for p in wb.errors if p.code not in SCHEMA_CODES]
+    if structural:
+        return Check("tabs and headers", FAIL, "; ".join(f"{_where(p)}: {p.message}" for p in structural),
+                     "run `qunflow init SOURCE` to add missing tabs and columns (existing ones are kept)")
+    detail = f"{len(wb.tables)} tabs, every required column found"
+    if rows:
+        return Check("tabs and headers", WARN, f"{detail}; {len(rows)} row(s) have errors and will be skipped",
+                     "run `qunflow validate SOURCE` to list them")
+    return Check("tabs and headers", OK, detail)
+
+
+def _groups(wb: Any, resolver: SecretResolver) -> list[Check]:
+    from .delivery.masking import mask_url
+    if not wb.groups:
+        return [Check("webhooks", WARN, "no groups in the Groups tab", "add a row per chat group")]
+    checks = []
+    for group in wb.groups.values():
+        label = f"group {group.group_id}"
+        found, fixes = [], []
+        for key in ("webhook", "secret"):
+            reference = getattr(group, key)
+            if not reference:
+                if key == "webhook":
+                    fixes.append("fill in the webhook column (env:NAME or secret:NAME)")
+                    found.append("no webhook")
+                continue
+            try:
+                value = resolver.resolve(reference)
+            except UnresolvedSecret as exc:
+                found.append(f"{key} {reference} is not set")
+                fix = exc.where
+                if reference.startswith("secret:"):
+                    fix += (f"; for the cloud, list {reference[7:]} in `secrets` in infra/terraform.tfvars and add "
+                            f"its value with `gcloud secrets versions add {reference[7:]} --data-file=-`")
+                fixes.append(fix)
+                continue
+            if key == "webhook" and not (value or "").startswith(("https://", "http://")):
+                found.append(f"webhook {reference} is set but is not a URL")
+                fixes.append(f"set {reference} to the robot's full webhook address (https://...)")
+                continue
+            shown = f" → {mask_url(value)}" if key == "webhook" else ""
+            found.append(f"{key} {_shown_ref(reference)} set{shown}")
+        status = OK if not fixes else FAIL if group.enabled else WARN  # a disabled group posts nothing yet
+        state = "" if group.enabled else ", disabled"
+        checks.append(Check(label, status, f"({group.platform}{state}) " + ", ".join(found), "; ".join(fixes)))
+    return checks
+
+
+def _is_ref(reference: str) -> bool:
+    return reference.startswith(("env:", "secret:"))
+
+
+def _shown_ref(reference: str) -> str:
+    """The reference by name; a literal value (a webhook typed into the sheet) is never shown."""
+    return reference if _is_ref(reference) else "(typed in the sheet)"
+
+
+def _time_zones(wb: Any) -> Check:
+    bad = [p for p in wb.problems if p.code == "bad_timezone"]
+    if bad:
+        return Check("time zones", FAIL, "; ".join(f"{_where(p)}: {p.value!r} is not a time zone" for p in bad),
+                     "write an IANA name such as Asia/Shanghai (the row is skipped until then)")
+    zones = {str(wb.settings.timezone)} | {str(g.timezone) for g in wb.groups.values() if g.timezone}
+    return Check("time zones", OK, ", ".join(sorted(zones)))
+
+
+def _jobs(check_jobs: bool, project: str | None, region: str | None, deps: DoctorDeps, may_try: bool) -> Check:
+    if not check_jobs:
+        return Check("scheduler jobs", SKIP, "skipped (add --check-jobs to check the Cloud Scheduler jobs)")
+    if not may_try:
+        return Check("scheduler jobs", SKIP, "skipped: no Google credentials")
+    scheduler = (deps.scheduler or (lambda p, r: SchedulerJobs(p, r)))(project, region)
+    try:
+        deployed = {job.name.rsplit("/", 1)[-1]: job for job in scheduler.list()}
+    except NoCredentials as exc:
+        return Check("scheduler jobs", SKIP, f"skipped: {exc}")
+    except JobsError as exc:
+        return Check("scheduler jobs", FAIL, str(exc), "fix the access above, then run doctor again")
+    declared = declared_jobs()
+    missing = [name for name in declared if f"qunflow-{name}" not in deployed]
+    paused = [name for name in declared if f"qunflow-{name}" in deployed
+              and getattr(deployed[f"qunflow-{name}"].state, "name", "") != "ENABLED"]
+    if missing or paused:
+        detail = "; ".join(([f"missing in {scheduler.parent}: {', '.join(missing)}"] if missing else []) +
+                           ([f"not enabled: {', '.join(paused)}"] if paused else []))
+        fix = "; ".join((["run `terraform apply` in infra/"] if missing else []) +
+                        [f"`qunflow jobs resume {name}`" for name in paused])
+        return Check("scheduler jobs", FAIL, detail, fix)
+    return Check("scheduler jobs", OK, f"{', '.join(declared)} enabled in {scheduler.parent}")
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(c.status == FAIL for c in checks)
+
+
+def format_checks(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for c in checks:
+        lines.append(f"{MARKS[c.status]} {c.name:<{width}}  {c.detail}")
+        if c.fix and c.status in (FAIL, WARN):
+            lines.append(f"  {' ' * width}  fix: {c.fix}")
+    bad = sum(c.status == FAIL for c in checks)
+    lines.append(f"{bad} check(s) failed" if bad else "All checks passed.")
+    return "\n".join(lines)

@@ -29,7 +29,7 @@ def _template(raw: Any) -> str:
     if text.startswith("template:"):
         return text  # checked against the Templates tab by validate
     try:
-        render.check(text)
+        render.check_by_rendering(text)
     except render.TemplateProblem as problem:
         raise CellError(problem.code, detail=problem.detail) from None
     return text

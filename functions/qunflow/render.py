@@ -81,6 +81,16 @@ def check(text: str) -> None:
         raise TemplateProblem("unsafe_template", "attribute or item access")
 
 
+SAMPLE = {"group_name": "群", "mentions": "@小林", "campaign_day": 3, "days_left": 2, "date": "2026-12-01",
+          "time": "20:00", "coupon": "WEL-0001", "member_names": "小林", "phase": "铺垫期", "rule_id": "R01",
+          "leaderboard": "1. 小林 3"}
+
+
+def check_by_rendering(text: str) -> None:
+    """The static checks, then a trial render with sample values: bombs are caught while validating, not at send time."""
+    render(text, SAMPLE)
+
+
 def render(text: str, variables: dict[str, Any]) -> str:
     """Render with the given variables; raises TemplateProblem on any failure."""
     check(text)

@@ -21,6 +21,8 @@ aliases), so a rule cannot reach any Python object. Every mistake is a RuleError
 from __future__ import annotations
 
 import difflib
+import operator
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -58,6 +60,7 @@ _OPS = ("==", "!=", "<=", ">=", "&&", "||", "≤", "≥", "≠", "=", "<", ">", 
 _CANON = {"=": "==", "≤": "<=", "≥": ">=", "≠": "!="}
 _WIDE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}  # full-width → ASCII, 1:1
 COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 class RuleError(ValueError):
@@ -85,6 +88,10 @@ def _example(name: str) -> str:
     return f"{name} >= 1" if kind else 'source == "store"'
 
 
+def _name_in(*nodes: Node) -> str:
+    return next((n.value for n in nodes if n.op == "name"), "")
+
+
 # --- tokens ------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -95,62 +102,44 @@ class Token:
     text: str
 
 
-def _name_char(c: str) -> bool:
-    return (c.isalnum() or c == "_") and c not in "且或非"
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NAME = re.compile(r"(?:(?!并且)[^\W且或非])+")
+_ZH_KEYWORD = re.compile(r"并且|或者|[且或非]")
 
 
 def tokenize(text: str) -> list[Token]:
-    s = text.translate(_WIDE)
-    tokens, i, n = [], 0, len(s)
-    while i < n:
+    s, tokens, i = text.translate(_WIDE), [], 0
+    while i < len(s):
         c = s[i]
         if c.isspace():
             i += 1
         elif c in _QUOTES:
-            close, j, out = _QUOTES[c], i + 1, []
-            while j < n and s[j] != close:
-                if s[j] == "\\" and j + 1 < n:
-                    j += 1
+            j, out = i + 1, []
+            while j < len(s) and s[j] != _QUOTES[c]:
+                j += 1 if s[j] == "\\" and j + 1 < len(s) else 0
                 out.append(s[j])
                 j += 1
-            if j >= n:
+            if j >= len(s):
                 raise _error(i, "rule_unclosed", example='source == "store"')
             tokens.append(Token("str", "".join(out), i, s[i:j + 1]))
             i = j + 1
-        elif c.isascii() and c.isdigit():
-            j = i
-            while j < n and s[j].isascii() and s[j].isdigit():
-                j += 1
-            if j + 1 < n and s[j] == "." and s[j + 1].isascii() and s[j + 1].isdigit():
-                j += 1
-                while j < n and s[j].isascii() and s[j].isdigit():
-                    j += 1
-            if j < n and (_name_char(s[j]) or s[j] == "."):
-                raise _error(i, "rule_bad_number", example="orders >= 2", value=s[i:j + 1])
-            tokens.append(Token("num", Decimal(s[i:j]), i, s[i:j]))
-            i = j
-        elif s.startswith(("并且", "或者"), i):
-            tokens.append(Token("kw", KEYWORDS[s[i:i + 2]], i, s[i:i + 2]))
-            i += 2
-        elif c in "且或非":
-            tokens.append(Token("kw", KEYWORDS[c], i, c))
-            i += 1
-        elif _name_char(c):
-            j = i
-            while j < n and _name_char(s[j]) and not s.startswith("并且", j):
-                j += 1
-            word = s[i:j]
-            kw = KEYWORDS.get(word.casefold()) if word.isascii() else None
+        elif m := _NUMBER.match(s, i):
+            after = s[m.end():m.end() + 1]
+            if after and (_NAME.match(after) or after == "."):
+                raise _error(i, "rule_bad_number", example="orders >= 2", value=s[i:m.end() + 1])
+            tokens.append(Token("num", Decimal(m[0]), i, m[0]))
+            i = m.end()
+        elif m := _ZH_KEYWORD.match(s, i) or _NAME.match(s, i):
+            word = m[0]
+            kw = KEYWORDS.get(word.casefold()) if word.isascii() or word in KEYWORDS else None
             tokens.append(Token("kw", kw, i, word) if kw else Token("name", word, i, word))
-            i = j
+            i = m.end()
         else:
             op = next((o for o in _OPS if s.startswith(o, i)), None)
             if op is None:
                 raise _error(i, "rule_bad_char", char=c)
-            if op in ("&&", "||", "!"):
-                tokens.append(Token("kw", KEYWORDS[op], i, op))
-            else:
-                tokens.append(Token("op", _CANON.get(op, op), i, op))
+            kw = KEYWORDS.get(op)
+            tokens.append(Token("kw", kw, i, op) if kw else Token("op", _CANON.get(op, op), i, op))
             i += len(op)
     tokens.append(Token("end", None, len(text), ""))
     return tokens
@@ -174,6 +163,10 @@ class _Parser:
     @property
     def tok(self) -> Token:
         return self.tokens[self.i]
+
+    def sees(self, kind: str, *values: Any, ahead: int = 0) -> bool:
+        t = self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+        return t.kind == kind and (not values or t.value in values)
 
     def take(self) -> Token:
         t = self.tokens[self.i]
@@ -210,7 +203,7 @@ class _Parser:
     def chain(self, word: str, sub) -> Node:
         first = sub()
         items = [first]
-        while self.tok.kind == "kw" and self.tok.value == word:
+        while self.sees("kw", word):
             self.take()
             items.append(self.condition(sub()))
         if len(items) == 1:
@@ -219,15 +212,11 @@ class _Parser:
         return self.node(word, BOOL, first.pos, tuple(items))
 
     def or_(self) -> Node:
-        return self.chain("or", self.and_)
-
-    def and_(self) -> Node:
-        return self.chain("and", self.not_)
+        return self.chain("or", lambda: self.chain("and", self.not_))
 
     def not_(self) -> Node:
-        t = self.tok
-        if t.kind == "kw" and t.value == "not":
-            self.take()
+        if self.sees("kw", "not"):
+            t = self.take()
             self.nest(t)
             inner = self.condition(self.not_())
             self.depth -= 1
@@ -235,25 +224,18 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> Node:
-        left = self.atom()
-        t = self.tok
-        negate = t.kind == "kw" and t.value == "not" and self.tokens[self.i + 1].kind == "kw" \
-            and self.tokens[self.i + 1].value == "in"
-        if t.kind == "op" and t.value in COMPARE:
+        left, t = self.atom(), self.tok
+        negate = self.sees("kw", "not") and self.sees("kw", "in", ahead=1)
+        if self.sees("op", *COMPARE):
             self.take()
-            right = self.atom()
-            out = self.compare(t, left, right)
-        elif negate or (t.kind == "kw" and t.value == "in"):
-            self.take()
-            if negate:
-                self.take()
-            right = self.atom()
-            out = self.member(t, left, right, negate)
+            out = self.compare(t, left, self.atom())
+        elif negate or self.sees("kw", "in"):
+            self.i += 2 if negate else 1
+            out = self.member(t, left, self.atom(), negate)
         else:
             return left
-        after = self.tok
-        if (after.kind == "op" and after.value in COMPARE) or (after.kind == "kw" and after.value == "in"):
-            raise _error(after.pos, "rule_chained", example="days_since_join > 1 and days_since_join < 8")
+        if self.sees("op", *COMPARE) or self.sees("kw", "in"):
+            raise _error(self.tok.pos, "rule_chained", example="days_since_join > 1 and days_since_join < 8")
         return out
 
     def compare(self, t: Token, left: Node, right: Node) -> Node:
@@ -262,10 +244,10 @@ class _Parser:
             name = next((n.value for n in (left, right) if n.op == "name" and n.kind == LIST), "tags")
             raise _error(t.pos, "rule_list_compare", example=f'"VIP" in {name}', name=name)
         if left.kind != right.kind:
-            raise _error(t.pos, "rule_types", example=_example(self.name_in(left, right)),
+            raise _error(t.pos, "rule_types", example=_example(_name_in(left, right)),
                          left=self.describe(left), right=self.describe(right))
         if t.value not in ("==", "!=") and left.kind != NUMBER:
-            raise _error(t.pos, "rule_text_order", example=_example(self.name_in(left, right)), op=t.text)
+            raise _error(t.pos, "rule_text_order", example=_example(_name_in(left, right)), op=t.text)
         return self.node("cmp", BOOL, left.pos, (left, right), t.value)
 
     def member(self, t: Token, left: Node, right: Node, negate: bool) -> Node:
@@ -297,10 +279,6 @@ class _Parser:
         allowed = ", ".join(f"{v} ({label})" for v, label in ENUMS[name].items() if v)
         raise _error(pos, "rule_bad_value", example=_example(name), value=value, name=name, allowed=allowed)
 
-    @staticmethod
-    def name_in(*nodes: Node) -> str:
-        return next((n.value for n in nodes if n.op == "name"), "")
-
     def describe(self, node: Node) -> str:
         """The node as the operator wrote it (shortened)."""
         if node.op == "name":
@@ -315,7 +293,7 @@ class _Parser:
         t = self.take()
         if t.kind == "num":
             return self.node("lit", NUMBER, t.pos, (), t.value)
-        if t.kind == "op" and t.value == "-" and self.tok.kind == "num":
+        if t.kind == "op" and t.value == "-" and self.sees("num"):
             return self.node("lit", NUMBER, t.pos, (), -self.take().value)
         if t.kind == "str":
             return self.node("lit", TEXT, t.pos, (), t.value)
@@ -330,7 +308,7 @@ class _Parser:
             self.nest(t)
             inner = self.or_()
             self.depth -= 1
-            if self.tok.kind != "op" or self.tok.value != ")":
+            if not self.sees("op", ")"):
                 raise self.expected("rule_expected_close", self.tok)
             self.take()
             return inner
@@ -340,13 +318,13 @@ class _Parser:
 
     def list_literal(self, start: Token) -> Node:
         items: list[Any] = []
-        while not (self.tok.kind == "op" and self.tok.value == "]"):
+        while not self.sees("op", "]"):
             if items:
-                if self.tok.kind != "op" or self.tok.value != ",":
+                if not self.sees("op", ","):
                     raise self.expected("rule_expected_item", self.tok)
                 self.take()
             t = self.take()
-            if t.kind == "op" and t.value == "-" and self.tok.kind == "num":
+            if t.kind == "op" and t.value == "-" and self.sees("num"):
                 items.append(-self.take().value)
             elif t.kind in ("num", "str"):
                 items.append(t.value)
@@ -415,13 +393,10 @@ def _eval(node: Node, facts: dict[str, Any]) -> bool:
     if node.op == "in":
         left, right = _value(node.args[0], facts), _value(node.args[1], facts)
         return left is not None and left in right
-    if node.op == "cmp":
-        left, right, op = _value(node.args[0], facts), _value(node.args[1], facts), node.value
-        if left is None or right is None:
-            return op == "!="
-        return {"==": left == right, "!=": left != right}[op] if op in ("==", "!=") else \
-            {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-    return False  # not reachable: the parser accepts only conditions here
+    left, right, op = _value(node.args[0], facts), _value(node.args[1], facts), node.value  # cmp
+    if left is None or right is None:
+        return op == "!="
+    return _CMP[op](left, right)
 
 
 # --- facts ---------------------------------------------------------------------------------------------

@@ -141,11 +141,9 @@ def test_doctor_fails_the_group_whose_reference_is_unset_with_the_fix(monkeypatc
     assert HOOK_G02 not in result.output
 
 
-def test_doctor_reports_missing_tabs_columns_and_bad_time_zones(monkeypatch, tmp_path):
+def test_doctor_reports_missing_tabs_and_columns(monkeypatch, tmp_path):
     set_refs(monkeypatch)
-    rows = copy.deepcopy(BASE)
-    rows["groups"][0]["timezone"] = "Asia/Shanghia"
-    raw = make_raw(rows)
+    raw = make_raw(copy.deepcopy(BASE))
     del raw["Tags"]
     groups = raw["Groups"]
     col = groups[0].index("kind")
@@ -159,7 +157,20 @@ def test_doctor_reports_missing_tabs_columns_and_bad_time_zones(monkeypatch, tmp
     assert checks["tabs and headers"].startswith("✗")
     assert "Tags" in checks["tabs and headers"] and "kind" in checks["tabs and headers"]
     assert "qunflow init" in checks["tabs and headers"]
-    assert checks["time zones"].startswith("✗") and "Asia/Shanghia" in checks["time zones"]
+
+
+def test_doctor_reports_a_bad_time_zone(monkeypatch, tmp_path):
+    set_refs(monkeypatch)
+    rows = copy.deepcopy(BASE)
+    rows["groups"][0]["timezone"] = "Asia/Shanghia"
+    path = tmp_path / "tz.xlsx"
+    write_xlsx(make_raw(rows), path)
+    result = invoke(["doctor", str(path)])
+    assert result.exit_code == 1
+    checks = lines(result.output)
+    assert checks["time zones"].startswith("✗") and "Groups row 2 column timezone: 'Asia/Shanghia'" in checks["time zones"]
+    assert "fix: write an IANA name such as Asia/Shanghai" in checks["time zones"]
+    assert checks["tabs and headers"].startswith("!")  # the row is skipped meanwhile
 
 
 def test_doctor_without_credentials_says_how_to_log_in():

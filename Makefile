@@ -32,7 +32,7 @@ $(CHECKOV_STAMP):
 	@rm -rf $(CHECKOV_VENV)
 	@{ $(PYTHON) -m venv $(CHECKOV_VENV) && \
 	   $(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION) \
-	     2>&1 | grep -v "^WARNING: Location" ; \
+	     2>&1 | grep -v "^WARNING: Location" | cut -c1-300 ; \
 	   $(CHECKOV_VENV)/bin/checkov --version >/dev/null 2>&1 && touch $(CHECKOV_STAMP) ; } || \
 	 { rm -rf $(CHECKOV_VENV); echo "note: checkov $(CHECKOV_VERSION) could not be installed; the checkov checks will be skipped"; }
 

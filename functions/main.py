@@ -51,6 +51,17 @@ def _store() -> Any:
     return _CLIENTS["store"]
 
 
+def _masker() -> Any:
+    """One Masker on every log handler: secrets the tick resolves are added to it."""
+    if "masker" not in _CLIENTS:
+        import logging
+        from qunflow.delivery.masking import Masker, attach_masking
+        logging.basicConfig(level=logging.INFO)
+        _CLIENTS["masker"] = Masker()
+        attach_masking(_CLIENTS["masker"])
+    return _CLIENTS["masker"]
+
+
 def _session() -> Any:
     if "session" not in _CLIENTS:
         import requests
@@ -66,7 +77,8 @@ def tick(request: Any) -> tuple[dict, int]:
     started, now = time.monotonic(), _now(request)
     job = request.headers.get("X-CloudScheduler-JobName", "tick")
     try:
-        report = run_tick(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep))
+        report = run_tick(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep,
+                                                  masker=_masker()))
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job=job, schedule_time=now.isoformat())
         return {"skipped": str(busy)}, 200
@@ -74,4 +86,41 @@ def tick(request: Any) -> tuple[dict, int]:
     _log("ERROR" if report.failed or report.unknown else "INFO", "tick done", job=job, schedule_time=now.isoformat(),
          duration_ms=round((time.monotonic() - started) * 1000), **{k: summary[k] for k in
          ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "problems", "sheets_requests")})
+    return summary, 200
+
+
+@functions_framework.http
+def ingest(request: Any) -> tuple[dict, int]:
+    """Signed member events (HMAC-SHA256, INGEST_HMAC_SECRET): verify, skip known ids, append to Events."""
+    import os
+    from qunflow.ingest import MAX_BODY, ingest_into
+    from qunflow.lease import LeaseBusy
+    started = time.monotonic()
+    body = request.stream.read(MAX_BODY + 1)
+    try:
+        result = ingest_into(_store(), request.headers, body, os.environ.get("INGEST_HMAC_SECRET", ""), time.time())
+    except LeaseBusy as busy:
+        _log("WARNING", str(busy), job="ingest")
+        return {"error": "busy, retry in a minute"}, 503
+    _log("INFO" if result.ok else "WARNING", "ingest done" if result.ok else "ingest refused", job="ingest",
+         status=result.status, duration_ms=round((time.monotonic() - started) * 1000), **result.body())
+    return result.body(), result.status
+
+
+@functions_framework.http
+def metrics(request: Any) -> tuple[dict, int]:
+    """Roll up yesterday and today so far (Metrics, Cohorts, RulesReport); post the daily report to
+    Settings ops_group once per day, when it is set."""
+    from qunflow.lease import LeaseBusy
+    from qunflow.metrics import run_metrics
+    from qunflow.tick import TickDeps
+    started, now = time.monotonic(), _now(request)
+    try:
+        report = run_metrics(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep), post=True)
+    except LeaseBusy as busy:
+        _log("WARNING", str(busy), job="metrics", schedule_time=now.isoformat())
+        return {"skipped": str(busy)}, 200
+    summary = {k: v for k, v in report.as_json().items() if k != "report"}
+    _log("ERROR" if report.posted in ("failed", "unknown") else "INFO", "metrics done", job="metrics",
+         schedule_time=now.isoformat(), duration_ms=round((time.monotonic() - started) * 1000), **summary)
     return summary, 200

@@ -156,7 +156,7 @@ def test_doctor_reports_missing_tabs_and_columns(monkeypatch, tmp_path):
     checks = lines(result.output)
     assert checks["tabs and headers"].startswith("✗")
     assert "Tags" in checks["tabs and headers"] and "kind" in checks["tabs and headers"]
-    assert "qunflow init" in checks["tabs and headers"]
+    assert "qunflow init" in checks["tabs and headers"] and "headers in row 1" in checks["tabs and headers"]
 
 
 def test_doctor_reports_a_bad_time_zone(monkeypatch, tmp_path):

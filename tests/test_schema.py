@@ -17,6 +17,8 @@ CONTRACT = {  # the keys the design fixes: never renamed
     "sendlog": "send_id rule_id group_id member_id scheduled_for status attempts sent_at outcome preview",
     "metrics": "date group_id",
     "problems": "tab row column value message severity seen_at",
+    "cohorts": "cohort_date group_id",
+    "rules_report": "date rule_id group_id",
 }
 WRITTEN = {"groups": {"status"}, "members": {"layer", "welcomed_at", "coupon_code"}, "sop": {"status"}}
 

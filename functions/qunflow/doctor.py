@@ -111,7 +111,7 @@ def _open(source: str | None, kind: str, where: str, email: str, env: Mapping[st
         snapshot = store.read()
     except SheetAccessError as exc:
         who = _share_with(email or getattr(store, "account_email", ""), env)
-        return None, None, Check(name, FAIL, f"{where} cannot be opened: {_first_sentence(str(exc))}",
+        return None, None, Check(name, FAIL, _first_sentence(str(exc)),
                                  f"share the sheet with {who} as Editor (Share, then paste the email)")
     except FileNotFoundError:
         return None, None, Check(name, FAIL, f"{where} does not exist", f"create it with `qunflow init {where}`")
@@ -154,8 +154,14 @@ def _schema(wb: Any) -> Check:
     structural = [p for p in wb.problems if p.code in SCHEMA_CODES and p.severity == "error"]
     rows = [p for p in wb.errors if p.code not in SCHEMA_CODES]
     if structural:
-        return Check("tabs and headers", FAIL, "; ".join(f"{_where(p)}: {p.message}" for p in structural),
-                     "run `qunflow init SOURCE` to add missing tabs and columns (existing ones are kept)")
+        codes = {p.code for p in structural}
+        fixes = (["run `qunflow init SOURCE` to add the missing tabs (existing ones are kept)"]
+                 if "missing_tab" in codes else []) + \
+                (["write the missing headers in row 1 of their tab (docs/SCHEMA.md lists them)"]
+                 if "missing_column" in codes else []) + \
+                (["keep one column per header"] if "duplicate_header" in codes else [])
+        return Check("tabs and headers", FAIL, " ".join(f"{_where(p)}: {p.message}" for p in structural),
+                     "; ".join(fixes))
     detail = f"{len(wb.tables)} tabs, every required column found"
     if rows:
         return Check("tabs and headers", WARN, f"{detail}; {len(rows)} row(s) have errors and will be skipped",

@@ -35,6 +35,7 @@ class Group:
     quiet_hours: TimeRange | None = None
     daily_cap: int | None = None
     enabled: bool = True
+    holdout: bool = False
     status: str | None = None
     row: int = 0
 
@@ -105,6 +106,7 @@ class SopRule:
     catch_up: timedelta | None = None
     quiet: str = "wait"
     until: date | None = None
+    variant: str | None = None
     status: str | None = None
     row: int = 0
 
@@ -145,6 +147,48 @@ class MetricRow:
     joined: int | None = None
     left: int | None = None
     messages_sent: int | None = None
+    net: int | None = None
+    activated: int | None = None
+    active_7d: int | None = None
+    lurkers: int | None = None
+    messages_by_members: int | None = None
+    coupons_issued: int | None = None
+    coupons_redeemed: int | None = None
+    redemption_rate: Decimal | None = None
+    orders: int | None = None
+    buyers: int | None = None
+    revenue: Decimal | None = None
+    conversion_rate: Decimal | None = None
+    referrals: int | None = None
+    k_factor: Decimal | None = None
+    row: int = 0
+
+
+@dataclass
+class CohortRow:
+    cohort_date: date | None = None
+    group_id: str | None = None
+    size: int | None = None
+    activated: int | None = None
+    d1: Decimal | None = None
+    d7: Decimal | None = None
+    d30: Decimal | None = None
+    still_in: Decimal | None = None
+    row: int = 0
+
+
+@dataclass
+class RuleReportRow:
+    date: date | None = None
+    rule_id: str | None = None
+    group_id: str | None = None
+    phase: str | None = None
+    variant: str | None = None
+    sends: int | None = None
+    reach: int | None = None
+    conversions: int | None = None
+    revenue: Decimal | None = None
+    conversion_rate: Decimal | None = None
     row: int = 0
 
 
@@ -163,6 +207,7 @@ RECORDS: dict[str, type] = {
     "settings": Setting, "groups": Group, "members": Member, "tags": Tag, "coupons": Coupon,
     "templates": Template, "sop": SopRule, "events": Event, "sendlog": SendRecord,
     "metrics": MetricRow, "problems": ProblemRow,
+    "cohorts": CohortRow, "rules_report": RuleReportRow,
 }
 
 

@@ -117,5 +117,5 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
             settings=tuple(_column(c) for c in raw.get("settings", ())),
         )
     order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "events",
-             "sendlog", "metrics", "problems"]
+             "sendlog", "metrics", "cohorts", "rules_report", "problems"]
     return {k: tabs[k] for k in sorted(tabs, key=lambda k: order.index(k) if k in order else len(order))}

@@ -53,6 +53,7 @@ class TickDeps:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     resolver: SecretResolver = field(default_factory=SecretResolver.from_environment)
     journal: Any = field(default_factory=NullJournal)
+    masker: Any = None                            # a delivery.masking.Masker the log handlers share; secrets get added
 
 
 def window_start(wb: Workbook, now: datetime) -> datetime:
@@ -142,7 +143,7 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
     outcomes: dict[str, SendOutcome] = {}
     deliveries, by_id = [], {}
     targets: dict[str, Any] = {}
-    masker = Masker()
+    masker = deps.masker if deps.masker is not None else Masker()
     groups_table = wb.tables["groups"]
     for p in planned:
         if p.policy != "due":

@@ -20,6 +20,22 @@ def cli() -> None:
     """
 
 
+_MASKER = None
+
+
+def log_masker():
+    """The Masker behind every log handler of this process: webhook keys never reach a log whole,
+    even urllib3's DEBUG lines. Commands add the secrets they resolve to it."""
+    global _MASKER
+    if _MASKER is None:
+        import logging
+        from ..delivery.masking import Masker, attach_masking
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        _MASKER = Masker()
+        attach_masking(_MASKER)
+    return _MASKER
+
+
 def fail(message: str, code: int = 2) -> "click.exceptions.Exit":
     click.echo(f"qunflow: {message}", err=True)
     return click.exceptions.Exit(code)

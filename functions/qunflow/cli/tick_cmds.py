@@ -47,8 +47,9 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
     store = open_store(source)
     offset = now.timestamp() - time.time()  # --now replays a moment: the dispatcher's clock follows it
     journal = FileJournal(Path(str(store.path) + ".qunflow-journal.jsonl")) if store.kind == "xlsx" else NullJournal()
+    from .app import log_masker
     deps = TickDeps(session=requests.Session(), clock=lambda: time.time() + offset, sleep=time.sleep,
-                    rng=random.Random(), journal=journal)
+                    rng=random.Random(), journal=journal, masker=log_masker())
     report = run_tick(store, now, deps, dry_run=dry_run)
     if as_json:
         data = report.as_json()

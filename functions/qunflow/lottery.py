@@ -1,0 +1,127 @@
+"""Lotteries anyone can check. Pure.
+
+A draw is reproducible from two public values:
+- the eligible list's hash: sha256 of the sorted, de-duplicated member ids joined by newlines (hex), so
+  nobody can add or drop a member after the fact without the hash changing;
+- the seed: given by the operator (best: announced before the draw, e.g. the closing price of a
+  public index), or by default derived from public, logged inputs: the group, the prize and the draw
+  time (`default_seed`).
+Winners are `random.Random(f"{seed}:{hash}").sample(sorted_ids, k)`: the same inputs give the same
+winners on any machine running CPython 3.11+. `verify` re-runs the draw.
+
+Who may win (`eligible`): active members of the group who have not left, and never anyone on the
+blacklist, whichever group they were blacklisted in (matched by member id, platform user id or mobile).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from .cells import fold
+from .i18n import message
+
+
+@dataclass(frozen=True)
+class Draw:
+    seed: str
+    eligible_hash: str
+    winners: tuple[str, ...]
+    eligible_count: int = 0
+
+
+def normalized(member_ids: Iterable[str]) -> list[str]:
+    """The eligible list as it is hashed and drawn from: trimmed, de-duplicated, sorted."""
+    return sorted({str(m).strip() for m in member_ids if str(m).strip()})
+
+
+def eligible_hash(member_ids: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(normalized(member_ids)).encode("utf-8")).hexdigest()
+
+
+def default_seed(group_id: str, at: datetime, prize: str | None = None) -> str:
+    """A seed from public, logged inputs: group, prize and the draw time in UTC, e.g. G01:welcome50:20261201T120000Z."""
+    stamp = at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return ":".join(part for part in (group_id, prize or "", stamp) if part)
+
+
+def draw(eligible_member_ids: Iterable[str], winners: int, seed: str) -> Draw:
+    """Choose `winners` members (all of them if fewer are eligible)."""
+    if winners < 1:
+        raise ValueError("a draw needs at least 1 winner")
+    pool = normalized(eligible_member_ids)
+    digest = hashlib.sha256("\n".join(pool).encode("utf-8")).hexdigest()
+    chosen = random.Random(f"{seed}:{digest}").sample(pool, min(winners, len(pool)))
+    return Draw(str(seed), digest, tuple(chosen), len(pool))
+
+
+def verify(eligible_member_ids: Iterable[str], seed: str, claimed_winners: Iterable[str]) -> bool:
+    """True when re-drawing from the same list and seed picks exactly the claimed winners (in any order)."""
+    claimed = [str(c).strip() for c in claimed_winners if str(c).strip()]
+    if not claimed or len(set(claimed)) != len(claimed):
+        return False
+    again = draw(eligible_member_ids, len(claimed), seed)
+    return len(again.winners) == len(claimed) and set(again.winners) == set(claimed)
+
+
+# --- who may win ----------------------------------------------------------------------------------------
+
+def blacklist(members: Iterable[Any]) -> tuple[set[str], set[str], set[str]]:
+    """(member ids, platform user ids, mobiles) of everyone blacklisted, in any group."""
+    ids, users, mobiles = set(), set(), set()
+    for m in members:
+        if m.status == "blacklisted":
+            ids.add(m.member_id)
+            if m.platform_user_id:
+                users.add(m.platform_user_id)
+            if m.mobile:
+                mobiles.add(m.mobile)
+    return ids, users, mobiles
+
+
+def eligible(members: Iterable[Any], group_id: str, among: str | None = None,
+             tag_of: Callable[[Any], Iterable[str]] = lambda m: m.tags) -> list[str]:
+    """Member ids who may win in `group_id`, sorted. `among`: "tag:NAME" or "layer:core" narrows the pool.
+
+    `tag_of(member)` gives a member's tags (default: the Members tab's column; pass rule tags too)."""
+    members = list(members)
+    ids, users, mobiles = blacklist(members)
+    kind, _, wanted = (among or "").partition(":")
+    kind, wanted = fold(kind), fold(wanted)
+    if among and (kind not in ("tag", "layer", "标签", "分层") or not wanted):
+        raise ValueError(f"--among {among!r}: write tag:NAME or layer:core")
+    out = []
+    for m in members:
+        if fold(m.group_id) != fold(group_id) or m.status != "active" or m.left_at is not None:
+            continue
+        if m.member_id in ids or (m.platform_user_id and m.platform_user_id in users) or \
+                (m.mobile and m.mobile in mobiles):
+            continue
+        if kind in ("tag", "标签") and wanted not in {fold(t) for t in tag_of(m)}:
+            continue
+        if kind in ("layer", "分层") and fold(m.layer or "") != wanted:
+            continue
+        out.append(m.member_id)
+    return normalized(out)
+
+
+# --- what the group sees ----------------------------------------------------------------------------------
+
+def verify_command(result: Draw, group_id: str, among: str | None = None) -> str:
+    parts = ["qunflow", "lottery", "verify", "--group", group_id, "--seed", result.seed, "--hash", result.eligible_hash]
+    if among:
+        parts += ["--among", among]
+    parts += ["--winners-list", ",".join(result.winners)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def result_text(result: Draw, names: dict[str, str], group_id: str, lang: str, prize: str | None = None,
+                among: str | None = None) -> str:
+    """The announcement: winners @-mentioned by name, the seed, the hash, and how to check the draw."""
+    mentions = " ".join(f"@{names.get(w) or w}" for w in result.winners)
+    return message("lottery_result", lang, prize=message("lottery_prize", lang, prize=prize) if prize else "",
+                   mentions=mentions, count=result.eligible_count, seed=result.seed, hash=result.eligible_hash,
+                   verify=verify_command(result, group_id, among))

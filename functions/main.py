@@ -116,7 +116,8 @@ def metrics(request: Any) -> tuple[dict, int]:
     from qunflow.tick import TickDeps
     started, now = time.monotonic(), _now(request)
     try:
-        report = run_metrics(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep), post=True)
+        report = run_metrics(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep,
+                                                     masker=_masker()), post=True)
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job="metrics", schedule_time=now.isoformat())
         return {"skipped": str(busy)}, 200

@@ -33,8 +33,10 @@ def command_names() -> list[str]:
 def cli_reference() -> str:
     from .cli import cli
     parts = ["# Command reference\n", "Generated from `--help` by `python -m qunflow.docs`; do not edit by hand.\n"]
+    settings = dict(terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"])  # as cli's own
+    root = click.Context(cli, info_name="qunflow", **settings)
     for name, command in _commands(cli):
-        ctx = click.Context(command, info_name=name, terminal_width=100, max_content_width=100)
+        ctx = click.Context(command, info_name=name, parent=root, **settings)
         parts.append(f"## {name}\n\n```\n{command.get_help(ctx)}\n```\n")
     return "\n".join(parts)
 

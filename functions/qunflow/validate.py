@@ -148,6 +148,20 @@ def _masked(value: str) -> str:
     return mask_url(value)
 
 
+def check_tag_rules(wb: Workbook, sink: ProblemSink) -> None:
+    """Each Tags.rule parses in the safe rule language; a bad one is a Problem at its cell (the tag still exists)."""
+    from .tagrules import RuleError, parse_rule
+    table = wb.tables["tags"]
+    for tag in wb.tags:
+        if not tag.rule or not str(tag.rule).strip():
+            continue
+        try:
+            parse_rule(str(tag.rule))
+        except RuleError as err:
+            sink.add("bad_rule", tab=table.title, row=tag.row, column=table.header_of("rule", sink.lang), value=tag.rule,
+                     detail=err.text(sink.lang), position=err.position + 1, example=err.example)
+
+
 def check_sop(wb: Workbook, sink: ProblemSink) -> None:
     table = wb.tables["sop"]
     kinds = {fold(v.value): v.value for v in wb.tables["groups"].schema.column("kind").values}

@@ -16,7 +16,7 @@ from .records import (Coupon, Event, Group, Member, MetricRow, ProblemRow, SendR
                       Template)
 from .schema import TabSchema, load_schemas
 from .tables import RawWorkbook, Table, detect_language, locate
-from .validate import check_references, check_settings, check_sop, check_groups, drop_duplicates
+from .validate import check_references, check_settings, check_sop, check_groups, check_tag_rules, drop_duplicates
 
 
 @dataclass
@@ -68,5 +68,6 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
     check_references(wb, sink)
     check_groups(wb, sink, shared_sheet)
     check_sop(wb, sink)
+    check_tag_rules(wb, sink)
     wb.problems = sink.items
     return wb

@@ -64,12 +64,13 @@ def metrics(source: str | None, date_text: str | None, days: int | None, now_tex
     from ..metrics import run_metrics
     from ..stores import open_store
     from ..tick import TickDeps
+    from .app import log_masker
     now = parse_now(now_text)
     day = _day(date_text)
     store = open_store(source)
     offset = now.timestamp() - time.time()
     deps = TickDeps(session=requests.Session(), clock=lambda: time.time() + offset, sleep=time.sleep,
-                    rng=random.Random())
+                    rng=random.Random(), masker=log_masker())
     report = run_metrics(store, now, deps, day=day, count=days, post=post, chart=chart)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False))

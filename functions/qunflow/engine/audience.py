@@ -58,7 +58,7 @@ def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: 
     pool = [m for m in members_in_group if reachable(m)]
     if spec.startswith("tag:"):
         tag = spec[4:].strip()
-        return Audience(members=[m for m in pool if tag in {fold(t) for t in m.tags}])
+        return Audience(members=[m for m in pool if tag in {fold(t) for t in (*m.tags, *m.rule_tags)}])
     if spec.startswith("layer:"):
         layer = spec[6:].strip()
         return Audience(members=[m for m in pool if fold(m.layer or "") == layer])

@@ -104,6 +104,7 @@ def apply_events(wb: Workbook, now: datetime, sink: ProblemSink, changes: Change
                      severity=WARNING, group=event.group_id or member.group_id)
     _rewards(wb, invites, now, changes)
     _layers_and_expiry(wb, now, changes)
+    _rule_tags(wb, now)
     _member_changes(wb, before, new_ids, changes)
 
 
@@ -180,8 +181,17 @@ def _layers_and_expiry(wb: Workbook, now: datetime, changes: Changes) -> None:
             changes.set("coupons", c.code, "status", "expired")
 
 
+def _rule_tags(wb: Workbook, now: datetime) -> None:
+    """Tags from the Tags tab's rules go to rule_tags, apart from the tags operators type (never overwritten)."""
+    from ..tagrules import rule_tags
+    tags, _bad = rule_tags(wb, now)  # bad rules are Problems from validate already
+    for member_id, all_tags in tags.items():
+        m = wb.members[member_id]
+        m.rule_tags = tuple(t for t in all_tags if t not in m.tags)
+
+
 FIELDS = ("name", "group_id", "platform_user_id", "mobile", "joined_at", "left_at", "source", "referred_by",
-          "status", "last_active_at", "layer", "review")
+          "status", "last_active_at", "layer", "review", "rule_tags")
 
 
 def _member_changes(wb: Workbook, before: dict[str, Member], new_ids: list[str], changes: Changes) -> None:

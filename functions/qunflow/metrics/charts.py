@@ -31,9 +31,9 @@ def chart_title(lang: str) -> str:
 def drop_formula(value: str, day: str, group: str, last_row: int | None = None) -> str:
     """A custom formula for the range starting at row 2 of `value`'s column: true when that day's value is
     below 80% of the same group's value on the day before (dates are ISO text, as qunflow writes them)."""
-    end = f"{last_row}" if last_row else ""
-    previous = (f'SUMPRODUCT((${group}$2:${group}${end}=${group}2)*'
-                f'(${day}$2:${day}${end}=TEXT(DATEVALUE(${day}2)-1,"yyyy-mm-dd")),${value}$2:${value}${end})')
+    end = f"${last_row}" if last_row else ""      # open-ended ranges (A2:A) for Google Sheets
+    previous = (f'SUMPRODUCT((${group}$2:${group}{end}=${group}2)*'
+                f'(${day}$2:${day}{end}=TEXT(DATEVALUE(${day}2)-1,"yyyy-mm-dd")),${value}$2:${value}{end})')
     return f"=IFERROR(AND(ISNUMBER({value}2),{previous}>0,{value}2<0.8*{previous}),FALSE)"
 
 

@@ -31,7 +31,8 @@ class Posted:
 
 
 def post_daily_report(wb: Workbook, day: date, text: str, *, session: Any, clock: Callable[[], float],
-                      sleep: Callable[[float], None], resolver: Any, rng: random.Random | None = None) -> Posted:
+                      sleep: Callable[[float], None], resolver: Any, rng: random.Random | None = None,
+                      masker: Any = None) -> Posted:
     """Deliver `text` (markdown) to Settings `ops_group`; return the outcome and the SendLog row to append."""
     from ..delivery.dispatcher import Delivery, Dispatcher
     from ..delivery.masking import Masker
@@ -48,7 +49,7 @@ def post_daily_report(wb: Workbook, day: date, text: str, *, session: Any, clock
     send_id = report_send_id(ops, day)
     if already_posted(wb, send_id):
         return Posted("skipped", f"the report for {day} was already posted")
-    masker = Masker()
+    masker = masker if masker is not None else Masker()   # shared with the log handlers, when given
     try:
         webhook, secret = resolver.resolve(group.webhook), resolver.resolve(group.secret)
     except UnresolvedSecret as exc:

@@ -64,7 +64,8 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
             else:
                 from .deliver import post_daily_report
                 posted = post_daily_report(wb, report_day, report.report, session=deps.session, clock=deps.clock,
-                                           sleep=deps.sleep, resolver=deps.resolver, rng=deps.rng)
+                                           sleep=deps.sleep, resolver=deps.resolver, rng=deps.rng,
+                                           masker=getattr(deps, "masker", None))
                 report.posted, report.post_note = posted.status, posted.reason
                 if posted.row:
                     changes.append("sendlog", [posted.row])

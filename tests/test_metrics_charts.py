@@ -1,0 +1,93 @@
+"""The north-star chart and the drop highlight, in an .xlsx (openpyxl) and a Google sheet (the Sheets fake);
+`qunflow metrics` and `qunflow report` from the command line."""
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timezone
+
+from click.testing import CliRunner
+from openpyxl import load_workbook as open_xlsx
+
+from helpers import BASE, make_raw
+from metrics_demo import demo_copy
+from qunflow.cli import cli
+from qunflow.metrics import run_metrics
+from qunflow.metrics.charts import drop_formula
+from qunflow.stores.gsheets import GoogleSheetsStore
+from qunflow.stores.xlsx import read_xlsx
+from qunflow.workbook import load_workbook
+from sheets_fake import FakeSheetsServer, gspread_session
+
+
+def test_metrics_command_draws_the_chart_and_the_drop_rule_in_the_xlsx(tmp_path):
+    path = demo_copy(tmp_path)
+    for _ in range(2):   # the second run redraws: still one chart, one rule, no new rows
+        out = CliRunner().invoke(cli, ["metrics", str(path), "--date", "2026-12-30", "--days", "30", "--json"])
+        assert out.exit_code == 0, out.output
+    summary = json.loads(out.output)
+    assert summary["chart"] is True and summary["metrics"] == 120 and summary["north_star"] == "orders"
+    book = open_xlsx(path)
+    chart_tab = book["北极星图表"]
+    [chart] = chart_tab._charts
+    assert len(chart.series) == 4 and chart.title is not None
+    wb = load_workbook(read_xlsx(path))
+    orders = {(r.date.isoformat(), r.group_id): r.orders for r in wb.metrics}
+    header = [c.value for c in chart_tab[1]]
+    assert header == ["日期", "G01", "G02", "G03", "G04"] and chart_tab.max_row == 31
+    for row in chart_tab.iter_rows(min_row=2, values_only=True):
+        assert [orders[(row[0], g)] for g in header[1:]] == list(row[1:])
+    metrics_tab = book["运营数据"]
+    rules = [(str(cf.sqref), rule) for cf in metrics_tab.conditional_formatting for rule in cf.rules]
+    assert len(rules) == 1
+    where, rule = rules[0]
+    assert where == "O2:O5000" and rule.formula == [drop_formula("O", "A", "B", 5000)[1:]]
+    assert metrics_tab["O1"].value == "订单" and len(wb.metrics) == 120
+
+
+def test_the_drop_formula_compares_with_the_same_groups_day_before():
+    assert drop_formula("O", "A", "B") == (
+        '=IFERROR(AND(ISNUMBER(O2),SUMPRODUCT(($B$2:$B=$B2)*($A$2:$A=TEXT(DATEVALUE($A2)-1,"yyyy-mm-dd")),$O$2:$O)>0,'
+        'O2<0.8*SUMPRODUCT(($B$2:$B=$B2)*($A$2:$A=TEXT(DATEVALUE($A2)-1,"yyyy-mm-dd")),$O$2:$O)),FALSE)')
+
+
+def test_report_command_writes_the_html(tmp_path):
+    path = demo_copy(tmp_path)
+    out = CliRunner().invoke(cli, ["report", str(path), "--html", str(tmp_path / "r.html"), "--days", "7"])
+    assert out.exit_code == 0, out.output
+    assert "works offline" in out.output and (tmp_path / "r.html").stat().st_size > 3_000_000
+    bad = CliRunner().invoke(cli, ["metrics", str(path), "--date", "2026-13-01"])
+    assert bad.exit_code == 2 and "is not a date" in bad.output
+
+
+def test_the_google_chart_is_one_batch_update_sent_once():
+    rows = dict(BASE, events=BASE["events"] + [
+        {"event_id": "O1", "type": "order", "member_id": "M0001", "group_id": "G01", "at": "2026-12-01 12:00", "amount": 99}])
+    with FakeSheetsServer() as server:
+        server.create_spreadsheet("SHOP", make_raw(rows))
+        store = GoogleSheetsStore("SHOP", session=gspread_session(server.base_url), sleep=lambda s: None,
+                                  rng=random.Random(0), attempts=3)
+        now = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
+        first = run_metrics(store, now, day=None)
+        assert first.chart is True
+        requests = server.structural_requests("SHOP")
+        kinds = [next(iter(r)) for r in requests]
+        assert kinds == ["addSheet", "updateCells", "addChart", "addConditionalFormatRule"]
+        sheets = {p["title"]: p["sheetId"] for p in server.sheet_properties("SHOP")}
+        chart_id = sheets["NorthStar chart"]
+        spec = requests[2]["addChart"]["chart"]["spec"]["basicChart"]
+        assert spec["chartType"] == "LINE" and spec["headerCount"] == 1 and len(spec["series"]) == 2
+        assert {s["series"]["sourceRange"]["sources"][0]["sheetId"] for s in spec["series"]} == {chart_id}
+        [(where, query)] = server.formulas("SHOP")
+        assert where.startswith("'NorthStar chart'!A1") and query.startswith("=QUERY('Metrics'!A1:")
+        assert "pivot B" in query and "group by A" in query
+        rule = requests[3]["addConditionalFormatRule"]["rule"]
+        assert rule["ranges"][0]["sheetId"] == sheets["Metrics"]
+        assert rule["booleanRule"]["condition"]["type"] == "CUSTOM_FORMULA"
+        server.reset_counts()
+        again = run_metrics(store, now)
+        assert again.chart is False and len(server.structural_requests("SHOP")) == 4   # drawn once
+        assert server.count("spreadsheets.batchUpdate") == 0
+        values = server.sheet_values("SHOP", "Metrics")
+        assert len(values) == 1 + 2 * 2          # yesterday and today, two groups: replaced, not added
+        assert values[0][:2] == ["date", "group_id"]

@@ -133,3 +133,28 @@ def test_check_in_reminders_milestones_layers_and_coupon_expiry():
         assert wb.members["K2"].layer == "core" and wb.members["K1"].layer == "periphery"
     finally:
         shop.close()
+
+
+def test_thirty_joins_through_the_signed_ingest_endpoint_then_one_welcome_per_group(shop):
+    import json
+
+    from qunflow.ingest import ingest_into, sign
+    shop.tick(at("2026-12-01 09:55"))
+    body = json.dumps({"events": [{"event_id": f"I{i:03d}", "type": "join", "member_id": f"P{i:03d}",
+                                   "group_id": ["G01", "G02", "G03"][i % 3], "at": f"2026-12-01T09:56:{i:02d}+08:00",
+                                   "detail": f"name=Pat{i}; channel=qr-store; user=pat{i}"} for i in range(30)]}).encode()
+    ts = int(at("2026-12-01 09:57").timestamp())
+    headers = {"X-Qunflow-Timestamp": str(ts), "X-Qunflow-Signature": sign(body, "hmac-secret", ts)}
+    result = ingest_into(shop.store, headers, body, "hmac-secret", ts)
+    assert result.status == 200, result.error
+    replay = ingest_into(shop.store, headers, body, "hmac-secret", ts + 5)
+    assert replay.status == 200 and len(replay.duplicates) == 30  # the same event ids are written once
+    shop.tick(at("2026-12-01 10:00"))
+    welcomes = [m for m in shop.emulator.messages if "Welcome" in m["text"]]
+    assert sorted(m["platform"] for m in welcomes) == ["dingtalk", "feishu", "wecom"]
+    wb = load_workbook(shop.store.raw)
+    new = [wb.members[f"P{i:03d}"] for i in range(30)]
+    assert all(m.welcomed_at and m.coupon_code and m.source == "qr-store" for m in new)
+    assert len({m.coupon_code for m in new}) == 30
+    assert len([e for e in wb.events if e.event_id.startswith("I")]) == 30
+    assert shop.tick(at("2026-12-01 10:05")).sent == 0

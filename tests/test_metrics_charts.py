@@ -91,3 +91,38 @@ def test_the_google_chart_is_one_batch_update_sent_once():
         values = server.sheet_values("SHOP", "Metrics")
         assert len(values) == 1 + 2 * 2          # yesterday and today, two groups: replaced, not added
         assert values[0][:2] == ["date", "group_id"]
+
+
+def test_the_drop_formula_evaluates_right_in_libreoffice(tmp_path):
+    """The conditional-format formula as a spreadsheet engine computes it (LibreOffice, when installed)."""
+    import shutil
+    import subprocess
+
+    from openpyxl import Workbook
+    from openpyxl.formula.translate import Translator
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if not soffice:
+        import pytest
+        pytest.skip("LibreOffice is not installed here (apt-get install libreoffice-calc-nogui to run this check)")
+    series = {"G1": [10, 7, 7, 6, 0, 5], "G2": [4, 4, 3, None, 2, 1]}
+    want = {"G1": [False, True, False, False, True, False], "G2": [False, False, True, False, False, True]}
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["date", "group_id", "orders", "drop"])
+    formula = drop_formula("C", "A", "B", 5000)
+    for day in range(6):   # the groups' rows interleaved, as the rollup appends them
+        for gid, values in series.items():
+            sheet.append([f"2026-12-{day + 1:02d}", gid, values[day]])
+            row = sheet.max_row
+            sheet.cell(row=row, column=4).value = Translator(formula, origin="D2").translate_formula(f"D{row}")
+    book.save(tmp_path / "drops.xlsx")
+    done = subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
+                           "--convert-to", "csv", "--outdir", str(tmp_path), str(tmp_path / "drops.xlsx")],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "drops.csv").read_text().splitlines()[1:]
+    got: dict[str, list[bool]] = {}
+    for line in lines:
+        day, gid, _, flag = line.split(",")
+        got.setdefault(gid, []).append(flag.strip().upper() == "TRUE")
+    assert got == want

@@ -20,8 +20,7 @@ _CLIENTS: dict[str, Any] = {}
 
 def _log(severity: str, message: str, **fields: Any) -> None:
     """One structured line Cloud Logging understands; every value passes through the masker."""
-    from qunflow.delivery.masking import Masker
-    masker = _CLIENTS.get("masker") or Masker()
+    masker = _masker()
     line = {"severity": severity, "message": masker.mask(message), **{k: masker.mask(str(v)) if isinstance(v, str) else v
                                                                        for k, v in fields.items()}}
     print(json.dumps(line, ensure_ascii=False, default=str), file=sys.stdout, flush=True)
@@ -56,7 +55,15 @@ def _masker() -> Any:
     if "masker" not in _CLIENTS:
         import logging
         from qunflow.delivery.masking import Masker, attach_masking
-        logging.basicConfig(level=logging.INFO)
+        root = logging.getLogger()
+        if not root.handlers:  # as deployed (a test runner's own handlers are left alone)
+            class JsonLines(logging.Handler):
+                """Library log records as JSON lines with a severity, like _log's."""
+
+                def emit(self, record: logging.LogRecord) -> None:
+                    _log(record.levelname, record.getMessage(), logger=record.name)
+            root.setLevel(logging.INFO)
+            root.addHandler(JsonLines())
         _CLIENTS["masker"] = Masker()
         attach_masking(_CLIENTS["masker"])
     return _CLIENTS["masker"]

@@ -277,7 +277,6 @@ def test_the_default_region_is_terraforms():
 def test_jobs_list_shows_state_last_attempt_drift_and_undeclared_jobs():
     last = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
     fake = FakeScheduler([
-        job("tick", last_attempt_time=last, schedule_time=datetime(2026, 12, 1, 2, 5, tzinfo=timezone.utc)),
         job("metrics", state=Job.State.PAUSED, schedule="0 1 * * *", last_attempt_time=last,
             status={"code": 7, "message": "PERMISSION_DENIED"}),
         job("old-report"),
@@ -287,12 +286,11 @@ def test_jobs_list_shows_state_last_attempt_drift_and_undeclared_jobs():
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert fake.calls == [("list_jobs", PARENT)]
-    assert list(rows) == ["tick", "metrics", "housekeeping", "old-report"]
-    assert rows["tick"]["state"] == "ENABLED" and rows["tick"]["last_status"] == "ok"
-    assert rows["tick"]["last_attempt"].startswith("2026-12-01T02:00") and rows["tick"]["drift"] is None
+    assert list(rows) == ["tick", "metrics", "old-report"]
     assert rows["metrics"]["state"] == "PAUSED" and rows["metrics"]["last_status"] == "error 7: PERMISSION_DENIED"
+    assert rows["metrics"]["last_attempt"].startswith("2026-12-01T02:00")
     assert "schedule is '0 1 * * *'" in rows["metrics"]["drift"] and "terraform apply" in rows["metrics"]["drift"]
-    assert rows["housekeeping"]["state"] == "MISSING" and "terraform apply" in rows["housekeeping"]["drift"]
+    assert rows["tick"]["state"] == "MISSING" and "terraform apply" in rows["tick"]["drift"]
     assert rows["old-report"]["declared"] is False
 
     table = invoke(["jobs", "list", "--project", "my-shop"], scheduler_client=lambda: fake)

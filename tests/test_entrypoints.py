@@ -188,8 +188,6 @@ sys.exit(0 if reply.status_code == 200 else 1)
 """
 
 
-@pytest.mark.xfail(reason="main.py sends library log records (qunflow.delivery) to stderr as plain text via "
-                          "logging.basicConfig: Cloud Logging gives them no severity", strict=False)
 def test_in_a_fresh_process_every_log_line_is_json_with_a_severity(world):
     """As deployed (a fresh interpreter, logging configured by main.py alone): stdout and stderr carry only JSON
     lines with a severity, the dispatcher's warnings included, and no key or secret."""

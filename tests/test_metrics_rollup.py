@@ -166,3 +166,11 @@ def test_the_north_star_setting_is_checked_and_used(metric):
     assert daily_report(wb, D("2026-12-02")).splitlines()[1].startswith(f"- North star · {metric.replace('_', ' ')}")
     bad = wb_of(north_star="likes")
     assert any(p.column == "value" or "likes" in (p.value or "") for p in bad.problems)
+
+
+def test_the_tick_hook_upserts_only_todays_metrics():
+    from qunflow.metrics import today_so_far_changes
+    changes = today_so_far_changes(wb_of(), datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc))
+    assert set(changes.upserts) == {"metrics"} and not changes.cells and not changes.appends
+    assert {(r["group_id"], r["date"]) for r in changes.upserts["metrics"]} == \
+        {(g, D("2026-12-02")) for g in ("G01", "G02", "OPS")}

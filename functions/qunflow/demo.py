@@ -144,7 +144,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     joins = _joins(rng, days)
     rows["events"] = _events(rng, joins, rows["members"], days)
     start = datetime.combine(START, time(), SHANGHAI).astimezone(timezone.utc) - TICK
-    end = start + timedelta(days=days) + TICK
+    end = start + timedelta(days=days)  # the last tick is 23:55 on the last day
     clock = VirtualClock(start)
     bots, env = _bots()
     transcript = out_dir / "transcript.jsonl"
@@ -188,6 +188,8 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         items = preview(wb, start, 7)
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")
+        from .metrics.job import finish_demo
+        finish_demo(result.workbook, out_dir / "report.html", START, days)  # Metrics, Cohorts, rule report, chart, HTML
         result.summary = summarize(wb)
         return result
     finally:

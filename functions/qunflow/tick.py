@@ -14,6 +14,7 @@ from typing import Any, Callable
 from .changes import Changes
 from .engine.compose import compose, preview_of
 from .engine.members import apply_events
+from .metrics import today_so_far_changes
 from .engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from .engine.plan import PlannedSend, plan_sends
 from .journal import NullJournal, merge_into
@@ -100,6 +101,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         changes.upsert("settings", [{"key": "last_tick", "value": max(now, start).astimezone(timezone.utc).replace(microsecond=0)}])
         local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
         problems_changes(sink.items, wb.previous_problems, local, changes)
+        changes = changes.merge(today_so_far_changes(wb, now))  # the Metrics rows of today, so far
         changes.fold_into_appends({k: t.schema.key_columns for k, t in wb.tables.items()})
         written = store.write(changes, snapshot, wb.lang)
         if not written.deferred:

@@ -11,8 +11,9 @@ from .app import cli
 DEMO_HELP = """Run the sample shop's 30-day campaign on a virtual clock against the local emulator.
 
 Writes DIR/qunflow-demo.xlsx (the workbook after the campaign: SendLog, coupons, members, Problems),
-DIR/transcript.html (what each group saw), DIR/transcript.jsonl and DIR/preview.html (the first week's
-calendar), and prints a summary per group. Nothing is posted to real groups. The same seed gives the
+DIR/transcript.html (what each group saw), DIR/transcript.jsonl, DIR/preview.html (the first week's
+calendar) and DIR/report.html (the funnel, cohorts and rules that converted), and prints a summary per
+group. Nothing is posted to real groups. The same seed gives the
 same result.
 
 \b
@@ -45,5 +46,6 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     t = result.totals
     console.print(f"{result.ticks} ticks · sent {t['sent']} · failed {t['failed']} · missed {t['missed']} · "
                   f"unknown {t['unknown']} · deferred {t['deferred']} · {time.perf_counter() - started:.1f} s")
-    for label, path in (("workbook", result.workbook), ("transcript", result.transcript), ("preview", result.preview)):
+    for label, path in (("workbook", result.workbook), ("transcript", result.transcript), ("preview", result.preview),
+                        ("report", Path(out_dir) / "report.html")):
         console.print(f"  {label:<10} {path}")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from ..ledger import Ledger, send_id
 from ..records import Group, Member, SopRule
 from ..workbook import Workbook
+from ..metrics.experiments import excluded_by_experiment
 from .activity import activity_by_member
 from .audience import Audience, Context, CouponPool, mentioned, reachable, target_groups
 
@@ -120,7 +121,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
         if not rule.enabled:
             continue
         for group in target_groups(rule, wb.groups):
-            if not group.enabled:
+            if not group.enabled or excluded_by_experiment(rule, group):
                 continue
             in_group = members_by_group.get(group.group_id, [])
             if rule.schedule.member_relative:

@@ -14,11 +14,11 @@ from .facts import Facts, Person, day_start, ratio
 COHORT_DAYS = (1, 7, 30)
 
 
-def cohorts(facts: Facts) -> dict[tuple[date, str], list[Person]]:
+def cohorts(facts: Facts, days: set[date] | None = None) -> dict[tuple[date, str], list[Person]]:
     out: dict[tuple[date, str], list[Person]] = defaultdict(list)
     for gid, people in facts.people.items():
         for p in people:
-            if p.joined is not None and not p.gone:
+            if p.joined is not None and not p.gone and (days is None or p.joined.date() in days):
                 out[(p.joined.date(), gid)].append(p)
     return out
 
@@ -32,7 +32,7 @@ def cohort_rows(facts: Facts, days: list[date], as_of: date) -> list[dict]:
     wanted = set(days)
     end = day_start(as_of) + timedelta(days=1)
     rows = []
-    for (day, gid), people in sorted(cohorts(facts).items()):
+    for (day, gid), people in sorted(cohorts(facts, wanted).items()):
         if day not in wanted or day > as_of:
             continue
         row = {"cohort_date": day, "group_id": gid, "size": len(people),

@@ -152,8 +152,10 @@ class Experiment:
 
 def experiments(facts: Facts, *, seed: int = 0) -> list[Experiment]:
     from ..engine.audience import target_groups
+    from .report_md import ops_group
     from .rollup import RATE_METRICS, metric_row
     wb = facts.wb
+    ops = ops_group(wb)
     metric = north_star(wb)
     by_name: dict[str, list[SopRule]] = defaultdict(list)
     for rule in wb.sop:
@@ -164,7 +166,7 @@ def experiments(facts: Facts, *, seed: int = 0) -> list[Experiment]:
         exp = Experiment(name, [r.rule_id for r in rules])
         ids = set(exp.rules)
         days = [s.at.date() for sends in facts.sends.values() for s in sends if s.rule_id in ids]
-        groups = {g.group_id: g for r in rules for g in target_groups(r, wb.groups) if g.enabled}
+        groups = {g.group_id: g for r in rules for g in target_groups(r, wb.groups) if g.enabled and g.group_id != ops}
         for gid, g in sorted(groups.items()):
             exp.arms.setdefault("holdout" if g.holdout else arm_of(gid, name), []).append(gid)
         if not days:

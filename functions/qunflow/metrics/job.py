@@ -55,7 +55,7 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
         report.days = [d.isoformat() for d in days]
         report.metrics, report.cohorts, report.rules = len(result.metrics), len(result.cohorts), len(result.rules)
         report.north_star = north_star(wb)
-        changes = result.changes()
+        changes = result.changes(wb.tables)
         report_day = day or today - timedelta(days=1)
         report.report = daily_report(wb, report_day, facts)
         if post:
@@ -86,3 +86,18 @@ def _chart(store: Any, wb: Any, metric: str) -> bool:
     if store.kind == "google":
         return charts.apply_google(store, wb, metric, label)
     return False
+
+
+def finish_demo(xlsx: Any, html: Any, first: date, days: int) -> Any:
+    """For `qunflow demo`, after it exported the workbook: Metrics, Cohorts and RulesReport for every day of
+    the campaign written into it, the north-star chart drawn, and the HTML report beside it."""
+    from pathlib import Path
+
+    from ..stores.xlsx import XlsxStore
+    from .report_html import write_report
+    store = XlsxStore(xlsx)
+    last = first + timedelta(days=days - 1)
+    end_of_last = datetime.combine(last + timedelta(days=1), datetime.min.time(), timezone.utc)
+    run_metrics(store, end_of_last, day=last, count=days, chart=True)
+    wb = load_workbook(store.read().raw)
+    return write_report(wb, Path(html), as_of=last, days=days)

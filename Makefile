@@ -8,7 +8,7 @@ CHECKOV_VENV    := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test bench fuzz test-faults clean browser checkov
+.PHONY: demo test bench test-faults clean browser checkov
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: $(STAMP) browser checkov
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/delivery.py
+
+# The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
+test-faults: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_tick_google.py tests/test_delivery_integration.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) demo-out .pytest_cache

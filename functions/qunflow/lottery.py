@@ -69,17 +69,7 @@ def verify(eligible_member_ids: Iterable[str], seed: str, claimed_winners: Itera
 
 # --- who may win ----------------------------------------------------------------------------------------
 
-def blacklist(members: Iterable[Any]) -> tuple[set[str], set[str], set[str]]:
-    """(member ids, platform user ids, mobiles) of everyone blacklisted, in any group."""
-    ids, users, mobiles = set(), set(), set()
-    for m in members:
-        if m.status == "blacklisted":
-            ids.add(m.member_id)
-            if m.platform_user_id:
-                users.add(m.platform_user_id)
-            if m.mobile:
-                mobiles.add(m.mobile)
-    return ids, users, mobiles
+from .engine.audience import blacklist  # noqa: E402  (one definition of the cross-group blacklist)
 
 
 def eligible(members: Iterable[Any], group_id: str, among: str | None = None,

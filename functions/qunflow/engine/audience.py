@@ -31,6 +31,19 @@ def reachable(member: Member) -> bool:
     return member.status == "active" and member.left_at is None
 
 
+def blacklist(members) -> tuple[set[str], set[str], set[str]]:
+    """(member ids, platform user ids, mobiles) of everyone blacklisted, in any group: it spans all groups."""
+    ids, users, mobiles = set(), set(), set()
+    for m in members:
+        if m.status == "blacklisted":
+            ids.add(m.member_id)
+            if m.platform_user_id:
+                users.add(m.platform_user_id)
+            if m.mobile:
+                mobiles.add(m.mobile)
+    return ids, users, mobiles
+
+
 @dataclass
 class Audience:
     everyone: bool = False

@@ -23,7 +23,7 @@ from ..changes import Changes
 from ..problems import WARNING, ProblemSink
 from ..records import Member
 from ..workbook import Workbook
-from .audience import CouponPool
+from .audience import CouponPool, blacklist
 
 
 def _detail(detail: str | None) -> dict[str, str]:
@@ -41,22 +41,10 @@ def _naive(value: datetime) -> datetime:
     return value.replace(tzinfo=None) if value.tzinfo else value
 
 
-def _blacklisted_ids(wb: Workbook) -> tuple[set[str], set[str], set[str]]:
-    ids, users, mobiles = set(), set(), set()
-    for m in wb.members.values():
-        if m.status == "blacklisted":
-            ids.add(m.member_id)
-            if m.platform_user_id:
-                users.add(m.platform_user_id)
-            if m.mobile:
-                mobiles.add(m.mobile)
-    return ids, users, mobiles
-
-
 def apply_events(wb: Workbook, now: datetime, sink: ProblemSink, changes: Changes) -> None:
     """Update wb.members in place from wb.events; put what changed into `changes`."""
     events_table, members_table = wb.tables["events"], wb.tables["members"]
-    black_ids, black_users, black_mobiles = _blacklisted_ids(wb)
+    black_ids, black_users, black_mobiles = blacklist(wb.members.values())
     before = {k: replace(v) for k, v in wb.members.items()}
     new_ids: list[str] = []
     redeemed_by: dict[str, str] = {c.code: c.order_id or "" for c in wb.coupons.values() if c.status == "redeemed"}

@@ -132,3 +132,23 @@ def metrics(request: Any) -> tuple[dict, int]:
     _log("ERROR" if report.posted in ("failed", "unknown") else "INFO", "metrics done", job="metrics",
          schedule_time=now.isoformat(), duration_ms=round((time.monotonic() - started) * 1000), **summary)
     return summary, 200
+
+
+@functions_framework.http
+def housekeeping(request: Any) -> tuple[dict, int]:
+    """Move SendLog and Events rows older than keep_days (the job's body, default 90) to archive tabs."""
+    from qunflow.housekeeping import run_housekeeping
+    from qunflow.lease import LeaseBusy
+    started, now = time.monotonic(), _now(request)
+    body = request.get_json(silent=True) or {}
+    try:
+        summary = run_housekeeping(_store(), now, int(body.get("keep_days", 90)))
+    except LeaseBusy as busy:
+        _log("WARNING", str(busy), job="housekeeping")
+        return {"skipped": str(busy)}, 200
+    except ValueError as exc:
+        _log("ERROR", str(exc), job="housekeeping")
+        return {"error": str(exc)}, 400
+    _log("INFO", "housekeeping done", job="housekeeping", duration_ms=round((time.monotonic() - started) * 1000),
+         moved=summary["moved"])
+    return summary, 200

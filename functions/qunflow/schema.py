@@ -119,3 +119,10 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
     order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "events",
              "sendlog", "metrics", "cohorts", "rules_report", "problems"]
     return {k: tabs[k] for k in sorted(tabs, key=lambda k: order.index(k) if k in order else len(order))}
+
+
+def is_schema_title(title: str) -> bool:
+    """Whether a tab title is one of qunflow's tabs (in either language); other tabs are never read."""
+    from .cells import fold
+    wanted = {fold(t) for schema in load_schemas().values() for t in (*schema.titles.values(), schema.key)}
+    return fold(title) in wanted

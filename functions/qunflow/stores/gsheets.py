@@ -23,7 +23,7 @@ import requests
 
 from ..changes import Changes
 from ..problems import ProblemSink
-from ..schema import LANGS, load_schemas
+from ..schema import LANGS, is_schema_title, load_schemas
 from ..tables import locate
 from ..writeplan import WritePlan, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
@@ -157,7 +157,7 @@ class GoogleSheetsStore:
         except Exception as exc:
             if status_of(exc) != 400:
                 raise
-            titles = self.tab_titles()  # a title we guessed does not exist: learn the real ones once
+            titles = [t for t in self.tab_titles() if is_schema_title(t)]  # learn the real titles once
             reply = self._call("read", lambda: self.http.values_batch_get(
                 self.spreadsheet_id, [quote_title(t) for t in titles], dict(READ_PARAMS)))
         self._titles = titles
@@ -205,6 +205,24 @@ class GoogleSheetsStore:
         if table.title in snapshot.grid_rows:
             snapshot.grid_rows[table.title] += len(lines)
         return int(m[1])
+
+    def move_rows(self, moves, snapshot: Snapshot) -> None:
+        """Per tab: append the rows to the archive tab first (creating it if needed), then rewrite the live tab.
+        A failure in between leaves rows in both places, never in neither."""
+        from ..housekeeping import rewritten
+        existing = set(self.tab_titles())
+        for move in moves:
+            if move.archive_title not in existing:
+                self._call("write", lambda m=move: self.http.batch_update(self.spreadsheet_id, {"requests": [
+                    {"addSheet": {"properties": {"title": m.archive_title, "gridProperties": {"frozenRowCount": 1}}}}]}))
+                self._call("write", lambda m=move: self.http.values_batch_update(self.spreadsheet_id, {
+                    "valueInputOption": "RAW", "data": [{"range": f"{quote_title(m.archive_title)}!A1", "values": [m.header]}]}))
+            self._call("write", lambda m=move: self.http.values_append(
+                self.spreadsheet_id, f"{quote_title(m.archive_title)}!A1",
+                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": m.archive}))
+            rows = [["" if v is None else v for v in r] for r in rewritten(move)]
+            self._call("write", lambda m=move, rows=rows: self.http.values_batch_update(self.spreadsheet_id, {
+                "valueInputOption": "RAW", "data": [{"range": f"{quote_title(m.title)}!A2", "values": rows}]}))
 
     def _structure(self, plan: WritePlan, snapshot: Snapshot) -> None:
         """Rare: add missing tabs, and grow grids a write would overflow (the API refuses writes past the grid)."""

@@ -35,6 +35,13 @@ class MemoryStore:
         apply_to_raw(self.raw, plan)
         return WriteReport(skipped=plan.skipped)
 
+    def move_rows(self, moves, snapshot: Snapshot) -> None:
+        from ..housekeeping import rewritten
+        for move in moves:
+            archive = self.raw.setdefault(move.archive_title, [list(move.header)])
+            archive.extend(list(r) for r in move.archive)
+            self.raw[move.title] = [list(move.header)] + [r for r in rewritten(move) if any(v not in ("", None) for v in r)]
+
     @contextmanager
     def lease(self, name: str, seconds: float) -> Iterator[None]:
         with self._lock:

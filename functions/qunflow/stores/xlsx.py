@@ -25,7 +25,7 @@ import python_calamine
 from ..changes import Changes
 from ..lease import LeaseBusy
 from ..problems import ProblemSink
-from ..schema import load_schemas
+from ..schema import is_schema_title, load_schemas
 from ..tables import RawWorkbook, locate
 from ..writeplan import WritePlan, apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
@@ -44,6 +44,8 @@ def read_xlsx(path: Path) -> RawWorkbook:
     try:
         raw: RawWorkbook = {}
         for name in book.sheet_names:
+            if not is_schema_title(name):
+                continue  # operators' own tabs and the archives are never read
             rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
             raw[name] = [[None if v == "" else v for v in row] for row in rows]
         return raw
@@ -118,6 +120,29 @@ class XlsxStore:
             for r, values in enumerate(append.rows):
                 for c, value in enumerate(values):
                     _put(sheet, row + r, 1 + c, value)
+        save_atomic(book, self.path)
+
+    def move_rows(self, moves, snapshot: Snapshot) -> None:
+        """Archive rows and rewrite the live tabs in one atomic file write (both, or neither)."""
+        from openpyxl import load_workbook
+        from ..housekeeping import rewritten
+        if snapshot.version is not None and _digest(self.path) != snapshot.version:
+            raise RuntimeError(f"{self.path.name} changed while housekeeping worked; nothing was moved, run it again")
+        book = load_workbook(self.path)
+        for move in moves:
+            if move.archive_title not in book.sheetnames:
+                sheet = book.create_sheet(move.archive_title)
+                for c, value in enumerate(move.header, start=1):
+                    _put(sheet, 1, c, value)
+            archive = book[move.archive_title]
+            start = _last_row(archive) + 1
+            for r, row in enumerate(move.archive):
+                for c, value in enumerate(row, start=1):
+                    _put(archive, start + r, c, value)
+            live = book[move.title]
+            for r, row in enumerate(rewritten(move), start=2):
+                for c, value in enumerate(row, start=1):
+                    _put(live, r, c, value)
         save_atomic(book, self.path)
 
     @contextmanager

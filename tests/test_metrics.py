@@ -164,5 +164,5 @@ def test_the_demo_hook_fills_the_tabs_and_writes_the_report(tmp_path):
     path = demo_copy(tmp_path)
     html = finish_demo(path, tmp_path / "report.html", FIRST, 30)
     assert html.exists() and html.stat().st_size > 3_000_000
-    raw = read_xlsx(path)
+    raw = read_xlsx(path, every_tab=True)
     assert len(raw["运营数据"]) == 1 + 30 * 4 and len(raw["规则效果"]) > 100 and "北极星图表" in raw

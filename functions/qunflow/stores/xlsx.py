@@ -39,12 +39,13 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_xlsx(path: Path) -> RawWorkbook:
+def read_xlsx(path: Path, every_tab: bool = False) -> RawWorkbook:
+    """qunflow's tabs (or, with every_tab, all of them) as raw rows."""
     book = python_calamine.CalamineWorkbook.from_path(str(path))
     try:
         raw: RawWorkbook = {}
         for name in book.sheet_names:
-            if not is_schema_title(name):
+            if not every_tab and not is_schema_title(name):
                 continue  # operators' own tabs and the archives are never read
             rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
             raw[name] = [[None if v == "" else v for v in row] for row in rows]

@@ -8,7 +8,7 @@ CHECKOV_VENV    := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test bench test-faults clean browser checkov
+.PHONY: demo test bench test-faults fuzz clean browser checkov
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(STAMP)
 # The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
 test-faults: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_tick_google.py tests/test_delivery_integration.py
+
+# The bad-input fuzz at 10,000 examples (500 run in `make test`).
+fuzz: $(STAMP)
+	QUNFLOW_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_cells.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) demo-out .pytest_cache

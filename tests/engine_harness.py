@@ -61,7 +61,13 @@ class Shop:
         self.journal = FileJournal(journal_path) if journal_path else NullJournal()
         self.session = requests.Session()
 
-    def tick(self, at: datetime | None = None, **kw):
+    def tick(self, at: datetime | None = None, *, jump_to: datetime | None = None, **kw):
+        """A tick at `at` (the virtual clock moves there). `jump_to`: the tick's `now` is that moment even if it is
+        earlier than the clock, as when a machine's clock jumps back."""
+        if jump_to is not None:
+            deps = TickDeps(session=self.session, clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),
+                            resolver=self.resolver, journal=self.journal)
+            return run_tick(self.store, jump_to, deps, **kw)
         if at is not None:
             self.clock.set(at)
         deps = TickDeps(session=self.session, clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),

@@ -88,3 +88,17 @@ def test_a_removed_bot_disables_only_its_group(shop):
     assert wb.groups["G01"].status.startswith("dead since")
     assert any(p.tab == "Groups" and p.row == 2 and "robot" in p.message for p in wb.previous_problems)
     assert [m["platform"] for m in shop.emulator.messages] == ["dingtalk"]
+
+
+def test_clock_jumps_back_send_nothing_twice_and_forward_past_catch_up_record_missed(shop):
+    shop.tick(at("2026-12-01 10:02"))  # the 10:00 tip goes out
+    assert len(shop.emulator.messages) == 1
+    back = shop.tick(jump_to=at("2026-12-01 09:30"))  # the clock jumped back: the window is empty
+    assert back.due == 0 and len(shop.emulator.messages) == 1
+    assert wb_of(shop).settings.extra["last_tick"] == at("2026-12-01 10:02")  # last_tick never moves back
+    again = shop.tick(at("2026-12-01 10:04"))  # and forward again: still nothing twice
+    assert again.due == 0 and len(shop.emulator.messages) == 1
+    forward = shop.tick(at("2026-12-02 11:00"))  # jumped a day ahead: yesterday's 23:00 and today's 10:00 are late
+    assert forward.sent == 0 and forward.missed >= 2
+    wb = wb_of(shop)
+    assert {r.status for r in wb.sendlog if r.scheduled_for and r.scheduled_for.day == 2} >= {"missed"}

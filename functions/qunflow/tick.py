@@ -98,7 +98,10 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             report.sheets_requests = {"read": store.requests.read - read0, "write": 0}
             return report
         rule_statuses(wb, planned, outcomes, now, changes)
-        changes.upsert("settings", [{"key": "last_tick", "value": max(now, start).astimezone(timezone.utc).replace(microsecond=0)}])
+        previous = wb.settings.extra.get("last_tick")
+        previous = (previous if previous.tzinfo else previous.replace(tzinfo=timezone.utc)) if previous else now
+        last = max(previous, now)  # never moves back, even when the clock did
+        changes.upsert("settings", [{"key": "last_tick", "value": last.astimezone(timezone.utc).replace(microsecond=0)}])
         local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
         problems_changes(sink.items, wb.previous_problems, local, changes)
         changes = changes.merge(today_so_far_changes(wb, now))  # the Metrics rows of today, so far

@@ -44,6 +44,7 @@ test: $(STAMP) browser checkov
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/delivery.py
+	$(PY) bench/baseline.py
 
 # The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
 test-faults: $(STAMP)

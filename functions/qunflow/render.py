@@ -6,6 +6,7 @@ repeats (`'x' * 10**9`), and output longer than MAX_OUTPUT characters.
 """
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any
 
@@ -91,11 +92,20 @@ def check_by_rendering(text: str) -> None:
     render(text, SAMPLE)
 
 
-def render(text: str, variables: dict[str, Any]) -> str:
-    """Render with the given variables; raises TemplateProblem on any failure."""
+@functools.lru_cache(maxsize=2048)
+def _compiled(text: str) -> Any:
+    """Checked and compiled once per distinct text (a preview renders the same rule thousands of times)."""
     check(text)
     try:
-        template = _ENV.from_string(text)
+        return _ENV.from_string(text)
+    except TemplateError as exc:
+        raise TemplateProblem("bad_template", str(exc.message or exc)) from None
+
+
+def render(text: str, variables: dict[str, Any]) -> str:
+    """Render with the given variables; raises TemplateProblem on any failure."""
+    template = _compiled(text)
+    try:
         out: list[str] = []
         size = 0
         for chunk in template.generate(**variables):

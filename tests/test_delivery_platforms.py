@@ -22,7 +22,7 @@ OK, RETRY, REJECT, DISABLE = (OutcomeKind.OK, OutcomeKind.RETRY, OutcomeKind.REJ
                               OutcomeKind.DISABLE_TARGET)
 TS = 1_700_000_000.25
 WEBHOOKS = {
-    "wecom": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7aaa-4bc4-97a0-0ec2sifa5aaa",
+    "wecom": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=fakekey1-test-only-not-real-wecomkey00",
     "dingtalk": "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789abcdef",
     "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/0f5e3c1a-1111-2222-3333-444455556666",
     "slack": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
@@ -465,7 +465,7 @@ def test_every_platform_declares_its_limits():
 
 def test_reprs_mask_credentials():
     t = target("wecom", "SECsecretsecret")
-    assert "693a91f6-7aaa" not in repr(t) and "SECsecretsecret" not in repr(t)
+    assert "fakekey1-test" not in repr(t) and "SECsecretsecret" not in repr(t)
     req = build("telegram", Message("text", "hi"))[0]
     assert "ABC-DEF1234ghIkl" not in repr(req)
     assert re.search(r"bot1234…", repr(req))

@@ -16,7 +16,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from qunflow.delivery import Delivery, Dispatcher, Masker, Mentions, Message, Target
 
 T0 = 1_700_000_000.0
-KEY = "693a91f6-7aaa-4bc4-97a0-0ec2sifa5aaa"
+KEY = "fakekey1-test-only-not-real-wecomkey00"
 
 
 def wecom(group: str) -> Target:
@@ -393,7 +393,7 @@ def test_keys_tokens_and_secrets_never_appear_whole(caplog):
     for text in texts:
         for secret in whole:
             assert secret not in text, (secret, text)
-    assert any("693a…" in t for t in texts)                    # masked, still recognisable
+    assert any("fake…" in t for t in texts)                    # masked, still recognisable
 
 
 def test_a_deadline_already_passed_sends_nothing_more():
@@ -405,7 +405,7 @@ def test_a_deadline_already_passed_sends_nothing_more():
 
 @pytest.mark.parametrize("url,masked", [
     (f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={KEY}",
-     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a…"),
+     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=fake…"),
     ("https://oapi.dingtalk.com/robot/send?access_token=abcdef0123456789&timestamp=1&sign=XYZ%2Babcdefgh",
      "https://oapi.dingtalk.com/robot/send?access_token=abcd…&timestamp=1&sign=XYZ%…"),
     ("https://open.feishu.cn/open-apis/bot/v2/hook/tok1", "https://open.feishu.cn/open-apis/bot/v2/hook/…"),
@@ -448,4 +448,4 @@ def test_masking_filter_masks_arguments_and_tracebacks():
     assert len(records) == 2
     for text in records:
         assert KEY not in text and "SECverysecretvalue" not in text
-    assert "SECv…" in records[0] and "693a…" in records[1]
+    assert "SECv…" in records[0] and "fake…" in records[1]

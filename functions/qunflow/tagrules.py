@@ -24,9 +24,9 @@ import difflib
 import operator
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from .cells import fold
 from .i18n import message

@@ -26,6 +26,15 @@ def _log(severity: str, message: str, **fields: Any) -> None:
     print(json.dumps(line, ensure_ascii=False, default=str), file=sys.stdout, flush=True)
 
 
+def _failed(job: str, now: datetime, exc: BaseException) -> tuple[dict, int]:
+    """A run that could not finish (the sheet unreachable, say): one ERROR line that says why, no traceback, and
+    503 so Cloud Scheduler retries. Nothing is lost by failing: the next tick's window starts at the last tick
+    that finished, and the SendLog/journal keep what was already sent."""
+    what = f"{type(exc).__name__}: {exc}"[:500]
+    _log("ERROR", f"{job} failed: {what}", job=job, schedule_time=now.isoformat())
+    return {"error": _masker().mask(what)}, 503
+
+
 def _now(request: Any) -> datetime:
     stamp = request.headers.get("X-CloudScheduler-ScheduleTime")
     if stamp:
@@ -89,10 +98,13 @@ def tick(request: Any) -> tuple[dict, int]:
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job=job, schedule_time=now.isoformat())
         return {"skipped": str(busy)}, 200
+    except Exception as exc:  # noqa: BLE001 - logged as one line; Scheduler retries
+        return _failed(job, now, exc)
     summary = report.as_json()
     _log("ERROR" if report.failed or report.unknown else "INFO", "tick done", job=job, schedule_time=now.isoformat(),
          duration_ms=round((time.monotonic() - started) * 1000), **{k: summary[k] for k in
-         ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "problems", "sheets_requests")})
+         ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry", "problems",
+          "sheets_requests")})
     return summary, 200
 
 
@@ -128,6 +140,8 @@ def metrics(request: Any) -> tuple[dict, int]:
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job="metrics", schedule_time=now.isoformat())
         return {"skipped": str(busy)}, 200
+    except Exception as exc:  # noqa: BLE001
+        return _failed("metrics", now, exc)
     summary = {k: v for k, v in report.as_json().items() if k != "report"}
     _log("ERROR" if report.posted in ("failed", "unknown") else "INFO", "metrics done", job="metrics",
          schedule_time=now.isoformat(), duration_ms=round((time.monotonic() - started) * 1000), **summary)

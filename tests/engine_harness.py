@@ -43,19 +43,20 @@ SHOP = {
     ],
 }
 
-BOTS = [Bot("wecom", "wecom-key-G01-0000000000000001"), Bot("dingtalk", "ding-token-G02-00000000000002", secret="SECdingG02secret"),
-        Bot("feishu", "feishu-hook-G03-000000000003", secret="feishuG03secret")]
+BOTS = [Bot("wecom", "wecom-key-G01-0000000000000001"), Bot("dingtalk", "ding-token-G02-00000000000002", secret="SEC-ding-G02-0000000000000002"),
+        Bot("feishu", "feishu-hook-G03-000000000003", secret="feishu-sign-G03-000000000003")]
 
 
 class Shop:
     def __init__(self, start: datetime, rows: dict | None = None, emulator_options: dict | None = None,
-                 journal_path=None, store=None):
+                 journal_path=None, store=None, timeout: tuple[float, float] = (5.0, 15.0)):
         self.clock = VirtualClock(start)
+        self.timeout = timeout
         self.emulator = Emulator(BOTS, clock=self.clock, **(emulator_options or {}))
         self.emulator.start()
         hooks = {b.platform: self.emulator.webhook_url(b) for b in BOTS}
-        env = {"HOOK_G01": hooks["wecom"], "HOOK_G02": hooks["dingtalk"], "SIGN_G02": "SECdingG02secret",
-               "HOOK_G03": hooks["feishu"], "SIGN_G03": "feishuG03secret"}
+        env = {"HOOK_G01": hooks["wecom"], "HOOK_G02": hooks["dingtalk"], "SIGN_G02": "SEC-ding-G02-0000000000000002",
+               "HOOK_G03": hooks["feishu"], "SIGN_G03": "feishu-sign-G03-000000000003"}
         self.resolver = SecretResolver(env=env)
         self.store = store or MemoryStore(make_raw(copy.deepcopy(rows or SHOP)))
         self.journal = FileJournal(journal_path) if journal_path else NullJournal()
@@ -66,12 +67,12 @@ class Shop:
         earlier than the clock, as when a machine's clock jumps back."""
         if jump_to is not None:
             deps = TickDeps(session=self.session, clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),
-                            resolver=self.resolver, journal=self.journal)
+                            resolver=self.resolver, journal=self.journal, timeout=self.timeout)
             return run_tick(self.store, jump_to, deps, **kw)
         if at is not None:
             self.clock.set(at)
         deps = TickDeps(session=self.session, clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),
-                        resolver=self.resolver, journal=self.journal)
+                        resolver=self.resolver, journal=self.journal, timeout=self.timeout)
         return run_tick(self.store, self.clock.now(), deps, **kw)
 
     def messages(self, group_token_prefix: str = ""):

@@ -74,5 +74,8 @@ def test_datetimes_and_durations():
     assert cells.parse_duration("30分钟") == timedelta(minutes=30)
     assert cells.parse_duration("2h") == timedelta(hours=2)
     assert cells.parse_duration(45) == timedelta(minutes=45)
+    for absurd in (1_440_000_000_000, float("inf"), float("nan"), "99999999999 days"):  # found by the fuzz
+        with pytest.raises(cells.CellError):
+            cells.parse_duration(absurd)
     assert str(cells.parse_time_range("22点-8点")) == "22:00-08:00"
     assert cells.parse_time_range("22:00-08:00").contains(time(23)) and not cells.parse_time_range("22:00-08:00").contains(time(12))

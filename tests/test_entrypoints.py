@@ -162,6 +162,25 @@ def test_a_failed_delivery_logs_an_error_without_the_key(world, capsys):
         assert secret not in out
 
 
+def test_google_unreachable_is_one_error_line_and_503_so_scheduler_retries(world, capsys):
+    sheets, emulator, now = world
+    sheets.inject(503, count=10**6)                         # every Sheets request, for as long as it takes
+    capsys.readouterr()
+    client = cold_start()
+    sys.modules["main"]._store()._sleep = lambda seconds: None  # its 7 backed-off attempts, without the waits
+    reply = scheduler_post(client, now)
+    assert reply.status_code == 503 and "503" in reply.get_json()["error"]
+    out = capsys.readouterr()
+    lines = log_lines(out.out)
+    failed = [line for line in lines if line["message"].startswith("qunflow-tick failed")]
+    assert failed and failed[0]["severity"] == "ERROR" and "Traceback" not in out.out + out.err
+    assert not emulator.messages                            # nothing read, so nothing posted blind
+    sheets.inject(503, count=0)
+    reply = scheduler_post(cold_start(), now)               # Scheduler's retry, once Google is back
+    assert reply.status_code == 200 and reply.get_json()["sent"] == 2
+    assert len(emulator.messages) == 2
+
+
 # Entry points declared in workflows/jobs.yaml that main.py does not define yet (issue "Members/metrics").
 # Terraform would deploy a function for each, and a missing target fails that function's deployment.
 NOT_YET = {"metrics", "ingest", "housekeeping"}

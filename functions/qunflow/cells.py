@@ -256,14 +256,21 @@ _DURATION_UNITS = {
 }
 
 
+MAX_DURATION_MINUTES = 3650 * 1440  # ten years: anything longer is a typo, and timedelta would overflow
+
+
 def parse_duration(raw: Any) -> timedelta:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw >= 0:
-        return timedelta(minutes=raw)
-    text = fold(raw)
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z\u4e00-\u9fff]*)", text)
-    if not m or (m[2] and m[2] not in _DURATION_UNITS):
+        minutes = float(raw)
+    else:
+        text = fold(raw)
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z\u4e00-\u9fff]*)", text)
+        if not m or (m[2] and m[2] not in _DURATION_UNITS):
+            raise CellError("bad_duration")
+        minutes = float(m[1]) * _DURATION_UNITS.get(m[2] or "m", 1)
+    if not minutes <= MAX_DURATION_MINUTES:  # also NaN and infinity
         raise CellError("bad_duration")
-    return timedelta(minutes=float(m[1]) * _DURATION_UNITS.get(m[2] or "m", 1))
+    return timedelta(minutes=minutes)
 
 
 _TZ_ALIASES = {"北京时间": "Asia/Shanghai", "中国": "Asia/Shanghai", "cst": "Asia/Shanghai", "utc": "UTC", "gmt": "UTC"}

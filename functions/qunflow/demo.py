@@ -177,7 +177,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
             report = run_tick(store, now, deps)
             if report.sent:
                 pending_events = _redemptions(store, rng, pending_events, now, scheduled)
-            for key in ("sent", "failed", "skipped", "missed", "unknown", "deferred"):
+            for key in ("sent", "failed", "skipped", "missed", "unknown", "deferred", "retry"):
                 totals[key] += getattr(report, key)
             if progress:
                 progress(n + 1, len(slots))

@@ -51,6 +51,10 @@ class Ledger:
     def deferred(self) -> list[Entry]:
         return [e for e in self.latest.values() if e.status == "deferred"]
 
+    def retrying(self) -> list[Entry]:
+        """Sends the platform never took (a run gave up on a passing failure): later ticks try them again."""
+        return [e for e in self.latest.values() if e.status == "retry"]
+
     def sent_count(self, group_id: str, day_start: datetime, day_end: datetime) -> int:
         return sum(1 for e in self.latest.values() if e.status == "sent" and e.group_id == group_id
                    and e.sent_at is not None and day_start <= _aware(e.sent_at) < day_end)

@@ -37,6 +37,7 @@ class TickReport:
     missed: int = 0
     unknown: int = 0
     deferred: int = 0
+    retry: int = 0               # the platform never took them; the next tick tries again
     problems: int = 0
     sheets_requests: dict[str, int] = field(default_factory=lambda: {"read": 0, "write": 0})
     window: list[str] = field(default_factory=list)
@@ -55,6 +56,7 @@ class TickDeps:
     resolver: SecretResolver = field(default_factory=SecretResolver.from_environment)
     journal: Any = field(default_factory=NullJournal)
     masker: Any = None                            # a delivery.masking.Masker the log handlers share; secrets get added
+    timeout: tuple[float, float] = (5.0, 15.0)    # (connect, read) seconds for each webhook request
 
 
 def window_start(wb: Workbook, now: datetime) -> datetime:
@@ -191,7 +193,7 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
         deps.journal.result(p.sends, result.status, result.attempts, sent_at, result.reason, p.group.group_id, p.rule.rule_id)
 
     dispatcher = Dispatcher(deps.session, deps.clock, deps.sleep, deps.rng, masker=masker, before_send=before,
-                            after_send=after)
+                            after_send=after, timeout=deps.timeout)
     dispatch = dispatcher.dispatch(deliveries)
     for result in dispatch.results:
         o = outcomes[result.send_id]

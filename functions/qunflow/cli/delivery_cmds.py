@@ -140,7 +140,7 @@ def send(source: str | None, group_id: str, text: str | None, markdown_file, men
     if group.group_id in report.disabled:
         why = _dead_target(group, result.code, masker.mask(report.disabled[group.group_id]))
     elif result.status == "retry":
-        why = (f"the platform was busy or rate-limiting this robot until --wait ({wait:g} s) ran out; try again "
+        why = (f"the platform did not take it within --wait ({wait:g} s) and its retries ({reason}); try again "
                f"later (-v shows each reply)")
     elif result.status == "unknown":
         why = f"no answer from the platform after sending: it may have reached the group, so it was not resent ({reason})"

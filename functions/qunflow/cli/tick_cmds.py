@@ -54,13 +54,14 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
     if as_json:
         data = report.as_json()
         click.echo(json.dumps({k: data[k] for k in ("due", "sent", "failed", "skipped", "missed", "unknown",
-                                                    "deferred", "problems", "sheets_requests", "note")},
+                                                    "deferred", "retry", "problems", "sheets_requests", "note")},
                               ensure_ascii=False))
     else:
         click.echo(f"due {report.due} · sent {report.sent} · failed {report.failed} · skipped {report.skipped} · "
                    f"missed {report.missed} · unknown {report.unknown} · deferred {report.deferred} · "
+                   f"retry {report.retry} · "
                    f"problems {report.problems}" + (f"\n{report.note}" if report.note else ""))
-    raise click.exceptions.Exit(1 if report.failed or report.unknown else 0)
+    raise click.exceptions.Exit(1 if report.failed or report.unknown or report.retry else 0)
 
 
 @cli.command(help=PREVIEW_HELP)

@@ -35,7 +35,7 @@ class Delivery:
 class DeliveryResult:
     send_id: str
     group_id: str
-    status: str                    # sent | failed | skipped | unknown | retry (only with a deadline: never sent)
+    status: str                    # sent | failed | skipped | unknown | retry (never sent; a later run may try again)
     attempts: int = 0              # HTTP requests made for this delivery, all parts together
     sent_at: float | None = None   # clock value: the last part accepted (unknown: the start of the last attempt)
     code: str = ""                 # the platform's code or HTTP status of the last reply; "network", "build", ...
@@ -94,10 +94,13 @@ class Dispatcher:
                  logger: logging.Logger | None = None, before_send: Callable[[Delivery, int], None] | None = None,
                  after_send: Callable[[DeliveryResult], None] | None = None, *, deadline: float | None = None,
                  workers: int = 1, backoff_base: float = 2.0, backoff_cap: float = 120.0, rate_margin: float = 0.02,
+                 max_hold: float = 90.0,
                  platforms: Mapping[str, type[Platform]] | None = None):
         """`deadline` (a clock value): no attempt starts after it; what is left comes back as "retry" (never sent)
         or "failed" (partly sent). `workers` > 1 overlaps HTTP calls of different targets in threads; decisions
-        stay in one thread. Everything that talks to the world (session, clock, sleep, rng) is injected."""
+        stay in one thread. `max_hold`: a platform that asks for a longer pause (DingTalk's 10-minute throttle) is
+        left to the next run instead of holding this one. Everything that talks to the world (session, clock,
+        sleep, rng) is injected."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.session, self.clock, self.sleep, self.rng = session, clock, sleep, rng
@@ -106,7 +109,7 @@ class Dispatcher:
         self.log = logger or logging.getLogger("qunflow.delivery")
         self.before_send, self.after_send = before_send, after_send
         self.deadline, self.workers = deadline, max(1, int(workers))
-        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.backoff_base, self.backoff_cap, self.max_hold = backoff_base, backoff_cap, max_hold
         self.platforms = dict(platforms or PLATFORMS)
         self.limiter = RollingWindowLimiter(rate_margin)
         self._hold: dict[str, float] = {}       # webhook -> no send before (retry waits, penalties, buckets)
@@ -288,9 +291,8 @@ class Dispatcher:
             if job.part >= job.parts:
                 self._finish(lane, job, "sent", outcome.code, "ok", sent_at=now)
         elif outcome.kind is RETRY:
-            if job.part_attempts >= self.max_attempts:
-                self._finish(lane, job, "failed", outcome.code,
-                             f"gave up after {job.part_attempts} attempts: {outcome.reason}")
+            if job.part_attempts >= self.max_attempts or (outcome.retry_after or 0) > self.max_hold:
+                self._give_up(lane, job, outcome)
             else:
                 self._hold_until(lane, now + self._backoff(job.part_attempts, outcome.retry_after))
         elif outcome.kind is DISABLE_TARGET:
@@ -327,6 +329,23 @@ class Dispatcher:
                                    f"({mask_url(lane.webhook)})")
         while lane.jobs:
             self._finish(lane, lane.jobs[0], "skipped", "disabled", f"target disabled: {lane.disabled}")
+
+    def _give_up(self, lane: _Lane, job: _Job, outcome: Outcome) -> None:
+        """Attempts used up on a passing failure (5xx, throttling, no connection): the platform never took the
+        message, so it is "retry" (a later run may send it, within catch_up), and the rest of this webhook's queue
+        waits for that run too instead of spending this one on a target that is down. A message of which some
+        parts went out is "failed": sending it again would repeat those parts."""
+        if job.part > 0:
+            self._finish(lane, job, "failed", outcome.code, f"gave up after {job.part_attempts} attempts: {outcome.reason}")
+            return
+        why = (f"the platform asks for a {outcome.retry_after:g} s pause" if (outcome.retry_after or 0) > self.max_hold
+               else f"{job.part_attempts} failed attempt(s) in a row")
+        self._finish(lane, job, "retry", outcome.code, f"gave up in this run after {why}: {outcome.reason}; "
+                                                        f"the next run tries again")
+        while lane.jobs:
+            self._finish(lane, lane.jobs[0], "retry", outcome.code, f"not tried in this run: this webhook gave "
+                                                                    f"up after {why} ({outcome.reason}); the next "
+                                                                    f"run tries again")
 
     def _expire(self, lane: _Lane) -> None:
         """The deadline passed before this lane could go on: what never left is "retry", a partial send "failed"."""

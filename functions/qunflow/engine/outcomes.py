@@ -50,7 +50,7 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
     """Fill `changes` with everything the tick learned; return counts by status.
 
     `positions`: SendLog rows already written ahead (send id -> sheet row): they are updated in place."""
-    counts = {k: 0 for k in ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred")}
+    counts = {k: 0 for k in ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry")}
     sop_table, groups_table = wb.tables["sop"], wb.tables["groups"]
     rows = []
     for p in planned:

@@ -3,7 +3,8 @@
 Policies, in order:
 - disabled group or rule, `until` passed → not planned at all;
 - quiet hours: a send due inside them waits until they end (`quiet: wait`) or is skipped (`skip`);
-- the ledger: a send already final (sent, failed, skipped, missed, unknown) is never planned again;
+- the ledger: a send already final (sent, failed, skipped, missed, unknown) is never planned again; one the
+  platform never took (`retry`) is planned again at its own time by every later tick (engine/carried.py);
 - catch-up: a send older than `catch_up` when the tick sees it is `missed`, never posted late;
 - a dead webhook (Groups.status starts with "dead") → skipped until the operator clears the status;
 - the daily cap: sends over it are `deferred` to the next day's first allowed minute (deferred sends
@@ -21,6 +22,7 @@ from ..records import Group, Member, SopRule
 from ..workbook import Workbook
 from ..metrics.experiments import excluded_by_experiment
 from .activity import activity_by_member
+from .carried import DEFERRED_REASON, RETRY_REASON, deferred_sends, retried_sends
 from .audience import Audience, Context, CouponPool, mentioned, reachable, target_groups
 
 QUIET_LOOKBACK = timedelta(days=1)  # a send can wait at most this long for quiet hours to end
@@ -140,7 +142,10 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
                         p.policy, p.reason = "quiet_skip", "inside quiet hours"
                     p.audience = mentioned(rule, group, in_group, [], ctx(at, group))
                     planned.append(p)
-    planned += _deferred(wb, ledger, start, end, planned, ctx)
+    seen = {s for p in planned for s in p.sends}
+    planned += deferred_sends(wb, ledger, start, end, seen, ctx)
+    if not preview:
+        planned += retried_sends(wb, ledger, seen, ctx)
     planned.sort(key=lambda p: (p.at, p.group.row, p.rule.row))
     for p in planned:
         _apply_policies(p, wb, now, preview)
@@ -196,26 +201,6 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: l
     return list(slots.values())
 
 
-def _deferred(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, planned: list[PlannedSend],
-              ctx) -> list[PlannedSend]:
-    """Sends the daily cap pushed to a later day come back when their new time arrives."""
-    rules = {r.rule_id: r for r in wb.sop if r.enabled}
-    seen = {s for p in planned for s in p.sends}
-    out = []
-    for entry in ledger.deferred():
-        if entry.send_id in seen or entry.scheduled_for is None or entry.rule_id not in rules:
-            continue
-        group = wb.groups.get(entry.group_id or "")
-        if group is None or not group.enabled or not start < entry.scheduled_for <= end:
-            continue
-        rule = rules[entry.rule_id]
-        p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, entry.scheduled_for, reason="deferred by the daily cap")
-        p.audience = mentioned(rule, group, [m for m in wb.members.values() if m.group_id == group.group_id], [],
-                               ctx(p.at, group))
-        out.append(p)
-    return out
-
-
 def _apply_policies(p: PlannedSend, wb: Workbook, now: datetime, preview: bool) -> None:
     if p.policy != "due":
         return
@@ -223,8 +208,9 @@ def _apply_policies(p: PlannedSend, wb: Workbook, now: datetime, preview: bool) 
         p.policy, p.reason = "dead_webhook", f"webhook marked dead: {p.group.status}"
         return
     catch_up = p.rule.catch_up or wb.settings.catch_up
-    if not preview and p.reason != "deferred by the daily cap" and now - p.at > catch_up:
-        p.policy, p.reason = "missed", f"due {p.at:%Y-%m-%d %H:%M} UTC, more than {catch_up} ago"
+    if not preview and p.reason != DEFERRED_REASON and now - p.at > catch_up:
+        late = "still not delivered (the platform failed earlier runs) " if p.reason == RETRY_REASON else ""
+        p.policy, p.reason = "missed", f"{late}due {p.at:%Y-%m-%d %H:%M} UTC, more than {catch_up} ago"
 
 
 def _apply_caps(planned: list[PlannedSend], wb: Workbook, ledger: Ledger) -> None:

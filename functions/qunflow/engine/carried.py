@@ -1,0 +1,96 @@
+"""Sends that come back after their own tick: deferred by the daily cap, or left to `retry` by a platform that was
+down. Pure; plan_sends adds them to what is due.
+
+- `deferred`: the daily cap moved it to a later day; it comes back when that time arrives (exempt from catch-up).
+- `retry`: the platform never took it (5xx, throttling, no connection, attempts used up); every later tick tries
+  again at its original time, so catch-up decides: within `catch_up` it goes out late, after that it is `missed`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..ledger import Entry, Ledger
+from ..workbook import Workbook
+from .audience import mentioned
+
+DEFERRED_REASON = "deferred by the daily cap"
+RETRY_REASON = "sent again after a failed run"
+
+
+def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, seen: set[str], ctx) -> list:
+    """Sends the daily cap pushed to a later day come back when their new time arrives."""
+    from .plan import PlannedSend
+    rules = {r.rule_id: r for r in wb.sop if r.enabled}
+    out = []
+    for entry in ledger.deferred():
+        if entry.send_id in seen or entry.scheduled_for is None or entry.rule_id not in rules:
+            continue
+        group = wb.groups.get(entry.group_id or "")
+        if group is None or not group.enabled or not start < entry.scheduled_for <= end:
+            continue
+        rule = rules[entry.rule_id]
+        p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, entry.scheduled_for, reason=DEFERRED_REASON)
+        p.audience = mentioned(rule, group, _members_of(wb, group.group_id), [], ctx(p.at, group))
+        out.append(p)
+    return out
+
+
+def retried_sends(wb: Workbook, ledger: Ledger, seen: set[str], ctx) -> list:
+    """Sends a platform outage left at `retry`, planned again at their original time (a member-relative rule's
+    members in one batch per rule and group). Catch-up then decides whether they still go out."""
+    from .plan import PlannedSend, quiet_shift
+    rules = {r.rule_id: r for r in wb.sop if r.enabled}
+    batches: dict[tuple[str, str], PlannedSend] = {}
+    out = []
+    for entry in ledger.retrying():
+        rule, group = rules.get(entry.rule_id or ""), wb.groups.get(entry.group_id or "")
+        if entry.send_id in seen or rule is None or group is None or not group.enabled:
+            continue  # a rule or group switched off since: it stays `retry` and is not posted
+        occurrence = entry.scheduled_for or _occurrence_of(entry)
+        if occurrence is None:
+            continue
+        at, _ = quiet_shift(occurrence, group, wb)  # when it was meant to go out
+        member_id = _member_of(entry) if rule.schedule.member_relative else None
+        if member_id is None:
+            p = PlannedSend(entry.send_id, rule, group, occurrence, at, reason=RETRY_REASON)
+            p.audience = mentioned(rule, group, _members_of(wb, group.group_id), [], ctx(at, group))
+            out.append(p)
+            continue
+        batch = batches.get((rule.rule_id, group.group_id))
+        if batch is None:
+            batch = batches[(rule.rule_id, group.group_id)] = PlannedSend(
+                f"{entry.send_id}:retry:batch", rule, group, at, at, reason=RETRY_REASON)
+            out.append(batch)
+        batch.at = batch.occurrence = min(batch.at, at)  # judged by its oldest member, like a late batch
+        batch.member_send_ids[member_id] = entry.send_id
+        if member_id in wb.members:
+            batch.members.append(wb.members[member_id])
+    for batch in batches.values():
+        batch.audience = mentioned(batch.rule, batch.group, _members_of(wb, batch.group.group_id), batch.members,
+                                   ctx(batch.at, batch.group))
+    return out
+
+
+def _members_of(wb: Workbook, group_id: str) -> list:
+    return [m for m in wb.members.values() if m.group_id == group_id]
+
+
+def _parts(entry: Entry) -> list[str] | None:
+    """`rule:group:stamp[:member]`, read after the entry's own rule and group ids (which may hold anything)."""
+    prefix = f"{entry.rule_id}:{entry.group_id}:"
+    if not entry.send_id.startswith(prefix):
+        return None
+    return entry.send_id[len(prefix):].split(":", 1)
+
+
+def _occurrence_of(entry: Entry) -> datetime | None:
+    parts = _parts(entry)
+    try:
+        return datetime.strptime(parts[0], "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc) if parts else None
+    except ValueError:
+        return None
+
+
+def _member_of(entry: Entry) -> str | None:
+    parts = _parts(entry)
+    return parts[1] if parts and len(parts) == 2 else None

@@ -41,14 +41,18 @@ checkov: $(CHECKOV_STAMP)
 test: $(STAMP) browser checkov
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Prints every table and writes it into docs/PERFORMANCE.md with the machine and the date (BENCH_QUICK=1:
+# small sizes, printed only). The tick grid (bench/grid.py) takes several minutes: one cell at a time.
 bench: $(STAMP)
-	$(PY) bench/run.py
-	$(PY) bench/delivery.py
-	$(PY) bench/baseline.py
+	$(PY) bench/run.py --publish
+	$(PY) bench/delivery.py --publish
+	$(PY) bench/baseline.py --publish
+	$(PY) bench/grid.py --publish
 
 # The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
 test-faults: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_tick_google.py tests/test_delivery_integration.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_fault_campaign.py tests/test_outages.py \
+	  tests/test_tick_google.py tests/test_delivery_integration.py tests/test_dispatcher.py
 
 # The bad-input fuzz at 10,000 examples (500 run in `make test`).
 fuzz: $(STAMP)

@@ -3,9 +3,11 @@
 The naive way most scripts do it: open the sheet, `worksheet(title).get_all_records()` per tab,
 `update_cell` per status, `append_row` per log row. Same process, same fake, same workload.
 Also: cold import time of functions/main.py, and `preview --days 30` for 1,000 groups.
+With --publish the figures also go into docs/PERFORMANCE.md (block "baseline").
 """
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import subprocess
@@ -18,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from publish import publish, should_publish  # noqa: E402
 from workbooks import raw  # noqa: E402
 
 from qunflow.changes import Changes  # noqa: E402
@@ -89,15 +92,20 @@ def preview_30_days() -> tuple[float, int]:
     return time.perf_counter() - t0, len(items)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--publish", action="store_true", help="also write the figures into docs/PERFORMANCE.md")
+    args = parser.parse_args(argv)
     print(f"Workload: {MEMBERS:,} members, read every tab, {STATUSES} status updates, {LOG_ROWS} log rows; "
           f"the fake answers each request after {LATENCY * 1000:.0f} ms.\n")
-    print("| | Sheets requests | time |\n|---|---|---|")
-    for row in compare():
-        print(row)
-    print(f"\ncold import of functions/main.py (median of 5, including the interpreter's start): {cold_import():.2f} s")
+    lines = ["| | Sheets requests | time |", "|---|---|---|", *compare(), ""]
     seconds, n = preview_30_days()
-    print(f"preview --days 30, 1,000 groups / 10,000 members / 50 rules: {seconds:.1f} s for {n:,} sends")
+    lines += [f"- cold import of functions/main.py (median of 5, including the interpreter's start): {cold_import():.2f} s",
+              f"- preview --days 30, 1,000 groups / 10,000 members / 50 rules: {seconds:.1f} s for {n:,} sends"]
+    body = "\n".join(lines)
+    print(body)
+    if should_publish(args.publish):
+        publish("baseline", body)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ virtual clock, so rate-limit waits cost simulated time, not wall time. For each 
   seconds, and HTTP requests per wall second.
 
 Exits 1 if a ratio exceeds 1.1. Fixed seeds; the same arguments give the same simulated figures.
+With --publish the table also goes into docs/PERFORMANCE.md (block "delivery").
 """
 from __future__ import annotations
 
@@ -28,11 +29,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
 
 from qunflow.delivery import PLATFORMS, Delivery, Dispatcher, Mentions, Message, NewsCard, Target  # noqa: E402
 from qunflow.emulator import Bot, Emulator  # noqa: E402
+from publish import publish, should_publish  # noqa: E402
 
 T0 = 1_764_547_200.0            # 2025-12-01 00:00 UTC
 MAX_RATIO = 1.1
@@ -168,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-group", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.01,
                         help="real seconds each request takes in the latency scenarios (0: skip them)")
+    parser.add_argument("--publish", action="store_true", help="also write the table into docs/PERFORMANCE.md")
     args = parser.parse_args(argv)
     print(f"qunflow delivery bench · {host.machine()} · {os.cpu_count()} cores · Python {host.python_version()}")
     rows = scenarios(args.groups, args.per_group, args.latency)
     print(table(rows))
+    if should_publish(args.publish):
+        publish("delivery", table(rows))
     bad = [r for r in rows if r.ratio > MAX_RATIO or r.sent != r.deliveries]
     for r in bad:
         print(f"FAIL {r.scenario}: ratio {r.ratio:.3f} (limit {MAX_RATIO}), sent {r.sent} of {r.deliveries}",

@@ -6,6 +6,7 @@ asserted here are the ones docs/RELIABILITY.md quotes (`pytest tests/test_outage
 """
 import copy
 import random
+import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -82,9 +83,16 @@ def test_a_platform_down_for_an_hour_sends_late_within_catch_up_and_records_the_
             shop.emulator.error_rate = 1.0 if down else 0.0        # every platform answers 5xx for an hour
             before = shop.emulator.requests_total
             report = shop.tick(moment)
+            waiting = [p for p in load_workbook(shop.store.raw).previous_problems if "did not take" in p.message]
             if down:
                 during += shop.emulator.requests_total - before
                 assert report.sent == 0 and report.retry >= 1
+                if moment.minute % 10 == 5:                         # a post is waiting: each group says so
+                    assert sorted(p.row for p in waiting) == [2, 3, 4], waiting
+                    assert all(p.tab == "Groups" and p.column == "webhook" and re.search(r"HTTP 50[023]", p.message)
+                               for p in waiting), waiting
+            elif moment > DOWN_TO:
+                assert not waiting                                  # gone once the platform answers again
         wb = load_workbook(shop.store.raw)
         figures = account(wb, shop.emulator.messages)
         want = expected_fate()

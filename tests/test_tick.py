@@ -90,6 +90,22 @@ def test_a_removed_bot_disables_only_its_group(shop):
     assert [m["platform"] for m in shop.emulator.messages] == ["dingtalk"]
 
 
+def test_a_literal_webhook_of_a_removed_bot_is_masked_in_the_problems_tab():
+    shop = Shop(at("2026-12-01 09:55"))
+    try:
+        key = shop.emulator.bots[0].token
+        literal = shop.resolver.resolve("env:HOOK_G01")              # the full URL, key included
+        shop.store.raw["Groups"][1][shop.store.raw["Groups"][0].index("webhook")] = literal
+        shop.emulator.bots[0].dead = True
+        shop.tick(at("2026-12-01 23:01"))
+        problems = wb_of(shop).previous_problems
+        dead = [p for p in problems if p.tab == "Groups" and p.row == 2 and "robot" in p.message]
+        assert dead and key[:4] in dead[0].value and "…" in dead[0].value
+        assert not [p for p in problems if key in p.value or key in p.message]
+    finally:
+        shop.close()
+
+
 def test_clock_jumps_back_send_nothing_twice_and_forward_past_catch_up_record_missed(shop):
     shop.tick(at("2026-12-01 10:02"))  # the 10:00 tip goes out
     assert len(shop.emulator.messages) == 1

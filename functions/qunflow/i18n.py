@@ -100,6 +100,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The group's robot refused the message ({reason}); qunflow stopped posting to this group. Fix the webhook, then clear the group's status cell.",
         "zh-CN": "群机器人拒绝了消息（{reason}），qunflow 已停止向这个群发送。请修正机器人地址，然后清空该群的“状态”单元格。",
     },
+    "platform_unavailable": {
+        "en": "{platform} did not take this group's messages ({reason}); {count} message(s) wait and go out by themselves when it answers again, if that is within catch_up ({catch_up}). Nothing to fix unless this stays.",
+        "zh-CN": "{platform} 暂时没有接收这个群的消息（{reason}）；{count} 条消息在等待，平台恢复后会自动补发（需在补发时限 {catch_up} 内）。若一直出现，请检查机器人或平台状态。",
+    },
     "webhook_marked_dead": {
         "en": "qunflow stopped posting to this group because its robot refused messages ({value}). Fix the webhook, then clear this cell.",
         "zh-CN": "群机器人曾拒绝消息（{value}），qunflow 已暂停向此群发送。请修正机器人地址后清空此单元格。",

@@ -70,6 +70,15 @@ def url_secrets(url: str) -> list[str]:
     return [f for f in found if f]
 
 
+def mask_webhook_cell(value: str | None) -> str:
+    """A Groups webhook/secret cell as it may be shown in a Problem: `env:NAME` and `secret:NAME` are names, shown
+    as written; anything else may hold a key and is masked."""
+    text = (value or "").strip()
+    if re.fullmatch(r"(?i)(env|secret):[A-Za-z0-9_.\-/]+", text):
+        return text
+    return mask_url(text)
+
+
 def mask_url(url: str | None) -> str:
     """The URL with every credential part masked; a value that is not a URL is masked whole."""
     if not url:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ..changes import Changes
+from ..delivery.masking import mask_webhook_cell
 from ..problems import WARNING, ProblemSink
 from ..workbook import Workbook
 from .plan import PlannedSend, group_tz
@@ -53,6 +54,7 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
     counts = {k: 0 for k in ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry")}
     sop_table, groups_table = wb.tables["sop"], wb.tables["groups"]
     rows = []
+    waiting: dict[str, list[str]] = {}  # group -> why its sends wait for the next tick
     for p in planned:
         if p.policy == "due":
             counts["due"] += 1
@@ -60,6 +62,8 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         else:
             o = SendOutcome(POLICY_STATUS[p.policy], reason=p.reason)
         counts[o.status] = counts.get(o.status, 0) + 1
+        if o.status == "retry":
+            waiting.setdefault(p.group.group_id, []).append(o.reason)
         if o.status == "sent":
             _after_sent(p, o, wb, changes)
         if p.pool_empty and o.status == "sent" and not any(x.code == "pool_empty" and x.row == p.rule.row for x in sink.items):
@@ -83,8 +87,35 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
             continue
         changes.set("groups", group_id, "status", f"dead since {stamp:%Y-%m-%d %H:%M}: {reason}")
         sink.add("dead_webhook", tab=groups_table.title, row=group.row, column=groups_table.header_of("webhook", wb.lang),
-                 value=group.webhook, reason=reason)
+                 value=mask_webhook_cell(group.webhook), reason=reason)
+    for group_id, reasons in waiting.items():
+        group = wb.groups[group_id]
+        sink.add("platform_unavailable", tab=groups_table.title, row=group.row,
+                 column=groups_table.header_of("webhook", wb.lang), value=mask_webhook_cell(group.webhook), severity=WARNING,
+                 platform=_platform_label(groups_table, group.platform, wb.lang), reason=_first_cause(reasons[0]),
+                 count=len(reasons),
+                 catch_up=_duration(wb.settings.catch_up))
     return counts
+
+
+def _platform_label(groups_table, platform: str, lang: str) -> str:
+    """The platform as the operator's dropdown shows it (企业微信 in a Chinese sheet, WeCom's id in an English one)."""
+    for value in groups_table.schema.column("platform").values:
+        if value.value == platform:
+            return value.labels.get(lang, platform)
+    return platform
+
+
+def _first_cause(reason: str) -> str:
+    """'gave up in this run after 4 failed attempt(s) in a row: HTTP 503: busy; the next run tries again' → the
+    platform's own words, for the Problems tab."""
+    cause = reason.split(": ", 1)[1] if reason.startswith("gave up in this run") and ": " in reason else reason
+    return cause.replace("; the next run tries again", "")[:160]
+
+
+def _duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 def _after_sent(p: PlannedSend, o: SendOutcome, wb: Workbook, changes: Changes) -> None:

@@ -25,6 +25,7 @@ WEBHOOKS = {
     "wecom": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=fakekey1-test-only-not-real-wecomkey00",
     "dingtalk": "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789abcdef",
     "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/0f5e3c1a-1111-2222-3333-444455556666",
+    # checkov:skip=CKV_SECRET_14: a fake Slack webhook; the real host is the point (URL building, masking)
     "slack": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
     "discord": "https://discord.com/api/webhooks/123456789012345678/AbCdEf-token_0123456789",
     "telegram": "https://api.telegram.org/bot123456:ABC-DEF1234ghIkl/sendMessage?chat_id=-1001234567890",
@@ -65,7 +66,7 @@ def test_feishu_sign_matches_the_documented_formula(secret, ts):
 
 
 def test_dingtalk_signature_is_appended_by_concatenation_and_encoded_once():
-    secret = "SEC0123456789abcdef"
+    secret = "SEC0000000000000000"
     for ts in range(1_700_000_000_000, 1_700_000_000_200):  # find a signature whose base64 has + or / or =
         raw = base64.b64encode(hmac.new(secret.encode(), f"{ts}\n{secret}".encode(), hashlib.sha256).digest()).decode()
         if "+" in raw or "/" in raw:

@@ -443,7 +443,7 @@ def test_a_deadline_already_passed_sends_nothing_more():
     # checkov:skip=CKV_SECRET_14: a fake Slack webhook; the real host is the point (masking)
     ("https://hooks.slack.com/services/T00/B00/XXXXXXXXXXXX", "https://hooks.slack.com/services/T00/B00/XXXX…"),
     ("https://discord.com/api/webhooks/1234567/tokentokentoken", "https://discord.com/api/webhooks/1234567/toke…"),
-    ("https://api.telegram.org/bot123456:ABCDEFGH/sendMessage?chat_id=-1",
+    ("https://api.telegram.org/bot123456:tg-fake-0000/sendMessage?chat_id=-1",
      "https://api.telegram.org/bot1234…/sendMessage?chat_id=-1"),
     ("http://127.0.0.1:8080/cgi-bin/webhook/send?key=k1", "http://127.0.0.1:8080/cgi-bin/webhook/send?key=…"),
     ("SECabcdefghijk", "SECa…"),

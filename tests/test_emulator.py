@@ -38,7 +38,7 @@ class FakeClock:
 BOTS = {
     "wecom": Bot("wecom", "wk-0001-secret-key", name="WeCom Shop", group_id="g-wecom"),
     "dingtalk": Bot("dingtalk", "dt-0001-access", name="Ding Shop", group_id="g-ding"),
-    "dingtalk_signed": Bot("dingtalk", "dt-signed-0002", secret="SEC-ding-secret", name="Ding Signed"),
+    "dingtalk_signed": Bot("dingtalk", "dt-signed-0002", secret="SEC-ding-000000", name="Ding Signed"),
     "dingtalk_kw": Bot("dingtalk", "dt-keyword-0003", keyword="qunflow", name="Ding Keyword"),
     "feishu": Bot("feishu", "fs-0001-hook", name="Feishu Shop", group_id="g-feishu"),
     "feishu_signed": Bot("feishu", "fs-signed-0002", secret="fs-secret", name="Feishu Signed"),
@@ -371,18 +371,18 @@ def test_specific_removal_codes_and_wrong_discord_token(http):
 def test_dingtalk_signature(emu, http, clock):
     body = {"msgtype": "text", "text": {"content": "signed"}}
     ts = int(clock.now * 1000)
-    assert http.post(ding_signed_url(emu, "SEC-ding-secret", ts), json=body).json()["errcode"] == 0
+    assert http.post(ding_signed_url(emu, "SEC-ding-000000", ts), json=body).json()["errcode"] == 0
     wrong = http.post(ding_signed_url(emu, "SEC-wrong", ts), json=body).json()
     assert wrong["errcode"] == 310000 and "sign not match" in wrong["errmsg"]
     missing = http.post(url(emu, "dingtalk_signed"), json=body).json()
     assert missing["errcode"] == 310000 and "sign not match" in missing["errmsg"]
     stale_ts = ts - 3601 * 1000
-    stale = http.post(ding_signed_url(emu, "SEC-ding-secret", stale_ts), json=body).json()
+    stale = http.post(ding_signed_url(emu, "SEC-ding-000000", stale_ts), json=body).json()
     assert stale["errcode"] == 310000 and "invalid timestamp" in stale["errmsg"]
     near = ts - 3599 * 1000
-    assert http.post(ding_signed_url(emu, "SEC-ding-secret", near), json=body).json()["errcode"] == 0
+    assert http.post(ding_signed_url(emu, "SEC-ding-000000", near), json=body).json()["errcode"] == 0
     # the already-encoded sign passed through params= is encoded twice: sign not match
-    digest = base64.b64encode(hmac.new(b"SEC-ding-secret", f"{ts}\nSEC-ding-secret".encode(), hashlib.sha256).digest())
+    digest = base64.b64encode(hmac.new(b"SEC-ding-000000", f"{ts}\nSEC-ding-000000".encode(), hashlib.sha256).digest())
     r = http.post(url(emu, "dingtalk_signed"), params={"timestamp": ts, "sign": quote_plus(digest)}, json=body)
     assert r.json()["errcode"] == 310000
     assert len(emu.messages) == 2
@@ -574,14 +574,14 @@ def test_transcript_jsonl_is_written_and_masked(tmp_path, http, clock):
         http.post(url(emu, "wecom"), json=MINIMAL["wecom"])
         http.post(url(emu, "telegram"), json=MINIMAL["telegram"])
         ts = int(clock.now * 1000)
-        http.post(ding_signed_url(emu, "SEC-ding-secret", ts), json=MINIMAL["dingtalk"])
+        http.post(ding_signed_url(emu, "SEC-ding-000000", ts), json=MINIMAL["dingtalk"])
         lines = read_jsonl(path)
         assert [m["seq"] for m in lines] == [1, 2, 3] and lines == emu.messages
     raw = path.read_text(encoding="utf-8")
     for bot in BOTS.values():
         assert bot.token not in raw
-    assert "SEC-ding-secret" not in raw and "sign" not in raw
-    assert "SEC-ding-secret" not in repr(BOTS["dingtalk_signed"]) and BOTS["wecom"].token not in repr(BOTS["wecom"])
+    assert "SEC-ding-000000" not in raw and "sign" not in raw
+    assert "SEC-ding-000000" not in repr(BOTS["dingtalk_signed"]) and BOTS["wecom"].token not in repr(BOTS["wecom"])
 
 
 class _Dom(HTMLParser):
@@ -660,7 +660,7 @@ def test_serve_prints_urls_and_writes_html_on_exit(tmp_path, http):
     wecom_line = next(line for line in lines if line.strip().startswith("wecom"))
     base = wecom_line.split("POST ")[1].split("/cgi-bin")[0]
     assert sum(1 for line in lines if "POST http://127.0.0.1:" in line) == 6
-    assert http.post(f"{base}/cgi-bin/webhook/send?key=anything", json=MINIMAL["wecom"]).json()["errcode"] == 0
+    assert http.post(f"{base}/cgi-bin/webhook/send?key=any-key-0000000000", json=MINIMAL["wecom"]).json()["errcode"] == 0
     stop.set()
     worker.join(5)
     assert 'class="msg"' in html.read_text(encoding="utf-8") and (tmp_path / "t.jsonl").exists()

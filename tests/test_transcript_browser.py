@@ -70,7 +70,7 @@ def transcript(tmp_path):
     """Three groups' messages, through the real senders, with mentions and a hostile text."""
     clock = Clock()
     bots = [Bot("wecom", "browserWecomKey0001", name="春装福利群", group_id="G01"),
-            Bot("dingtalk", "browserDingToken0002", secret="SECbrowser0002", name="Flash sale", group_id="G02"),
+            Bot("dingtalk", "browser-ding-0000000002", secret="SEC-browser-00000000002", name="Flash sale", group_id="G02"),
             Bot("slack", "T01/B02/browserSlack0003", name="Style lab", group_id="G03")]
     with Emulator(bots, clock=clock) as emu:
         hooks = {b.group_id: Target(b.platform, b.group_id, emu.webhook_url(b), b.secret) for b in bots}

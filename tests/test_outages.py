@@ -157,3 +157,34 @@ def test_a_short_outage_loses_nothing(minutes_down):
         assert lost == (0 if minutes_down <= 30 else 3)             # 35 min: only the 10:00 sends are past catch_up
     finally:
         shop.close()
+
+
+def test_a_welcome_that_waited_for_the_platform_goes_out_once_with_each_coupon_bound_once():
+    shop = Shop(START, rows=rows(), timeout=(2.0, 0.5))
+    try:
+        shop.tick(at("2026-12-01 09:55"))
+        header = shop.store.raw["Members"][0]
+        for i in range(6):
+            row = {"member_id": f"N{i:03d}", "name": f"New{i}", "group_id": "G01" if i % 2 else "G02",
+                   "platform_user_id": f"new{i}", "joined_at": "2026-12-01 09:57"}
+            shop.store.raw["Members"].append([row.get(h, "") for h in header])
+        shop.emulator.error_rate = 1.0
+        for moment in ("10:00", "10:05", "10:10"):                    # down: the welcomes wait
+            report = shop.tick(at(f"2026-12-01 {moment}"))
+            assert report.sent == 0
+        shop.emulator.error_rate = 0.0
+        shop.tick(at("2026-12-01 10:15"))
+        shop.tick(at("2026-12-01 10:20"))
+        welcomes = [m for m in shop.emulator.messages if "Welcome" in m["text"]]
+        assert len(welcomes) == 2                                     # one per group, once
+        assert sorted(len(m["mentions"]) for m in welcomes) == [3, 3]
+        wb = load_workbook(shop.store.raw)
+        new = [m for m in wb.members.values() if m.member_id.startswith("N")]
+        assert all(m.welcomed_at is not None for m in new)
+        codes = [m.coupon_code for m in new]
+        assert len(set(codes)) == 6 and all(wb.coupons[c].member_id == m.member_id for m, c in zip(new, codes))
+        final = latest(wb)
+        assert {final[sid].status for sid in final if sid.startswith("W01:")} == {"sent"}
+        assert any(r.status == "retry" and r.send_id.startswith("W01:") for r in wb.sendlog)
+    finally:
+        shop.close()

@@ -21,6 +21,7 @@ def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime,
     """Sends the daily cap pushed to a later day come back when their new time arrives."""
     from .plan import PlannedSend
     rules = {r.rule_id: r for r in wb.sop if r.enabled}
+    members = _MembersByGroup(wb)
     out = []
     for entry in ledger.deferred():
         if entry.send_id in seen or entry.scheduled_for is None or entry.rule_id not in rules:
@@ -30,17 +31,18 @@ def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime,
             continue
         rule = rules[entry.rule_id]
         p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, entry.scheduled_for, reason=DEFERRED_REASON)
-        p.audience = mentioned(rule, group, _members_of(wb, group.group_id), [], ctx(p.at, group))
+        p.audience = mentioned(rule, group, members[group.group_id], [], ctx(p.at, group))
         out.append(p)
     return out
 
 
 def retried_sends(wb: Workbook, ledger: Ledger, seen: set[str], ctx) -> list:
     """Sends a platform outage left at `retry`, planned again at their original time (a member-relative rule's
-    members in one batch per rule and group). Catch-up then decides whether they still go out."""
+    members in the batch they were in: same rule, group and time). Catch-up then decides whether they go out."""
     from .plan import PlannedSend, quiet_shift
     rules = {r.rule_id: r for r in wb.sop if r.enabled}
-    batches: dict[tuple[str, str], PlannedSend] = {}
+    members = _MembersByGroup(wb)
+    batches: dict[tuple[str, str, datetime], PlannedSend] = {}
     out = []
     for entry in ledger.retrying():
         rule, group = rules.get(entry.rule_id or ""), wb.groups.get(entry.group_id or "")
@@ -53,26 +55,35 @@ def retried_sends(wb: Workbook, ledger: Ledger, seen: set[str], ctx) -> list:
         member_id = _member_of(entry) if rule.schedule.member_relative else None
         if member_id is None:
             p = PlannedSend(entry.send_id, rule, group, occurrence, at, reason=RETRY_REASON)
-            p.audience = mentioned(rule, group, _members_of(wb, group.group_id), [], ctx(at, group))
+            p.audience = mentioned(rule, group, members[group.group_id], [], ctx(at, group))
             out.append(p)
             continue
-        batch = batches.get((rule.rule_id, group.group_id))
+        batch = batches.get((rule.rule_id, group.group_id, at))
         if batch is None:
-            batch = batches[(rule.rule_id, group.group_id)] = PlannedSend(
+            batch = batches[(rule.rule_id, group.group_id, at)] = PlannedSend(
                 f"{entry.send_id}:retry:batch", rule, group, at, at, reason=RETRY_REASON)
             out.append(batch)
-        batch.at = batch.occurrence = min(batch.at, at)  # judged by its oldest member, like a late batch
         batch.member_send_ids[member_id] = entry.send_id
         if member_id in wb.members:
             batch.members.append(wb.members[member_id])
     for batch in batches.values():
-        batch.audience = mentioned(batch.rule, batch.group, _members_of(wb, batch.group.group_id), batch.members,
+        batch.audience = mentioned(batch.rule, batch.group, members[batch.group.group_id], batch.members,
                                    ctx(batch.at, batch.group))
     return out
 
 
-def _members_of(wb: Workbook, group_id: str) -> list:
-    return [m for m in wb.members.values() if m.group_id == group_id]
+class _MembersByGroup(dict):
+    """group id -> its members, built on first use (most ticks carry nothing over and never need it)."""
+
+    def __init__(self, wb: Workbook):
+        super().__init__()
+        self.wb = wb
+
+    def __missing__(self, group_id: str) -> list:
+        if not self:
+            for m in self.wb.members.values():
+                self.setdefault(m.group_id, []).append(m)
+        return self.setdefault(group_id, [])
 
 
 def _parts(entry: Entry) -> list[str] | None:

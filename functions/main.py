@@ -101,7 +101,8 @@ def tick(request: Any) -> tuple[dict, int]:
     except Exception as exc:  # noqa: BLE001 - logged as one line; Scheduler retries
         return _failed(job, now, exc)
     summary = report.as_json()
-    _log("ERROR" if report.failed or report.unknown else "INFO", "tick done", job=job, schedule_time=now.isoformat(),
+    severity = "ERROR" if report.failed or report.unknown else "WARNING" if report.retry else "INFO"
+    _log(severity, "tick done", job=job, schedule_time=now.isoformat(),
          duration_ms=round((time.monotonic() - started) * 1000), **{k: summary[k] for k in
          ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry", "problems",
           "sheets_requests")})

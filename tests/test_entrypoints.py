@@ -181,6 +181,18 @@ def test_google_unreachable_is_one_error_line_and_503_so_scheduler_retries(world
     assert len(emulator.messages) == 2
 
 
+def test_a_platform_that_answers_5xx_leaves_its_sends_waiting_with_a_warning_line(world, capsys, monkeypatch):
+    sheets, emulator, now = world
+    emulator.error_rate = 1.0                                 # every platform request: 500/502/503
+    client = cold_start()
+    monkeypatch.setattr(sys.modules["main"].time, "sleep", lambda seconds: None)  # the backoff, without the waits
+    capsys.readouterr()
+    reply = scheduler_post(client, now)
+    assert reply.status_code == 200 and reply.get_json()["retry"] == 2 and reply.get_json()["sent"] == 0
+    done = [line for line in log_lines(capsys.readouterr().out) if line.get("message") == "tick done"]
+    assert done and done[0]["severity"] == "WARNING" and done[0]["retry"] == 2
+
+
 # Entry points declared in workflows/jobs.yaml that main.py does not define yet (issue "Members/metrics").
 # Terraform would deploy a function for each, and a missing target fails that function's deployment.
 NOT_YET = {"metrics", "ingest", "housekeeping"}

@@ -93,8 +93,7 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         sink.add("platform_unavailable", tab=groups_table.title, row=group.row,
                  column=groups_table.header_of("webhook", wb.lang), value=mask_webhook_cell(group.webhook), severity=WARNING,
                  platform=_platform_label(groups_table, group.platform, wb.lang), reason=_first_cause(reasons[0]),
-                 count=len(reasons),
-                 catch_up=_duration(wb.settings.catch_up))
+                 count=len(reasons), catch_up=_duration(wb.settings.catch_up))
     return counts
 
 

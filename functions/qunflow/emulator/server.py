@@ -1,8 +1,8 @@
-"""The emulator's HTTP shell: routing, the bot registry, faults, recording, admin endpoints.
+"""The emulator: routing, the bot registry, faults, recording, admin endpoints.
 
 Each platform module judges one request (pure, given the clock reading and
-the rate-limit state); this module owns the state and the sockets. It
-listens on 127.0.0.1 only.
+the rate-limit state); this module owns the state; emulator/listener.py the
+sockets. It listens on 127.0.0.1 only.
 """
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ import time
 import traceback
 from collections import Counter
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterable
-from urllib.parse import parse_qs, urlsplit
 
 from . import transcript
 from .base import Bot, Context, Reply, Request, json_reply, text_reply
 from .dingtalk import DingTalk
+from .listener import EmulatorHandler, EmulatorServer
 from .discord import Discord
 from .feishu import Feishu
 from .ratelimit import Limiter
@@ -33,7 +32,6 @@ from .wecom import WeCom
 
 PLATFORM_CLASSES = {"wecom": WeCom, "dingtalk": DingTalk, "feishu": Feishu, "slack": Slack,
                     "discord": Discord, "telegram": Telegram}
-MAX_BODY = 8 * 1024 * 1024
 FAULT_STATUSES = (500, 502, 503)
 FAULT_BODY = {500: "500 Internal Server Error", 502: "502 Bad Gateway", 503: "503 Service Unavailable"}
 
@@ -69,7 +67,7 @@ class Emulator:
         self._bots: dict[tuple[str, str], Bot] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._conns: set = set()
         self.base_url: str | None = None
@@ -83,7 +81,7 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         self._stopping.clear()
-        server = _Server(("127.0.0.1", port), _Handler)
+        server = EmulatorServer(("127.0.0.1", port), EmulatorHandler)
         server.daemon_threads = True
         server.emulator = self
         self._server = server
@@ -301,101 +299,3 @@ class Emulator:
                 {"platform": b.platform, "token_masked": b.token_masked, "webhook_url": self.webhook_url(b)}
                 for b in bots]})
         return json_reply(404, {"ok": False, "error": f"no admin endpoint {method} {path}"})
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        """A client that hangs up mid-request (a killed sender, a timeout) is normal here: no traceback."""
-        import sys
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "qunflow-emulator"
-    sys_version = ""
-    timeout = 60
-    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
-
-    def setup(self) -> None:
-        super().setup()
-        emulator = self.server.emulator
-        with emulator._lock:
-            emulator._conns.add(self.connection)
-
-    def finish(self) -> None:
-        emulator = self.server.emulator
-        with emulator._lock:
-            emulator._conns.discard(self.connection)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def _serve(self, method: str) -> None:
-        emulator: Emulator = self.server.emulator
-        url = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        body = self._read_body()
-        if body is None:
-            self.close_connection = True
-            return self._send(text_reply(413, "413 request entity too large"))
-        if url.path.startswith("/_emulator/"):
-            reply = emulator.admin(method, url.path, query, body)
-        else:
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = emulator.handle(Request(method, url.path, query, headers, body))
-        if emulator._stopping.is_set():
-            self.close_connection = True
-        self._send(reply)
-
-    def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks, total = [], 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, reply: Reply) -> None:
-        try:
-            self.send_response(reply.status)
-            if reply.status != 204:
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            if reply.status != 204:
-                self.wfile.write(reply.body)
-        except OSError:  # the client gave up (a timeout fault) or stop() closed the socket
-            self.close_connection = True
-
-    def log_message(self, format: str, *args) -> None:
-        pass  # the request line carries tokens; the emulator logs masked lines itself
-

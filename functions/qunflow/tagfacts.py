@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Iterable
 
-from .tagrules import FACTS, RuleError, parse_rule  # noqa: F401
+from .tagrules import FACTS, RuleError, parse_rule
 
 # --- facts ---------------------------------------------------------------------------------------------
 

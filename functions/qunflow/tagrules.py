@@ -397,7 +397,3 @@ def _eval(node: Node, facts: dict[str, Any]) -> bool:
     if left is None or right is None:
         return op == "!="
     return _CMP[op](left, right)
-
-
-# The facts and the per-member tags live in qunflow.tagfacts; re-exported here for callers of this module.
-from .tagfacts import member_facts, rule_tags  # noqa: E402,F401

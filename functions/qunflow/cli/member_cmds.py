@@ -97,7 +97,7 @@ def _eligible(wb, group_id: str, among: str | None, now):
     """(group, sorted eligible member ids); a clear error when the group is unknown or --among is malformed."""
     from ..cells import fold
     from ..lottery import eligible
-    from ..tagrules import rule_tags
+    from ..tagfacts import rule_tags
     group = next((g for g in wb.groups.values() if fold(g.group_id) == fold(group_id)), None)
     if group is None:
         known = ", ".join(sorted(wb.groups)[:20]) or "none"

@@ -171,7 +171,7 @@ def _layers_and_expiry(wb: Workbook, now: datetime, changes: Changes) -> None:
 
 def _rule_tags(wb: Workbook, now: datetime) -> None:
     """Tags from the Tags tab's rules go to rule_tags, apart from the tags operators type (never overwritten)."""
-    from ..tagrules import rule_tags
+    from ..tagfacts import rule_tags
     tags, _bad = rule_tags(wb, now)  # bad rules are Problems from validate already
     for member_id, all_tags in tags.items():
         m = wb.members[member_id]

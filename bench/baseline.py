@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from publish import publish, should_publish  # noqa: E402
 from workbooks import raw  # noqa: E402
 
-from qunflow.changes import Changes  # noqa: E402
+from qunflow.sheet.changes import Changes  # noqa: E402
 from qunflow.stores.gsheets import GoogleSheetsStore  # noqa: E402
 from sheets_fake import FakeSheetsServer, gspread_client, gspread_session  # noqa: E402
 
@@ -84,8 +84,8 @@ def cold_import() -> float:
 
 
 def preview_30_days() -> tuple[float, int]:
-    from qunflow.preview import preview
-    from qunflow.workbook import load_workbook
+    from qunflow.jobs.preview import preview
+    from qunflow.sheet.load import load_workbook
     wb = load_workbook(raw(10_000, 1_000, 50), today=date(2026, 11, 24))
     t0 = time.perf_counter()
     items = preview(wb, datetime(2026, 12, 1, tzinfo=timezone.utc), 30)

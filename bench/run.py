@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from publish import publish, quick, should_publish  # noqa: E402
 from workbooks import raw, write_xlsx_fast  # noqa: E402
 
-from qunflow.changes import Changes  # noqa: E402
+from qunflow.sheet.changes import Changes  # noqa: E402
 from qunflow.stores.xlsx import XlsxStore  # noqa: E402
-from qunflow.workbook import load_workbook  # noqa: E402
+from qunflow.sheet.load import load_workbook  # noqa: E402
 
 TODAY = date(2026, 11, 24)
 ROWS: dict[str, list[tuple[str, str, str, str]]] = {"model": [], "tick": []}  # table -> rows
@@ -115,10 +115,10 @@ def bench_tick(members: int, groups: int, rules: int):
     import requests
     from qunflow.emulator import Emulator
     from qunflow.engine.plan import plan_sends
-    from qunflow.ledger import Ledger
-    from qunflow.secrets import SecretResolver
+    from qunflow.engine.ledger import Ledger
+    from qunflow.delivery.secrets import SecretResolver
     from qunflow.stores.memory import MemoryStore
-    from qunflow.tick import TickDeps, run_tick
+    from qunflow.jobs.tick import TickDeps, run_tick
     book = raw(members, groups, rules)
     for line in book["Groups"][1:]:
         line[2] = "wecom"  # platform column: one platform, so the bound is simple

@@ -101,8 +101,8 @@ def measure(members: int, groups: int, rules: int, kind: str, folder: Path | Non
             return measure(members, groups, rules, kind, Path(tmp))
     import requests
     from qunflow.emulator import Emulator
-    from qunflow.secrets import SecretResolver
-    from qunflow.tick import TickDeps, run_tick
+    from qunflow.delivery.secrets import SecretResolver
+    from qunflow.jobs.tick import TickDeps, run_tick
 
     book = raw(members, groups, rules)
     wecom_everywhere(book)

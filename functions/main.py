@@ -52,7 +52,7 @@ def _store() -> Any:
         if bucket and os.environ.get("QUNFLOW_SOURCE", "").startswith("gsheets:"):
             import google.auth
             from google.auth.transport.requests import AuthorizedSession
-            from qunflow.lease import GcsLease
+            from qunflow.stores.lease import GcsLease
             creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
             options["lease"] = GcsLease(AuthorizedSession(creds), bucket, time.time)
         _CLIENTS["store"] = open_store(None, **options)
@@ -63,18 +63,15 @@ def _masker() -> Any:
     """One Masker on every log handler: secrets the tick resolves are added to it."""
     if "masker" not in _CLIENTS:
         import logging
-        from qunflow.delivery.masking import Masker, attach_masking
-        root = logging.getLogger()
-        if not root.handlers:  # as deployed (a test runner's own handlers are left alone)
-            class JsonLines(logging.Handler):
-                """Library log records as JSON lines with a severity, like _log's."""
+        from qunflow.jobs.logmask import masked_logging
 
-                def emit(self, record: logging.LogRecord) -> None:
-                    _log(record.levelname, record.getMessage(), logger=record.name)
-            root.setLevel(logging.INFO)
-            root.addHandler(JsonLines())
-        _CLIENTS["masker"] = Masker()
-        attach_masking(_CLIENTS["masker"])
+        class JsonLines(logging.Handler):
+            """Library log records as JSON lines with a severity, like _log's."""
+
+            def emit(self, record: logging.LogRecord) -> None:
+                _log(record.levelname, record.getMessage(), logger=record.name)
+        # as deployed, the root logger has no handler; a test runner's own handlers are left alone
+        _CLIENTS["masker"] = masked_logging(JsonLines(), logging.INFO)
     return _CLIENTS["masker"]
 
 
@@ -88,8 +85,8 @@ def _session() -> Any:
 @functions_framework.http
 def tick(request: Any) -> tuple[dict, int]:
     """Post everything due on the SOP calendar since the last tick; write back."""
-    from qunflow.lease import LeaseBusy
-    from qunflow.tick import TickDeps, run_tick
+    from qunflow.stores.lease import LeaseBusy
+    from qunflow.jobs.tick import TickDeps, run_tick
     started, now = time.monotonic(), _now(request)
     job = request.headers.get("X-CloudScheduler-JobName", "tick")
     try:
@@ -113,8 +110,8 @@ def tick(request: Any) -> tuple[dict, int]:
 def ingest(request: Any) -> tuple[dict, int]:
     """Signed member events (HMAC-SHA256, INGEST_HMAC_SECRET): verify, skip known ids, append to Events."""
     import os
-    from qunflow.ingest import MAX_BODY, ingest_into
-    from qunflow.lease import LeaseBusy
+    from qunflow.jobs.ingest import MAX_BODY, ingest_into
+    from qunflow.stores.lease import LeaseBusy
     started = time.monotonic()
     body = request.stream.read(MAX_BODY + 1)
     try:
@@ -131,9 +128,9 @@ def ingest(request: Any) -> tuple[dict, int]:
 def metrics(request: Any) -> tuple[dict, int]:
     """Roll up yesterday and today so far (Metrics, Cohorts, RulesReport); post the daily report to
     Settings ops_group once per day, when it is set."""
-    from qunflow.lease import LeaseBusy
-    from qunflow.metrics import run_metrics
-    from qunflow.tick import TickDeps
+    from qunflow.stores.lease import LeaseBusy
+    from qunflow.jobs.metrics_job import run_metrics
+    from qunflow.jobs.tick import TickDeps
     started, now = time.monotonic(), _now(request)
     try:
         report = run_metrics(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep,
@@ -152,8 +149,8 @@ def metrics(request: Any) -> tuple[dict, int]:
 @functions_framework.http
 def housekeeping(request: Any) -> tuple[dict, int]:
     """Move SendLog and Events rows older than keep_days (the job's body, default 90) to archive tabs."""
-    from qunflow.housekeeping import run_housekeeping
-    from qunflow.lease import LeaseBusy
+    from qunflow.jobs.housekeeping import run_housekeeping
+    from qunflow.stores.lease import LeaseBusy
     started, now = time.monotonic(), _now(request)
     body = request.get_json(silent=True) or {}
     try:

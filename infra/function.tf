@@ -1,3 +1,6 @@
+# The function's source: main.py and requirements.txt at the root, the qunflow package beside them, and the
+# repository's sheets_schema/ and workflows/ inside the package as qunflow/data/..., the layout a wheel has
+# (pyproject.toml), so the code finds them with importlib.resources wherever the function runs.
 data "archive_file" "source" {
   type             = "zip"
   output_path      = "${path.module}/.build/qunflow-source.zip"
@@ -22,14 +25,14 @@ data "archive_file" "source" {
     for_each = fileset("${path.module}/../sheets_schema", "*.yaml")
     content {
       content  = file("${path.module}/../sheets_schema/${source.value}")
-      filename = "sheets_schema/${source.value}"
+      filename = "qunflow/data/sheets_schema/${source.value}"
     }
   }
   dynamic "source" {
     for_each = fileset("${path.module}/../workflows", "**/*.yaml")
     content {
       content  = file("${path.module}/../workflows/${source.value}")
-      filename = "workflows/${source.value}"
+      filename = "qunflow/data/workflows/${source.value}"
     }
   }
 }
@@ -105,8 +108,6 @@ resource "google_cloudfunctions2_function" "fn" {
     environment_variables = {
       QUNFLOW_SOURCE       = "gsheets:${var.spreadsheet_id}"
       QUNFLOW_LEASE_BUCKET = google_storage_bucket.lease.name
-      QUNFLOW_SCHEMA_DIR   = "sheets_schema"
-      QUNFLOW_PLAYBOOKS    = "workflows/playbooks"
     }
 
     dynamic "secret_environment_variables" {

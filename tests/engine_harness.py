@@ -10,10 +10,10 @@ import requests
 from helpers import make_raw
 from qunflow.clock import VirtualClock
 from qunflow.emulator import Bot, Emulator
-from qunflow.journal import FileJournal, NullJournal
-from qunflow.secrets import SecretResolver
+from qunflow.jobs.journal import FileJournal, NullJournal
+from qunflow.delivery.secrets import SecretResolver
 from qunflow.stores.memory import MemoryStore
-from qunflow.tick import TickDeps, run_tick
+from qunflow.jobs.tick import TickDeps, run_tick
 
 
 SHOP = {

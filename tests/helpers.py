@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qunflow.changes import to_cell
-from qunflow.layout import workbook_layout
+from qunflow.sheet.changes import to_cell
+from qunflow.sheet.layout import workbook_layout
 
 
 def make_raw(rows: dict[str, list[dict[str, Any]]], lang: str = "en", order: dict[str, list[str]] | None = None,

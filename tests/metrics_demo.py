@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from qunflow.demo import run_demo
+from qunflow.jobs.demo import run_demo
 
 
 @functools.cache

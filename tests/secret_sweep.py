@@ -9,7 +9,7 @@ Which secrets. Collected at run time from the independent side, never from qunfl
   found here, by URL shape; anything else: the value), and the credential parts of a literal webhook URL;
 - every `Target` the senders are given (webhook credential parts, signing secret), for the tests that build
   targets directly;
-- the shared secret given to `qunflow.ingest.authenticate` (signed member events), and the signing secrets given to
+- the shared secret given to `qunflow.jobs.ingest.authenticate` (signed member events), and the signing secrets given to
   the DingTalk and Feishu signers;
 - the values a test hands straight to qunflow's masking functions (mask_url, mask_secret, Masker), to check them:
   only from test code, so the URLs and parameters that qunflow itself masks in passing are not taken for secrets.
@@ -115,13 +115,14 @@ class SecretSweep:
 
     def install(self) -> None:
         reg, wrap = self.registry, self.patches.wrap
-        from qunflow import delivery, ingest
+        from qunflow import delivery
+        from qunflow.jobs import ingest
         from qunflow.delivery import masking, platforms
         from qunflow.delivery.message import Target
         from qunflow.delivery.platforms import dingtalk, feishu
         from qunflow.emulator import base, server
-        from qunflow.journal import FileJournal
-        from qunflow.secrets import SecretResolver
+        from qunflow.jobs.journal import FileJournal
+        from qunflow.delivery.secrets import SecretResolver
         from qunflow.stores.memory import MemoryStore
         from qunflow.stores.xlsx import XlsxStore
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from qunflow import cells
-from qunflow.cells import CellError
+from qunflow.sheet import cells
+from qunflow.sheet.cells import CellError
 
 TODAY = date(2026, 11, 24)
 

@@ -22,7 +22,7 @@ import pytest
 from helpers import make_raw, write_xlsx
 from qunflow.emulator import Bot, Emulator
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 QUNFLOW = [sys.executable, "-m", "qunflow"]
 T0 = datetime(2027, 1, 4, 1, 0, tzinfo=timezone.utc)

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from qunflow.demo import run_demo
+from qunflow.jobs.demo import run_demo
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 
 def _sendlog(result):

@@ -16,8 +16,8 @@ from google.cloud.scheduler_v1 import Job
 
 from helpers import BASE, make_raw, write_xlsx
 from qunflow.cli import cli
-from qunflow.doctor import DoctorDeps
-from qunflow.jobs import DEFAULT_REGION, declared_jobs
+from qunflow.jobs.doctor import DoctorDeps
+from qunflow.jobs.scheduler import DEFAULT_REGION, declared_jobs
 from sheets_fake import FakeSheetsServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,8 +174,8 @@ def test_doctor_reports_a_bad_time_zone(monkeypatch, tmp_path):
 
 
 def test_doctor_without_credentials_says_how_to_log_in():
-    from qunflow.doctor import run_doctor
-    from qunflow.secrets import SecretResolver
+    from qunflow.jobs.doctor import run_doctor
+    from qunflow.delivery.secrets import SecretResolver
     deps = DoctorDeps(env={}, resolver=SecretResolver(env={}), credentials=no_credentials, open_store=_raising_store)
     checks = {c.name: c for c in run_doctor("gsheets:S", datetime.now(timezone.utc), deps)}
     assert checks["credentials"].status == "fail" and "gcloud auth application-default login" in checks["credentials"].fix
@@ -188,8 +188,8 @@ def _raising_store(source):
 
 
 def test_doctor_with_credentials_names_their_service_account(monkeypatch):
-    from qunflow.doctor import run_doctor
-    from qunflow.secrets import SecretResolver
+    from qunflow.jobs.doctor import run_doctor
+    from qunflow.delivery.secrets import SecretResolver
     email = "ops-laptop@proj.iam.gserviceaccount.com"
     deps = DoctorDeps(env={"QUNFLOW_RUNTIME_SA": RUNTIME_SA}, resolver=SecretResolver(env={}),
                       credentials=lambda: (object(), email, "proj"), open_store=_raising_store)

@@ -23,7 +23,7 @@ import yaml
 
 from helpers import make_raw
 from qunflow.emulator import Bot, Emulator
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,10 +5,11 @@ import random
 from collections import Counter
 
 from helpers import make_raw
-from qunflow.metrics.experiments import (arm_of, lift_test, describe, excluded_by_experiment, experiments)
+from qunflow.engine.experiments import arm_of, excluded_by_experiment
+from qunflow.metrics.experiments import describe, experiments, lift_test
 from qunflow.metrics.facts import build_facts
-from qunflow.records import Group, SopRule
-from qunflow.workbook import load_workbook
+from qunflow.sheet.records import Group, SopRule
+from qunflow.sheet.load import load_workbook
 
 
 def group(gid: str, holdout: bool = False) -> Group:

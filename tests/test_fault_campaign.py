@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from engine_harness import SHOP, Shop
 from helpers import make_raw
 from qunflow.stores.gsheets import GoogleSheetsStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer, gspread_session
 
 UTC = timezone.utc

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import BASE, make_raw
-from qunflow.problems import ERROR
-from qunflow.schema import load_schemas
-from qunflow.workbook import load_workbook
+from qunflow.sheet.problems import ERROR
+from qunflow.sheet.schema import load_schemas
+from qunflow.sheet.load import load_workbook
 
 EXAMPLES = int(os.environ.get("QUNFLOW_FUZZ_EXAMPLES", "500"))
 TABS = [k for k, s in load_schemas().items() if not s.written]

@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 
 from helpers import BASE, make_raw
-from qunflow.changes import Changes
+from qunflow.sheet.changes import Changes
 from qunflow.stores.gsheets import GoogleSheetsStore, SheetAccessError
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer, gspread_session
 
 TODAY = date(2026, 11, 24)

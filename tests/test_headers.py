@@ -4,8 +4,8 @@ from dataclasses import asdict
 from datetime import date
 
 from helpers import BASE, make_raw
-from qunflow.schema import load_schemas
-from qunflow.workbook import load_workbook
+from qunflow.sheet.schema import load_schemas
+from qunflow.sheet.load import load_workbook
 
 TODAY = date(2026, 11, 24)
 

@@ -7,11 +7,11 @@ import pytest
 
 from engine_harness import SHOP, Shop
 from helpers import make_raw, write_xlsx
-from qunflow.housekeeping import run_housekeeping
+from qunflow.jobs.housekeeping import run_housekeeping
 from qunflow.stores.gsheets import GoogleSheetsStore
 from qunflow.stores.memory import MemoryStore
 from qunflow.stores.xlsx import XlsxStore, read_xlsx
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer, gspread_session
 
 UTC = timezone.utc

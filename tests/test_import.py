@@ -11,12 +11,12 @@ from openpyxl import Workbook
 
 from helpers import BASE, make_raw, write_xlsx
 from qunflow.cli import cli
-from qunflow.importer import ImportRefused, plan_import, read_rows
-from qunflow.problems import ProblemSink
-from qunflow.schema import load_schemas
+from qunflow.jobs.importer import ImportRefused, plan_import, read_rows
+from qunflow.sheet.problems import ProblemSink
+from qunflow.sheet.schema import load_schemas
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.tables import locate
-from qunflow.workbook import load_workbook
+from qunflow.sheet.tables import locate
+from qunflow.sheet.load import load_workbook
 
 
 @pytest.fixture

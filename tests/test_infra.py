@@ -4,8 +4,9 @@
 that matter are made on the parsed .tf files: one Scheduler job per job in workflows/jobs.yaml, each with an
 OIDC token whose audience is exactly the function's URI; run.invoker (not cloudfunctions.invoker) for the
 invoker, on each function's service; one accessor binding per secret; nothing public; a source object named
-after the archive's md5. checkov runs from its own venv (`make checkov`); both it and terraform are skipped,
-with a message, where they are missing.
+after the archive's md5, and an archive that carries sheets_schema/ and workflows/ inside the package
+(qunflow/data/..., as a wheel does; tests/test_packaging.py builds it and imports from it). checkov runs
+from its own venv (`make checkov`); both it and terraform are skipped, with a message, where they are missing.
 """
 from __future__ import annotations
 
@@ -236,9 +237,27 @@ def test_code_changes_redeploy_and_unchanged_code_does_not():
     assert obj["source"] == "${data.archive_file.source.output_path}"
     shipped = {s["filename"] for s in archive["source"]}
     assert {"main.py", "requirements.txt"} <= shipped
-    dynamic = [next(iter(d.values()))["for_each"] for d in archive["dynamic"]]
+    dynamic = [next(iter(d.values())) for d in archive["dynamic"]]
     for folder in ("functions/qunflow", "sheets_schema", "workflows"):
-        assert any(f"/../{folder}\"" in expr for expr in dynamic), f"{folder} is not in the archive"
+        assert any(f"/../{folder}\"" in d["for_each"] for d in dynamic), f"{folder} is not in the archive"
+
+
+def test_the_archive_puts_the_data_inside_the_package_where_importlib_resources_finds_it():
+    # the layout of a wheel (pyproject.toml's package-dir): qunflow/data/sheets_schema/, qunflow/data/workflows/
+    archive = TF["data"]["archive_file"]["source"]
+    placed = {}
+    for block in archive["dynamic"]:
+        source = block["source"]
+        folder = re.search(r'fileset\("\$\{path\.module\}/\.\./([^"]+)"', source["for_each"])[1]
+        content = _one(source, "content")
+        assert content["content"] == '${file("${path.module}/../' + folder + '/${source.value}")}', folder
+        placed[folder] = content["filename"]
+    assert placed == {"functions/qunflow": "qunflow/${source.value}",
+                      "sheets_schema": "qunflow/data/sheets_schema/${source.value}",
+                      "workflows": "qunflow/data/workflows/${source.value}"}
+    env = _one(RES["google_cloudfunctions2_function"]["fn"], "service_config")["environment_variables"]
+    # no folder relative to the function's working directory: the package finds its own data
+    assert not {"QUNFLOW_SCHEMA_DIR", "QUNFLOW_PLAYBOOKS", "QUNFLOW_JOBS_FILE"} & set(env)
 
 
 def test_apis_versions_backend_and_outputs():

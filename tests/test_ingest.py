@@ -11,11 +11,11 @@ import functions_framework
 import pytest
 
 from helpers import BASE, make_raw, write_xlsx
-from qunflow.ingest import MAX_BODY, sign, verify_and_parse
+from qunflow.jobs.ingest import MAX_BODY, sign, verify_and_parse
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.tables import locate
-from qunflow.problems import ProblemSink
-from qunflow.schema import load_schemas
+from qunflow.sheet.tables import locate
+from qunflow.sheet.problems import ProblemSink
+from qunflow.sheet.schema import load_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-for-tests"
@@ -185,7 +185,7 @@ def test_formula_like_values_are_stored_and_read_back_as_the_same_text(app):
 def test_into_a_google_sheet_one_read_one_raw_append_and_no_formula():
     import random
 
-    from qunflow.ingest import ingest_into
+    from qunflow.jobs.ingest import ingest_into
     from qunflow.stores.gsheets import GoogleSheetsStore
     from sheets_fake import FakeSheetsServer, gspread_session
     with FakeSheetsServer() as server:

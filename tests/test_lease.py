@@ -5,7 +5,7 @@ import pytest
 import requests
 
 from gcs_fake import FakeGcs
-from qunflow.lease import GcsLease, LeaseBusy
+from qunflow.stores.lease import GcsLease, LeaseBusy
 
 
 class Clock:

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from helpers import make_raw, write_xlsx
 from qunflow.cli import cli
 from qunflow.emulator import Bot, Emulator
-from qunflow.lottery import default_seed, draw, eligible, eligible_hash, result_text, verify
-from qunflow.records import Member
+from qunflow.members.lottery import default_seed, draw, eligible, eligible_hash, result_text, verify
+from qunflow.sheet.records import Member
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 IDS = [f"M{i:04d}" for i in range(1, 41)]
 

@@ -7,7 +7,7 @@ import pytest
 from engine_harness import SHOP, Shop
 from helpers import make_raw
 from qunflow.stores.memory import MemoryStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 UTC = timezone.utc
 
@@ -138,7 +138,7 @@ def test_check_in_reminders_milestones_layers_and_coupon_expiry():
 def test_thirty_joins_through_the_signed_ingest_endpoint_then_one_welcome_per_group(shop):
     import json
 
-    from qunflow.ingest import ingest_into, sign
+    from qunflow.jobs.ingest import ingest_into, sign
     shop.tick(at("2026-12-01 09:55"))
     body = json.dumps({"events": [{"event_id": f"I{i:03d}", "type": "join", "member_id": f"P{i:03d}",
                                    "group_id": ["G01", "G02", "G03"][i % 3], "at": f"2026-12-01T09:56:{i:02d}+08:00",

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from metrics_demo import demo_copy
-from qunflow.metrics import run_metrics
+from qunflow.jobs.metrics_job import run_metrics
 from qunflow.stores.xlsx import XlsxStore, read_xlsx
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 FIRST, LAST = date(2026, 12, 1), date(2026, 12, 30)
 NOW = datetime(2026, 12, 30, 23, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -160,7 +160,7 @@ def test_a_rerun_adds_no_rows_and_keeps_history(rolled, tmp_path):
 
 
 def test_the_demo_hook_fills_the_tabs_and_writes_the_report(tmp_path):
-    from qunflow.metrics.job import finish_demo
+    from qunflow.jobs.metrics_job import finish_demo
     path = demo_copy(tmp_path)
     html = finish_demo(path, tmp_path / "report.html", FIRST, 30)
     assert html.exists() and html.stat().st_size > 3_000_000

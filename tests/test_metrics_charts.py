@@ -12,11 +12,11 @@ from openpyxl import load_workbook as open_xlsx
 from helpers import BASE, make_raw
 from metrics_demo import demo_copy
 from qunflow.cli import cli
-from qunflow.metrics import run_metrics
-from qunflow.metrics.charts import drop_formula
+from qunflow.jobs.metrics_job import run_metrics
+from qunflow.sheet.chart import drop_formula
 from qunflow.stores.gsheets import GoogleSheetsStore
 from qunflow.stores.xlsx import read_xlsx
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer, gspread_session
 
 

@@ -13,12 +13,14 @@ import requests
 from helpers import make_raw
 from qunflow.clock import VirtualClock
 from qunflow.emulator import Bot, Emulator
-from qunflow.metrics import daily_report, rollup, run_metrics
+from qunflow.jobs.metrics_job import run_metrics
+from qunflow.metrics.report_md import daily_report
+from qunflow.metrics.rollup import rollup
 from qunflow.metrics.facts import build_facts
-from qunflow.secrets import SecretResolver
+from qunflow.delivery.secrets import SecretResolver
 from qunflow.stores.memory import MemoryStore
-from qunflow.tick import TickDeps
-from qunflow.workbook import load_workbook
+from qunflow.jobs.tick import TickDeps
+from qunflow.sheet.load import load_workbook
 
 D = date.fromisoformat
 SHOP = {
@@ -169,7 +171,7 @@ def test_the_north_star_setting_is_checked_and_used(metric):
 
 
 def test_the_tick_hook_upserts_only_todays_metrics():
-    from qunflow.metrics import today_so_far_changes
+    from qunflow.metrics.rollup import today_so_far_changes
     changes = today_so_far_changes(wb_of(), datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc))
     assert set(changes.upserts) == {"metrics"} and not changes.cells and not changes.appends
     assert {(r["group_id"], r["date"]) for r in changes.upserts["metrics"]} == \

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import BASE, make_raw, write_xlsx
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 TODAY = date(2026, 11, 24)
 
@@ -81,7 +81,7 @@ def test_each_mistake_gives_exactly_one_problem_at_its_cell(tmp_path, lang):
     snapshot = XlsxStore(path).read()
     wb = load_workbook(snapshot.raw, today=TODAY)
     got = Counter()
-    from qunflow.schema import load_schemas
+    from qunflow.sheet.schema import load_schemas
     schemas = load_schemas()
     for p in wb.problems:
         got[(p.tab, p.row, p.column, p.code)] += 1

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from helpers import make_raw
 from qunflow.engine.plan import plan_sends
-from qunflow.ledger import Entry, Ledger
-from qunflow.workbook import load_workbook
+from qunflow.engine.ledger import Entry, Ledger
+from qunflow.sheet.load import load_workbook
 
 ZONES = ["Asia/Shanghai", "America/New_York", "Europe/Berlin", "Australia/Sydney", "UTC"]
 UTC = timezone.utc

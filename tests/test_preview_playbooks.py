@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from engine_harness import SHOP
 from helpers import make_raw, write_xlsx
 from qunflow.cli import cli
-from qunflow.playbooks import load_playbooks
+from qunflow.sop.playbooks import load_playbooks
 from qunflow.stores.xlsx import XlsxStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 
 def _book(tmp_path, rows=None):

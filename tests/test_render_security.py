@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 
 from helpers import BASE, make_raw
-from qunflow import render
-from qunflow.workbook import load_workbook
+from qunflow.sop import render
+from qunflow.sheet.load import load_workbook
 
 ATTACKS = [
     "{{ ''.__class__.__mro__ }}",

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 import pytest
 
 from metrics_demo import demo_result
-from qunflow.metrics import write_report
+from qunflow.metrics.report_html import write_report
 from qunflow.stores.xlsx import read_xlsx
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 FIGURES = ("northstar", "funnel", "cohorts", "rules", "timeline")
 

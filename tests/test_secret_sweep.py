@@ -14,7 +14,7 @@ import pytest
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 
-from qunflow.changes import Changes
+from qunflow.sheet.changes import Changes
 from secret_scan import (Leak, Registry, scan_file, scan_sections, scan_tree, scan_value, scan_xlsx, token_parts,
                          trie_regex, webhook_credentials)
 

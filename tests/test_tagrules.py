@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from qunflow.records import Event, Group, Member, Tag
-from qunflow.tagfacts import member_facts, rule_tags
-from qunflow.tagrules import FACTS, MAX_DEPTH, MAX_LENGTH, Rule, RuleError, parse_rule, tokenize
+from qunflow.sheet.records import Event, Group, Member, Tag
+from qunflow.members.tags import member_facts, rule_tags
+from qunflow.sheet.tagrules import FACTS, MAX_DEPTH, MAX_LENGTH, Rule, RuleError, parse_rule, tokenize
 
 FACTS_A = {"source": "store", "status": "active", "layer": "", "tags": ("VIP", "老客"), "days_since_join": 8,
            "days_since_active": 2, "messages_7d": 0, "messages_30d": 4, "messages": 9, "orders": 1,

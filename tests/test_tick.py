@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine_harness import Shop
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 UTC = timezone.utc
 

@@ -9,9 +9,9 @@ import pytest
 from openpyxl import load_workbook as open_xlsx
 
 from helpers import BASE, make_raw, write_xlsx
-from qunflow.changes import Changes
+from qunflow.sheet.changes import Changes
 from qunflow.stores.xlsx import LeaseBusy, XlsxStore
-from qunflow.workbook import load_workbook
+from qunflow.sheet.load import load_workbook
 
 TODAY = date(2026, 11, 24)
 
@@ -87,8 +87,8 @@ def test_the_demo_workbook_opens_in_libreoffice(tmp_path):
     office = shutil.which("soffice") or shutil.which("libreoffice")
     if not office:
         pytest.skip("LibreOffice is not installed here (apt-get install libreoffice-calc to run this check)")
-    from qunflow.demo_data import demo_rows
-    from qunflow.initbook import init_xlsx
+    from qunflow.jobs.demo_data import demo_rows
+    from qunflow.jobs.initbook import init_xlsx
     path = tmp_path / "demo.xlsx"
     init_xlsx(path, "zh-CN", demo_rows(TODAY))
     out = subprocess.run([office, "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(path)],

@@ -9,7 +9,19 @@ SOURCE_HELP = ("SOURCE is a path to an .xlsx file (default qunflow.xlsx), a Goog
                "gsheets:SPREADSHEET_ID. $QUNFLOW_SOURCE can supply it.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class QunflowGroup(click.Group):
+    """A job that refuses (`qunflow.jobs.errors.Refused`) exits with its code and its sentence on stderr, the way
+    a command's own `fail` does: also under click's test runner, which does not go through `run_cli`."""
+
+    def invoke(self, ctx: click.Context):
+        from ..jobs.errors import Refused
+        try:
+            return super().invoke(ctx)
+        except Refused as exc:
+            raise fail(str(exc), exc.code) from None
+
+
+@click.group(cls=QunflowGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="qunflow")
 def cli() -> None:
     """qunflow: run your chat groups' SOP calendar, member rituals and metrics from one spreadsheet.
@@ -28,11 +40,8 @@ def log_masker():
     even urllib3's DEBUG lines. Commands add the secrets they resolve to it."""
     global _MASKER
     if _MASKER is None:
-        import logging
-        from ..delivery.masking import Masker, attach_masking
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        _MASKER = Masker()
-        attach_masking(_MASKER)
+        from ..jobs.logmask import masked_logging
+        _MASKER = masked_logging()
     return _MASKER
 
 
@@ -43,7 +52,7 @@ def fail(message: str, code: int = 2) -> "click.exceptions.Exit":
 
 def run_cli(group: click.Group) -> int:
     from ..stores.gsheets import SheetAccessError
-    from ..lease import LeaseBusy
+    from ..stores.lease import LeaseBusy
     try:
         # without standalone mode, click returns a command's Exit code instead of raising it
         code = group.main(standalone_mode=False)

@@ -30,7 +30,7 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..demo import run_demo
+    from ..jobs.demo import run_demo
     console = Console()
     started = time.perf_counter()
     with console.status("Running the campaign on a virtual clock…"):

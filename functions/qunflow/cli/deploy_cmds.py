@@ -82,7 +82,7 @@ def _place_options(fn):
 
 
 def _scheduler(project: str | None, region: str | None):
-    from ..jobs import SchedulerJobs, default_client
+    from ..jobs.scheduler import SchedulerJobs, default_client
     obj = click.get_current_context().obj or {}
     return SchedulerJobs(project, region, obj.get("scheduler_client") or default_client)
 
@@ -96,7 +96,7 @@ def jobs() -> None:
 @_place_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def list_cmd(project: str | None, region: str | None, as_json: bool) -> None:
-    from ..jobs import JobsError, NoCredentials, declared_jobs, job_rows
+    from ..jobs.scheduler import JobsError, NoCredentials, declared_jobs, job_rows
     declared = declared_jobs()
     scheduler = _scheduler(project, region)
     note, error = "", ""
@@ -140,7 +140,7 @@ def _when(moment) -> str:
 
 
 def _act(verb: str, name: str, project: str | None, region: str | None, done: str) -> None:
-    from ..jobs import JobsError, declared_jobs, short_name
+    from ..jobs.scheduler import JobsError, declared_jobs, short_name
     declared = declared_jobs()
     name = short_name(name)
     if name not in declared:
@@ -183,9 +183,9 @@ def resume_cmd(name: str, project: str | None, region: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(source: str | None, check_jobs: bool, project: str | None, region: str | None, as_json: bool) -> None:
     from ..clock import utc_now
-    from ..doctor import DoctorDeps, failed, format_checks, run_doctor
-    from ..jobs import SchedulerJobs
-    from ..stores.base import parse_source
+    from ..jobs.doctor import DoctorDeps, failed, format_checks, run_doctor
+    from ..jobs.scheduler import SchedulerJobs
+    from ..stores.source import parse_source
     obj = click.get_current_context().obj or {}
     deps = obj.get("doctor_deps") or DoctorDeps()
     if deps.scheduler is None and obj.get("scheduler_client"):

@@ -25,7 +25,7 @@ Example:
 @click.option("--dry-run", is_flag=True, help="Say what would move; move nothing.")
 def housekeeping(source: str | None, keep_days: int, dry_run: bool) -> None:
     from ..clock import utc_now
-    from ..housekeeping import run_housekeeping
+    from ..jobs.housekeeping import run_housekeeping
     from ..stores import open_store
     try:
         summary = run_housekeeping(open_store(source), utc_now(), keep_days, dry_run)

@@ -86,41 +86,6 @@ def lottery() -> None:
     pass
 
 
-def _workbook(store, now):
-    from ..workbook import load_workbook
-    snapshot = store.read()
-    wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google")
-    return snapshot, wb
-
-
-def _eligible(wb, group_id: str, among: str | None, now):
-    """(group, sorted eligible member ids); a clear error when the group is unknown or --among is malformed."""
-    from ..cells import fold
-    from ..lottery import eligible
-    from ..tagfacts import rule_tags
-    group = next((g for g in wb.groups.values() if fold(g.group_id) == fold(group_id)), None)
-    if group is None:
-        known = ", ".join(sorted(wb.groups)[:20]) or "none"
-        raise fail(f"no group {group_id!r} in the {wb.title('groups')} tab (groups: {known})")
-    tags, bad = rule_tags(wb, now)
-    for tag, error in bad:
-        if among and fold(tag.tag) in fold(among):
-            click.echo(f"note: the rule of tag {tag.tag} cannot be used ({error.message}); it matches nobody", err=True)
-    try:
-        return group, eligible(wb.members.values(), group.group_id, among,
-                              tag_of=lambda m: (*tags.get(m.member_id, m.tags), *m.rule_tags))
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-
-
-def _prize_codes(wb, campaign: str) -> list[str]:
-    from ..cells import fold
-    pool = [c for c in wb.coupons.values() if fold(c.campaign) == fold(campaign)]
-    if not pool:
-        raise fail(f"no coupon of campaign {campaign!r} in the {wb.title('coupons')} tab: add its codes first")
-    return sorted(c.code for c in pool if c.status == "available" and not c.member_id)
-
-
 @lottery.command("draw", help=DRAW_HELP)
 @click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
 @click.option("--group", "group_id", required=True, help="The group_id in the Groups tab.")
@@ -134,81 +99,36 @@ def _prize_codes(wb, campaign: str) -> list[str]:
 @click.option("--save-eligible", type=click.Path(dir_okay=False), help="Write the eligible ids to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the draw as JSON.")
 def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_run, save_eligible, as_json) -> None:
-    from ..changes import Changes
     from ..clock import parse_now
-    from ..lottery import default_seed, draw, result_text
+    from ..jobs.lottery_draw import run_draw
     from ..stores import open_store
-    now = parse_now(now_text)
-    store = open_store(source)
-    with store.lease("lottery", 30):
-        snapshot, wb = _workbook(store, now)
-        group, ids = _eligible(wb, group_id, among, now)
-        if post and not dry_run:
-            from .delivery_cmds import _resolve
-            hook = _resolve(group)  # before anything is drawn or written: a missing webhook stops here
-        if not ids:
-            raise fail(f"nobody in {group.group_id} can win{' ' + among if among else ''}: no active member who "
-                       f"is not blacklisted")
-        codes = _prize_codes(wb, prize) if prize else []
-        if prize and len(codes) < min(winners, len(ids)):
-            raise fail(f"campaign {prize!r} has {len(codes)} available code(s) for {min(winners, len(ids))} winner(s): "
-                       f"add codes in the {wb.title('coupons')} tab or lower --winners; nothing was drawn")
-        result = draw(ids, winners, seed or default_seed(group.group_id, now, prize))
-        awarded = dict(zip(result.winners, codes))
-        local = now.astimezone(wb.settings.timezone).replace(tzinfo=None, microsecond=0)
-        if awarded and not dry_run:
-            from datetime import timedelta
-            changes = Changes()
-            for member_id, code in awarded.items():
-                for column, value in (("status", "issued"), ("member_id", member_id), ("issued_at", local),
-                                      ("expires_at", local + timedelta(days=wb.settings.coupon_expiry_days))):
-                    changes.set("coupons", code, column, value)
-            report = store.write(changes, snapshot, wb.lang)
-            if report.deferred:
-                click.echo(f"note: {report.reason}", err=True)
+    drawn = run_draw(open_store(source), group_id, parse_now(now_text), prize=prize, winners=winners, among=among,
+                     seed=seed, post=post, dry_run=dry_run, warn=lambda note: click.echo(note, err=True))
+    if drawn.note:
+        click.echo(f"note: {drawn.note}", err=True)
     if save_eligible:
-        Path(save_eligible).write_text("\n".join(ids) + "\n", encoding="utf-8")
-    names = {m.member_id: m.name for m in wb.members.values()}
-    text = result_text(result, names, group.group_id, wb.lang, prize, among)
+        Path(save_eligible).write_text("\n".join(drawn.eligible) + "\n", encoding="utf-8")
+    result, awarded = drawn.result, drawn.awarded
     if as_json:
-        click.echo(json.dumps({"group_id": group.group_id, "seed": result.seed, "hash": result.eligible_hash,
+        click.echo(json.dumps({"group_id": drawn.group.group_id, "seed": result.seed, "hash": result.eligible_hash,
                                "eligible": result.eligible_count, "winners": list(result.winners), "coupons": awarded,
                                "dry_run": dry_run}, ensure_ascii=False))
     else:
-        click.echo(text)
+        click.echo(drawn.text)
         for member_id in result.winners:
             code = f" → {awarded[member_id]}" if member_id in awarded else ""
-            click.echo(f"  {member_id} {names.get(member_id, '')}{code}")
+            click.echo(f"  {member_id} {drawn.names.get(member_id, '')}{code}")
         if dry_run:
             click.echo("(dry run: no coupons issued, nothing posted)")
     if post and not dry_run:
-        _post(wb, group, hook, text, result.winners)
+        import time
 
+        import requests
 
-def _post(wb, group, hook: tuple[str, str | None], text: str, winners) -> None:
-    """The result to the group, through the same dispatcher as `qunflow send`; exit 1 if it was not accepted."""
-    import random
-    import time
-
-    import requests
-
-    from ..delivery import Delivery, Dispatcher, Masker, Mentions, Message, Target
-    members = [wb.members[w] for w in winners if w in wb.members]
-    users = [m for m in members if m.platform_user_id]
-    mentions = Mentions(user_ids=tuple(m.platform_user_id for m in users), names=tuple(m.name for m in users),
-                        mobiles=tuple(m.mobile for m in members if not m.platform_user_id and m.mobile))
-    webhook, secret = hook
-    masker = Masker([webhook, secret])
-    with requests.Session() as session:
-        dispatcher = Dispatcher(session, time.time, time.sleep, random.Random(), masker=masker, max_attempts=4,
-                                deadline=time.time() + 120)
-        report = dispatcher.dispatch([Delivery("lottery", Target(group.platform, group.group_id, webhook, secret),
-                                               Message("text", text, mentions=mentions))])
-    result = report.results[0]
-    if result.status != "sent":
-        raise fail(f"the result was not posted to {group.group_id}: {masker.mask(result.reason)} (the coupons are "
-                   f"issued; post the text above by hand)", 1)
-    click.echo(f"Posted to {group.group_id} ({group.name}).", err=True)
+        from ..jobs.lottery_draw import post_result
+        with requests.Session() as session:
+            post_result(drawn, session=session, clock=time.time, sleep=time.sleep)
+        click.echo(f"Posted to {drawn.group.group_id} ({drawn.group.name}).", err=True)
 
 
 @lottery.command("verify", help=VERIFY_HELP)
@@ -223,26 +143,20 @@ def _post(wb, group, hook: tuple[str, str | None], text: str, winners) -> None:
 @click.option("--now", "now_text", help="Evaluate tag rules as of this time (ISO 8601; default: now).")
 def verify_cmd(source, group_id, seed, expected_hash, among, winners_list, eligible_file, now_text) -> None:
     from ..clock import parse_now
-    from ..lottery import eligible_hash, normalized, verify
+    from ..jobs.lottery_draw import verify_draw
     from ..stores import open_store
-    now = parse_now(now_text)
-    if eligible_file:
-        ids = normalized(Path(eligible_file).read_text(encoding="utf-8").replace(",", "\n").splitlines())
-    else:
-        _, wb = _workbook(open_store(source), now)
-        _, ids = _eligible(wb, group_id, among, now)
-    digest = eligible_hash(ids)
+    lines = Path(eligible_file).read_text(encoding="utf-8").replace(",", "\n").splitlines() if eligible_file else None
     claimed = [w.strip() for w in winners_list.replace("，", ",").split(",") if w.strip()]
-    click.echo(f"eligible: {len(ids)} members, hash {digest}")
-    if expected_hash and expected_hash.strip().lower() != digest:
+    checked = verify_draw(None if eligible_file else open_store(source), group_id, seed, claimed, parse_now(now_text),
+                          among=among, eligible_lines=lines, expected_hash=expected_hash)
+    click.echo(f"eligible: {checked.eligible} members, hash {checked.digest}")
+    if not checked.hash_ok:
         raise fail(f"the eligible list differs from the draw's (hash {expected_hash.strip()}): members joined, left or "
                    f"were retagged since; verify with the list the draw saved (--eligible-file)", 1)
-    if verify(ids, seed, claimed):
+    if checked.ok:
         click.echo(f"OK: seed {seed!r} on this list picks exactly {', '.join(claimed)}.")
         raise click.exceptions.Exit(0)
-    from ..lottery import draw
-    again = draw(ids, max(1, len(claimed)), seed)
-    raise fail(f"MISMATCH: seed {seed!r} on this list picks {', '.join(again.winners)}, not {', '.join(claimed)}", 1)
+    raise fail(f"MISMATCH: seed {seed!r} on this list picks {', '.join(checked.picks)}, not {', '.join(claimed)}", 1)
 
 
 # --- import ---------------------------------------------------------------------------------------------
@@ -263,36 +177,24 @@ def import_events(file: str, source: str | None, mapping: str, dry_run: bool, as
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from ..changes import Changes
     from ..clock import utc_now
-    from ..importer import ImportRefused, plan_import, read_rows
-    from ..ingest import existing_event_ids, group_lookup
+    from ..jobs.importer import ImportRefused, import_into, read_rows
     from ..stores import open_store
     try:
         header, rows = read_rows(file)
     except ImportRefused as exc:
         raise fail(str(exc)) from None
-    now = utc_now()
-    store = open_store(source)
-    with store.lease("import", 30):
-        snapshot, wb = _workbook(store, now)
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            console=Console(stderr=True), transient=True, disable=as_json)
-        with progress:
-            task = progress.add_task(Path(file).name, total=len(rows))
-            try:
-                result = plan_import(header, rows, mapping, groups=group_lookup(wb, names=True),
-                                     seen=existing_event_ids(wb), lang=wb.lang, tz=wb.settings.timezone,
-                                     today=now.astimezone(wb.settings.timezone).date(),
-                                     progress=lambda n: progress.advance(task, n))
-            except ImportRefused as exc:
-                raise fail(str(exc)) from None
-        if result.new and not dry_run:
-            changes = Changes()
-            changes.append("events", result.new)
-            report = store.write(changes, snapshot, wb.lang)
-            if report.deferred:
-                click.echo(f"note: {report.reason}", err=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        console=Console(stderr=True), transient=True, disable=as_json)
+    with progress:
+        task = progress.add_task(Path(file).name, total=len(rows))
+        try:
+            result, wb, note = import_into(open_store(source), header, rows, mapping, utc_now(), dry_run=dry_run,
+                                           progress=lambda n: progress.advance(task, n))
+        except ImportRefused as exc:
+            raise fail(str(exc)) from None
+    if note:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps({**result.summary(), "dry_run": dry_run}, ensure_ascii=False))
     else:

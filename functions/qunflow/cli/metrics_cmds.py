@@ -61,9 +61,9 @@ def metrics(source: str | None, date_text: str | None, days: int | None, now_tex
     import requests
 
     from ..clock import parse_now
-    from ..metrics import run_metrics
+    from ..jobs.metrics_job import run_metrics
     from ..stores import open_store
-    from ..tick import TickDeps
+    from ..jobs.tick import TickDeps
     from .app import log_masker
     now = parse_now(now_text)
     day = _day(date_text)
@@ -91,11 +91,7 @@ def metrics(source: str | None, date_text: str | None, days: int | None, now_tex
 @click.option("--date", "date_text", help="The last day of the report (YYYY-MM-DD). Default: the last day with data.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 400), help="How many days it covers.")
 def report(source: str | None, html_path: str, date_text: str | None, days: int) -> None:
-    from ..metrics import write_report
+    from ..jobs.metrics_job import report_from_store
     from ..stores import open_store
-    from ..workbook import load_workbook
-    store = open_store(source)
-    snapshot = store.read()
-    wb = load_workbook(snapshot.raw, grid_rows=snapshot.grid_rows)
-    path = write_report(wb, html_path, as_of=_day(date_text), days=days)
+    path = report_from_store(open_store(source), html_path, as_of=_day(date_text), days=days)
     click.echo(f"Wrote {path} ({path.stat().st_size // 1024} KB): open it in a browser; it works offline.")

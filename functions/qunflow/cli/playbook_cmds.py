@@ -39,9 +39,9 @@ def playbook() -> None:
 
 @playbook.command("list", help=LIST_HELP)
 def list_cmd() -> None:
-    from ..playbooks import load_playbooks
-    for name, book in load_playbooks().items():
-        click.echo(f"{name:<22} {len(book['rules']):>2} rules  {book['title']['zh-CN']} / {book['title']['en']}")
+    from ..jobs.playbook_apply import playbook_summaries
+    for name, rules, title in playbook_summaries():
+        click.echo(f"{name:<22} {rules:>2} rules  {title['zh-CN']} / {title['en']}")
 
 
 @playbook.command("apply", help=APPLY_HELP)
@@ -50,13 +50,9 @@ def list_cmd() -> None:
 @click.option("--groups", required=True, help="Comma-separated group ids.")
 @click.option("--start", "start", help="Campaign day 1 for these groups (YYYY-MM-DD).")
 def apply_cmd(name: str, source: str | None, groups: str, start: str | None) -> None:
-    from ..changes import Changes
     from ..clock import utc_now
-    from ..playbooks import load_playbooks, needs_campaign_start, sop_rows
+    from ..jobs.playbook_apply import apply_playbook
     from ..stores import open_store
-    from ..workbook import load_workbook
-    if name not in load_playbooks():
-        raise fail(f"no playbook named {name!r}; `qunflow playbook list` shows them")
     wanted = [g.strip() for g in groups.split(",") if g.strip()]
     start_day = None
     if start:
@@ -64,22 +60,8 @@ def apply_cmd(name: str, source: str | None, groups: str, start: str | None) -> 
             start_day = date.fromisoformat(start)
         except ValueError:
             raise fail(f"--start {start!r} is not a date; write it like 2026-12-01") from None
-    store = open_store(source)
-    with store.lease("playbook", 30):
-        snapshot = store.read()
-        wb = load_workbook(snapshot.raw, today=utc_now().date())
-        unknown = [g for g in wanted if g not in wb.groups]
-        if unknown:
-            raise fail(f"unknown group id(s): {', '.join(unknown)}; they must exist in the Groups tab")
-        existing = {str(r[wb.tables['sop'].columns['rule_id']]) for r in wb.tables["sop"].rows
-                    if 'rule_id' in wb.tables['sop'].columns and len(r) > wb.tables['sop'].columns['rule_id']}
-        rows = sop_rows(name, wanted, wb.lang, existing)
-        changes = Changes()
-        changes.append("sop", rows)
-        for g in wanted:
-            if start_day:
-                changes.set("groups", g, "campaign_start", start_day)
-        store.write(changes, snapshot, wb.lang)
+    applied = apply_playbook(open_store(source), name, wanted, start_day, utc_now().date())
+    rows = applied.rows
     click.echo(f"Added {len(rows)} rules ({', '.join(r['rule_id'] for r in rows)}) for {', '.join(wanted)}.")
-    if needs_campaign_start(name) and not start_day and any(wb.groups[g].campaign_start is None for g in wanted):
+    if applied.needs_start:
         click.echo("Note: this playbook counts campaign days; set the groups' campaign_start (or use --start).")

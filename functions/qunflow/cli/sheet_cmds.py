@@ -8,7 +8,7 @@ import click
 
 from ..clock import utc_now
 from ..stores import open_store
-from ..stores.base import parse_source
+from ..stores.source import parse_source
 from .app import SOURCE_HELP, cli
 
 
@@ -37,8 +37,8 @@ Example:
               help="Language of tab titles, headers and notes.")
 @click.option("--demo", is_flag=True, help="Fill in a sample clothing shop: 4 groups, members, coupons, SOP rules.")
 def init(source: str | None, lang: str, demo: bool) -> None:
-    from ..demo_data import demo_rows
-    from ..initbook import init_google, init_xlsx
+    from ..jobs.demo_data import demo_rows
+    from ..jobs.initbook import init_google, init_xlsx
     language = "zh-CN" if lang == "zh" else "en"
     rows = demo_rows(utc_now().date()) if demo else None
     kind, where = parse_source(source)
@@ -57,17 +57,8 @@ def init(source: str | None, lang: str, demo: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help='Print {"problems": [...]} instead of a table.')
 @click.option("--no-write", is_flag=True, help="Do not write the Problems tab.")
 def validate(source: str | None, as_json: bool, no_write: bool) -> None:
-    from ..workbook import load_workbook
-    from ..writeback import problems_changes
-    store = open_store(source)
-    now = utc_now()
-    with store.lease("validate", 30):
-        snapshot = store.read()
-        wb = load_workbook(snapshot.raw, today=now.astimezone(_tz()).date(), grid_rows=snapshot.grid_rows,
-                           shared_sheet=store.kind == "google")
-        if not no_write:
-            local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
-            store.write(problems_changes(wb.problems, wb.previous_problems, local), snapshot, wb.lang)
+    from ..jobs.validate import validate_store
+    wb = validate_store(open_store(source), utc_now(), write=not no_write)
     if as_json:
         click.echo(json.dumps({"problems": [
             {k: p.as_dict()[k] for k in ("tab", "row", "column", "value", "message", "severity")} for p in wb.problems]},
@@ -75,11 +66,6 @@ def validate(source: str | None, as_json: bool, no_write: bool) -> None:
     else:
         _print_problems(wb)
     raise click.exceptions.Exit(1 if wb.errors else 0)
-
-
-def _tz():
-    from zoneinfo import ZoneInfo
-    return ZoneInfo("Asia/Shanghai")
 
 
 def _print_problems(wb) -> None:

@@ -40,9 +40,9 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
     import requests
 
     from ..clock import parse_now
-    from ..journal import FileJournal, NullJournal
+    from ..jobs.journal import FileJournal, NullJournal
     from ..stores import open_store
-    from ..tick import TickDeps, run_tick
+    from ..jobs.tick import TickDeps, run_tick
     now = parse_now(now_text)
     store = open_store(source)
     offset = now.timestamp() - time.time()  # --now replays a moment: the dispatcher's clock follows it
@@ -74,14 +74,10 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
 def preview(source: str | None, now_text: str | None, days: int, group: str | None, as_json: bool,
             html_path: str | None) -> None:
     from ..clock import parse_now
-    from ..preview import calendar_html, preview as build
+    from ..jobs.preview import calendar_html, preview_store
     from ..stores import open_store
-    from ..workbook import load_workbook
     now = parse_now(now_text)
-    store = open_store(source)
-    snapshot = store.read()
-    wb = load_workbook(snapshot.raw, today=now.date(), shared_sheet=store.kind == "google")
-    items = build(wb, now, days, group)
+    wb, items = preview_store(open_store(source), now, days, group)
     if html_path:
         Path(html_path).write_text(calendar_html(wb, items, now, days), encoding="utf-8")
     if as_json:

@@ -1,11 +1,16 @@
-"""Who a rule reaches: its groups, the members it @-mentions, and the coupons they get. Pure."""
+"""Who a rule reaches: its groups and the members it @-mentions. Pure.
+
+(The coupons they get come from `qunflow.members.coupons.CouponPool`; who is never reached, from
+`qunflow.members.blacklist`.)
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from ..cells import fold
-from ..records import Coupon, Group, Member, SopRule
+from ..sheet.cells import fold
+from ..members.blacklist import reachable
+from ..sheet.records import Group, Member, SopRule
 
 
 def target_groups(rule: SopRule, groups: dict[str, Group]) -> list[Group]:
@@ -19,29 +24,11 @@ def target_groups(rule: SopRule, groups: dict[str, Group]) -> list[Group]:
             wanted_kinds.add(f[5:].strip())
         else:
             wanted_ids.add(f)
-    from ..schema import load_schemas
+    from ..sheet.schema import load_schemas
     labels = {fold(label): v.value for v in load_schemas()["groups"].column("kind").values for label in v.labels.values()}
     kinds = {labels.get(k, k) for k in wanted_kinds}
     out = [g for g in groups.values() if everything or fold(g.group_id) in wanted_ids or g.kind in kinds]
     return sorted(out, key=lambda g: g.row)
-
-
-def reachable(member: Member) -> bool:
-    """Never mention, welcome or reward a blacklisted member or one who left."""
-    return member.status == "active" and member.left_at is None
-
-
-def blacklist(members) -> tuple[set[str], set[str], set[str]]:
-    """(member ids, platform user ids, mobiles) of everyone blacklisted, in any group: it spans all groups."""
-    ids, users, mobiles = set(), set(), set()
-    for m in members:
-        if m.status == "blacklisted":
-            ids.add(m.member_id)
-            if m.platform_user_id:
-                users.add(m.platform_user_id)
-            if m.mobile:
-                mobiles.add(m.mobile)
-    return ids, users, mobiles
 
 
 @dataclass
@@ -53,7 +40,7 @@ class Audience:
 @dataclass
 class Context:
     """What mentions may depend on besides the members: activity from events, coupons, the local day."""
-    activity: dict = field(default_factory=dict)          # member_id -> engine.activity.Activity
+    activity: dict = field(default_factory=dict)          # member_id -> members.activity.Activity
     coupons_by_member: dict = field(default_factory=dict)  # member_id -> [Coupon]
     today: object = None                                    # the group's local date at send time
 
@@ -93,30 +80,3 @@ def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: 
 def _checked_in(ctx: Context, member: Member, today) -> bool:
     a = ctx.activity.get(member.member_id)
     return bool(a and today in a.checkin_days)
-
-
-class CouponPool:
-    """Available codes per campaign, handed out in code order, one per member per campaign."""
-
-    def __init__(self, coupons: dict[str, Coupon]):
-        self.free: dict[str, list[str]] = {}
-        self.held: dict[tuple[str, str], str] = {}
-        for code in sorted(coupons):
-            c = coupons[code]
-            if c.member_id:
-                self.held.setdefault((fold(c.campaign), c.member_id), code)
-            elif c.status == "available":
-                self.free.setdefault(fold(c.campaign), []).append(code)
-        self.issued: list[tuple[str, str]] = []  # (code, member_id) handed out in this run
-
-    def code_for(self, campaign: str, member: Member) -> str | None:
-        key = (fold(campaign), member.member_id)
-        if key in self.held:
-            return self.held[key]
-        free = self.free.get(fold(campaign), [])
-        if not free:
-            return None
-        code = free.pop(0)
-        self.held[key] = code
-        self.issued.append((code, member.member_id))
-        return code

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..ledger import Entry, Ledger
-from ..workbook import Workbook
+from .ledger import Entry, Ledger
+from ..sheet.workbook import Workbook
 from .audience import mentioned
+from .planned import PlannedSend, quiet_shift
 
 DEFERRED_REASON = "deferred by the daily cap"
 RETRY_REASON = "sent again after a failed run"
@@ -19,7 +20,6 @@ RETRY_REASON = "sent again after a failed run"
 
 def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, seen: set[str], ctx) -> list:
     """Sends the daily cap pushed to a later day come back when their new time arrives."""
-    from .plan import PlannedSend
     rules = {r.rule_id: r for r in wb.sop if r.enabled}
     members = _MembersByGroup(wb)
     out = []
@@ -39,7 +39,6 @@ def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime,
 def retried_sends(wb: Workbook, ledger: Ledger, seen: set[str], ctx) -> list:
     """Sends a platform outage left at `retry`, planned again at their original time (a member-relative rule's
     members in the batch they were in: same rule, group and time). Catch-up then decides whether they go out."""
-    from .plan import PlannedSend, quiet_shift
     rules = {r.rule_id: r for r in wb.sop if r.enabled}
     members = _MembersByGroup(wb)
     batches: dict[tuple[str, str, datetime], PlannedSend] = {}

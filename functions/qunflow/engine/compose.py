@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import render
+from ..sop import render
 from ..delivery.message import Mentions, Message, NewsCard
-from ..workbook import Workbook
-from .plan import PlannedSend, group_tz
+from ..sheet.workbook import Workbook
+from .planned import PlannedSend, group_tz
 
 
 def template_text(p: PlannedSend, wb: Workbook) -> str:

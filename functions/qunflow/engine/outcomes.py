@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..changes import Changes
+from ..sheet.changes import Changes
 from ..delivery.masking import mask_webhook_cell
-from ..problems import WARNING, ProblemSink
-from ..workbook import Workbook
-from .plan import PlannedSend, group_tz
+from ..sheet.problems import WARNING, ProblemSink
+from ..sheet.workbook import Workbook
+from .planned import PlannedSend, group_tz
 
 POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred"}
 

@@ -16,17 +16,17 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .changes import to_cell
-from .clock import VirtualClock
+from ..sheet.changes import to_cell
+from ..clock import VirtualClock
 from .demo_data import GIVEN, GROUPS, SURNAMES, demo_rows
-from .engine.plan import plan_sends
-from .ledger import Ledger
-from .secrets import SecretResolver
-from .stores.memory import MemoryStore
-from .tables import locate
-from .problems import ProblemSink
-from .schema import load_schemas
-from .workbook import load_workbook
+from ..engine.plan import plan_sends
+from ..engine.ledger import Ledger
+from ..delivery.secrets import SecretResolver
+from ..stores.memory import MemoryStore
+from ..sheet.tables import locate
+from ..sheet.problems import ProblemSink
+from ..sheet.schema import load_schemas
+from ..sheet.load import load_workbook
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = date(2026, 12, 1)          # a fixed day 1, so the same seed gives the same result on any day
@@ -44,7 +44,7 @@ class DemoResult:
 
 
 def _bots():
-    from .emulator import Bot
+    from ..emulator import Bot
     bots, env = [], {}
     for g in GROUPS:
         token = f"demo-{g['platform']}-{g['group_id']}-{'0' * 12}{g['group_id'][-2:]}"
@@ -134,7 +134,7 @@ def _tick_slots(store: MemoryStore, start: datetime, end: datetime, joins: list[
 def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = False, progress=None) -> DemoResult:
     import requests
 
-    from .emulator import Emulator
+    from ..emulator import Emulator
     from .initbook import export_xlsx
     from .preview import calendar_html, preview
     from .tick import TickDeps, run_tick
@@ -154,7 +154,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     try:
         for bot, g in zip(bots, GROUPS):
             env[g["webhook"].split(":", 1)[1]] = emulator.webhook_url(bot)
-        from .layout import workbook_layout
+        from ..sheet.layout import workbook_layout
         raw = {}
         for layout in workbook_layout("zh-CN"):
             raw[layout.title] = [layout.header] + [[to_cell(r.get(c.key)) for c in layout.columns]
@@ -188,7 +188,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         items = preview(wb, start, 7)
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")
-        from .metrics.job import finish_demo
+        from .metrics_job import finish_demo
         finish_demo(result.workbook, out_dir / "report.html", START, days)  # Metrics, Cohorts, rule report, chart, HTML
         result.summary = summarize(wb)
         return result

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from .jobs import LOGIN_FIX, NoCredentials, JobsError, SchedulerJobs, declared_jobs
-from .secrets import SecretResolver, UnresolvedSecret
-from .stores.base import parse_source
+from .scheduler import LOGIN_FIX, NoCredentials, JobsError, SchedulerJobs, declared_jobs
+from ..delivery.secrets import SecretResolver, UnresolvedSecret
+from ..stores.source import parse_source
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "–"}
@@ -49,7 +49,7 @@ def google_credentials(env: Mapping[str, str]) -> tuple[Any, str, str]:
     import google.auth
     from google.oauth2 import service_account
 
-    from .stores.gsheets import SCOPES
+    from ..stores.gsheets import SCOPES
     path = env.get("QUNFLOW_SERVICE_ACCOUNT_FILE")
     if path:
         creds = service_account.Credentials.from_service_account_file(path, scopes=SCOPES)
@@ -102,8 +102,8 @@ def _credentials(env: Mapping[str, str], deps: DoctorDeps) -> tuple[Check, str, 
 
 def _open(source: str | None, kind: str, where: str, email: str, env: Mapping[str, str],
           deps: DoctorDeps) -> tuple[Any, Any, Check]:
-    from .stores import open_store
-    from .stores.gsheets import SheetAccessError
+    from ..stores import open_store
+    from ..stores.gsheets import SheetAccessError
     name = "sheet" if kind == "google" else "workbook"
     store = None
     try:
@@ -137,7 +137,7 @@ def _first_sentence(text: str) -> str:
 
 
 def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretResolver) -> list[Check]:
-    from .workbook import load_workbook
+    from ..sheet.load import load_workbook
     wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows,
                        shared_sheet=store.kind == "google")
     checks = [_schema(wb)]
@@ -170,7 +170,7 @@ def _schema(wb: Any) -> Check:
 
 
 def _groups(wb: Any, resolver: SecretResolver) -> list[Check]:
-    from .delivery.masking import mask_url
+    from ..delivery.masking import mask_url
     if not wb.groups:
         return [Check("webhooks", WARN, "no groups in the Groups tab", "add a row per chat group")]
     checks = []

@@ -11,29 +11,18 @@ rows older than `keep_days` (the members, coupons and metrics they produced are 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .cells import CellError, is_blank, parse_datetime
-from .ledger import FINAL
-from .tables import Table
-from .workbook import Workbook
+from ..sheet.cells import CellError, is_blank, parse_datetime
+from ..engine.ledger import FINAL
+from ..sheet.tables import Table
+from ..sheet.moves import Move
+from ..sheet.workbook import Workbook
 
 ARCHIVE_TITLES = {"sendlog": {"en": "SendLog archive", "zh-CN": "发送记录归档"},
                   "events": {"en": "Events archive", "zh-CN": "事件归档"}}
 MIN_KEEP_DAYS = 31
-
-
-@dataclass
-class Move:
-    tab: str                          # "sendlog" | "events"
-    title: str                        # the live tab's title
-    archive_title: str
-    header: list[Any]
-    keep: list[list[Any]] = field(default_factory=list)
-    archive: list[list[Any]] = field(default_factory=list)
-    old_rows: int = 0                 # data rows the live tab had
 
 
 def _when(table: Table, row: list[Any], keys: tuple[str, ...]) -> datetime | None:
@@ -72,16 +61,9 @@ def plan_moves(wb: Workbook, now: datetime, keep_days: int) -> list[Move]:
     return moves
 
 
-def rewritten(move: Move) -> list[list[Any]]:
-    """The live tab's data rows after the move, padded with blank rows over the old extent."""
-    width = max([len(move.header)] + [len(r) for r in move.keep + move.archive])
-    rows = [r + [""] * (width - len(r)) for r in move.keep]
-    return rows + [[""] * width for _ in range(move.old_rows - len(move.keep))]
-
-
 def run_housekeeping(store: Any, now: datetime, keep_days: int = 90, dry_run: bool = False) -> dict[str, Any]:
     """Plan under the tick's own lease (so the two never interleave), then let the store move the rows."""
-    from .workbook import load_workbook
+    from ..sheet.load import load_workbook
     with store.lease("tick", 60):
         snapshot = store.read()
         wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows)

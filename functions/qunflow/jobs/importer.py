@@ -37,11 +37,11 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable
 
-from .cells import CellError, fold, is_blank, parse_datetime, parse_decimal, parse_id, parse_text
-from .i18n import message
+from ..sheet.cells import CellError, fold, is_blank, parse_datetime, parse_decimal, parse_id, parse_text
+from ..sheet.i18n import message
 from .ingest import wall_clock
-from .parse import allowed_values, parser_for
-from .schema import load_schemas
+from ..sheet.parse import allowed_values, parser_for
+from ..sheet.schema import load_schemas
 
 MAPPINGS = ("events", "wecom-members", "orders")
 MAX_ROWS = 50_000
@@ -275,3 +275,24 @@ def plan_import(header: list[Any], rows: list[list[Any]], mapping: str, *, group
         known.add(fold(event["event_id"]))
         result.new.append(event)
     return result
+
+
+def import_into(store: Any, header: list[Any], rows: list[list[Any]], mapping: str, now: datetime, *,
+                dry_run: bool = False, progress: Callable[[int], None] = lambda n: None) -> tuple[ImportResult, Any, str]:
+    """(result, workbook, note): the file's new events appended to the Events tab in one write, under the
+    store's lease (nothing with `dry_run`); `note` says when the write was kept for the next run."""
+    from ..sheet.changes import Changes
+    from .ingest import existing_event_ids, group_lookup
+    from .reading import read_workbook
+    note = ""
+    with store.lease("import", 30):
+        snapshot, wb = read_workbook(store, now.date())
+        result = plan_import(header, rows, mapping, groups=group_lookup(wb, names=True), seen=existing_event_ids(wb),
+                             lang=wb.lang, tz=wb.settings.timezone, today=now.astimezone(wb.settings.timezone).date(),
+                             progress=progress)
+        if result.new and not dry_run:
+            changes = Changes()
+            changes.append("events", result.new)
+            report = store.write(changes, snapshot, wb.lang)
+            note = report.reason if report.deferred else ""
+    return result, wb, note

@@ -29,7 +29,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
-from .cells import CellError, fold, is_blank, parse_id
+from ..sheet.cells import CellError, fold, is_blank, parse_id
 
 TIMESTAMP_HEADER = "X-Qunflow-Timestamp"
 SIGNATURE_HEADER = "X-Qunflow-Signature"
@@ -223,8 +223,8 @@ def _ids(table: Any, column: str, folded: bool = True) -> set[str]:
 
 def ingest_into(store: Any, headers: Any, body: bytes, secret: str, now: float) -> IngestResult:
     """Authenticate (before touching the sheet), read it, check every event, append the new ones (RAW)."""
-    from .changes import Changes
-    from .workbook import load_workbook
+    from ..sheet.changes import Changes
+    from ..sheet.load import load_workbook
     refused = authenticate(headers, body, secret, now)
     if refused:
         return refused

@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .changes import to_cell
-from .layout import TabLayout, workbook_layout
+from ..sheet.changes import to_cell
+from ..sheet.layout import TabLayout, workbook_layout
 
 DATA_ROWS = 2000  # rows that get dropdowns and TEXT format
 
@@ -26,8 +26,8 @@ def init_xlsx(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from .stores.xlsx import _put, save_atomic
-    from .cells import fold
+    from ..stores.xlsx import _put, save_atomic
+    from ..sheet.cells import fold
 
     book = load_workbook(path) if path.exists() else Workbook()
     if not path.exists():
@@ -35,7 +35,7 @@ def init_xlsx(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
     existing = {fold(t) for t in book.sheetnames}
     created = []
     for layout in workbook_layout(lang):
-        from .schema import load_schemas
+        from ..sheet.schema import load_schemas
         schema = load_schemas()[layout.key]
         if existing & {fold(schema.title("en")), fold(schema.title("zh-CN")), fold(schema.key)}:
             continue
@@ -71,9 +71,9 @@ def init_xlsx(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
 
 def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
     """Create missing tabs in a Google sheet, with notes, dropdowns, TEXT ids and warning-only protection."""
-    from .cells import fold
-    from .schema import load_schemas
-    from .stores.gsheets import a1, quote_title
+    from ..sheet.cells import fold
+    from ..sheet.schema import load_schemas
+    from ..stores.gsheets import a1, quote_title
 
     titles = {fold(t) for t in store.tab_titles()}
     layouts = [l for l in workbook_layout(lang)
@@ -117,7 +117,7 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
 
 def export_xlsx(raw: dict[str, list[list[Any]]], path: Path, lang: str) -> None:
     """Write a whole raw workbook as a new .xlsx with qunflow's layout (notes, dropdowns, formats)."""
-    from .stores.xlsx import XlsxStore, _put, save_atomic
+    from ..stores.xlsx import XlsxStore, _put, save_atomic
     from openpyxl import load_workbook
     path.unlink(missing_ok=True)
     init_xlsx(path, lang, None)

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from .ledger import Entry, Ledger
+from ..engine.ledger import Entry, Ledger
 
 
 class FileJournal:

@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from ..workbook import load_workbook
-from .facts import build_facts, north_star
-from .report_md import daily_report, metric_label, ops_group
-from .rollup import rollup
+from ..sheet.load import load_workbook
+from ..metrics.facts import build_facts, north_star
+from ..metrics.report_md import daily_report, metric_label, ops_group
+from ..metrics.rollup import rollup
 
 
 @dataclass
@@ -62,7 +62,7 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
             if deps is None or ops_group(wb) is None:
                 report.posted, report.post_note = "skipped", "Settings ops_group is empty" if deps else "no sender"
             else:
-                from .deliver import post_daily_report
+                from .report_post import post_daily_report
                 posted = post_daily_report(wb, report_day, report.report, session=deps.session, clock=deps.clock,
                                            sleep=deps.sleep, resolver=deps.resolver, rng=deps.rng,
                                            masker=getattr(deps, "masker", None))
@@ -79,7 +79,7 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
 
 
 def _chart(store: Any, wb: Any, metric: str) -> bool:
-    from . import charts
+    from ..stores import charts
     label = metric_label(metric, wb.lang)
     if store.kind == "xlsx":
         return charts.decorate_xlsx(store.path, wb.lang, metric, label)
@@ -88,13 +88,21 @@ def _chart(store: Any, wb: Any, metric: str) -> bool:
     return False
 
 
+def report_from_store(store: Any, html_path: Any, *, as_of: date | None, days: int) -> Any:
+    """`qunflow report`: the HTML report from one read of the store; the path it was written to."""
+    from ..metrics.report_html import write_report
+    snapshot = store.read()
+    wb = load_workbook(snapshot.raw, grid_rows=snapshot.grid_rows)
+    return write_report(wb, html_path, as_of=as_of, days=days)
+
+
 def finish_demo(xlsx: Any, html: Any, first: date, days: int) -> Any:
     """For `qunflow demo`, after it exported the workbook: Metrics, Cohorts and RulesReport for every day of
     the campaign written into it, the north-star chart drawn, and the HTML report beside it."""
     from pathlib import Path
 
     from ..stores.xlsx import XlsxStore
-    from .report_html import write_report
+    from ..metrics.report_html import write_report
     store = XlsxStore(xlsx)
     last = first + timedelta(days=days - 1)
     end_of_last = datetime.combine(last + timedelta(days=1), datetime.min.time(), timezone.utc)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
+from typing import Any
 
-from .engine.compose import compose
-from .engine.plan import group_tz, plan_sends
-from .ledger import Ledger
-from .render import TemplateProblem
-from .workbook import Workbook
+from ..engine.compose import compose
+from ..engine.plan import plan_sends
+from ..engine.planned import group_tz
+from ..engine.ledger import Ledger
+from ..sop.render import TemplateProblem
+from ..sheet.workbook import Workbook
 
 POLICY_WORDS = {
     "en": {"due": "will send", "quiet_skip": "skipped: quiet hours", "dead_webhook": "skipped: dead webhook",
@@ -16,6 +18,13 @@ POLICY_WORDS = {
     "zh-CN": {"due": "将发送", "quiet_skip": "跳过：免打扰", "dead_webhook": "跳过：机器人失效",
               "deferred": "顺延：超过每日上限", "missed": "已错过", "template": "模板错误"},
 }
+
+
+def preview_store(store: Any, now: datetime, days: int, group: str | None = None) -> tuple[Workbook, list[dict]]:
+    """(workbook, sends): one read of the store, then `preview` (nothing is written)."""
+    from .reading import read_workbook
+    _, wb = read_workbook(store, now.date(), grid_rows=False)
+    return wb, preview(wb, now, days, group)
 
 
 def preview(wb: Workbook, now: datetime, days: int = 7, group: str | None = None) -> list[dict]:

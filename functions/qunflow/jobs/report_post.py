@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
-from ..workbook import Workbook
+from ..sheet.workbook import Workbook
 
 REPORT_RULE = "daily_report"
 
@@ -37,9 +37,9 @@ def post_daily_report(wb: Workbook, day: date, text: str, *, session: Any, clock
     from ..delivery.dispatcher import Delivery, Dispatcher
     from ..delivery.masking import Masker
     from ..delivery.message import Message, Target
-    from ..engine.plan import group_tz
-    from ..secrets import UnresolvedSecret
-    from .report_md import ops_group
+    from ..engine.planned import group_tz
+    from ..delivery.secrets import UnresolvedSecret
+    from ..metrics.report_md import ops_group
     ops = ops_group(wb)
     if ops is None:
         return Posted("skipped", "Settings ops_group is empty")

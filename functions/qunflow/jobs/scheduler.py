@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import yaml
+
+from ..sop.resources import override, shipped
 
 JOB_PREFIX = "qunflow-"
 DEFAULT_REGION = "asia-east2"  # infra/variables.tf's default region
@@ -59,18 +62,14 @@ class JobRow:
                 "next_run": self.next_run.isoformat() if self.next_run else None, "drift": self.drift or None}
 
 
-def jobs_file() -> Path:
-    """workflows/jobs.yaml: $QUNFLOW_JOBS_FILE, the repository's, or the one shipped beside the package."""
+def jobs_file() -> Traversable:
+    """workflows/jobs.yaml: $QUNFLOW_JOBS_FILE (an explicit override), else the one the package ships
+    (`sop.resources.shipped`: importlib.resources, or the repository in a source checkout)."""
     env = os.environ.get("QUNFLOW_JOBS_FILE")
-    here = Path(__file__).resolve().parent
-    for candidate in ([Path(env)] if env else []) + [here.parents[1] / "workflows" / "jobs.yaml",
-                                                      here.parent / "workflows" / "jobs.yaml"]:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("workflows/jobs.yaml not found; set QUNFLOW_JOBS_FILE")
+    return override(env, "QUNFLOW_JOBS_FILE", folder=False) if env else shipped("workflows", "jobs.yaml")
 
 
-def declared_jobs(path: Path | None = None) -> dict[str, DeclaredJob]:
+def declared_jobs(path: Path | Traversable | None = None) -> dict[str, DeclaredJob]:
     data = yaml.safe_load((path or jobs_file()).read_text(encoding="utf-8")) or {}
     return {name: DeclaredJob(name, spec.get("function", ""), str(spec.get("schedule", "")),
                               str(spec.get("time_zone", "")))

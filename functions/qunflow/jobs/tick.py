@@ -11,19 +11,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from .changes import Changes
-from .engine.compose import compose, preview_of
-from .engine.members import apply_events
-from .metrics import today_so_far_changes
-from .engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
-from .engine.plan import PlannedSend, plan_sends
+from ..sheet.changes import Changes
+from ..engine.compose import compose, preview_of
+from ..members.lifecycle import apply_events
+from ..metrics.rollup import today_so_far_changes
+from ..engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
+from ..engine.plan import plan_sends
+from ..engine.planned import PlannedSend
 from .journal import NullJournal, merge_into
-from .ledger import from_sendlog
-from .problems import ProblemSink
-from .render import TemplateProblem
-from .secrets import SecretResolver, UnresolvedSecret
-from .workbook import Workbook, load_workbook
-from .writeback import problems_changes
+from ..engine.ledger import from_sendlog
+from ..sheet.problems import ProblemSink
+from ..sop.render import TemplateProblem
+from ..delivery.secrets import SecretResolver, UnresolvedSecret
+from ..sheet.load import load_workbook
+from ..sheet.workbook import Workbook
+from ..sheet.writeback import problems_changes
 
 log = logging.getLogger("qunflow.tick")
 
@@ -144,9 +146,9 @@ def _recovered_rows(recovered: dict[str, dict], wb: Workbook, changes: Changes) 
 
 
 def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: ProblemSink):
-    from .delivery.dispatcher import Delivery, Dispatcher
-    from .delivery.masking import Masker
-    from .delivery.message import Target
+    from ..delivery.dispatcher import Delivery, Dispatcher
+    from ..delivery.masking import Masker
+    from ..delivery.message import Target
     outcomes: dict[str, SendOutcome] = {}
     deliveries, by_id = [], {}
     targets: dict[str, Any] = {}

@@ -19,11 +19,12 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from ..changes import Changes
-from ..problems import WARNING, ProblemSink
-from ..records import Member
-from ..workbook import Workbook
-from .audience import CouponPool, blacklist
+from ..sheet.changes import Changes
+from ..sheet.problems import WARNING, ProblemSink
+from ..sheet.records import Member
+from ..sheet.workbook import Workbook
+from .blacklist import blacklist
+from .coupons import CouponPool
 
 
 def _detail(detail: str | None) -> dict[str, str]:
@@ -171,7 +172,7 @@ def _layers_and_expiry(wb: Workbook, now: datetime, changes: Changes) -> None:
 
 def _rule_tags(wb: Workbook, now: datetime) -> None:
     """Tags from the Tags tab's rules go to rule_tags, apart from the tags operators type (never overwritten)."""
-    from ..tagfacts import rule_tags
+    from .tags import rule_tags
     tags, _bad = rule_tags(wb, now)  # bad rules are Problems from validate already
     for member_id, all_tags in tags.items():
         m = wb.members[member_id]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from .cells import fold
-from .i18n import message
+from ..sheet.cells import fold
+from ..sheet.i18n import message
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def verify(eligible_member_ids: Iterable[str], seed: str, claimed_winners: Itera
 
 # --- who may win ----------------------------------------------------------------------------------------
 
-from .engine.audience import blacklist  # noqa: E402  (one definition of the cross-group blacklist)
+from .blacklist import blacklist  # noqa: E402  (one definition of the cross-group blacklist)
 
 
 def eligible(members: Iterable[Any], group_id: str, among: str | None = None,

@@ -1,6 +1,6 @@
 """The member facts tag rules are evaluated on, and the tags each member gets. Pure.
 
-(Split from qunflow.tagrules, which holds the language itself.)
+(The language itself is qunflow.sheet.tagrules: a Tags.rule cell is checked with the rest of the sheet.)
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Iterable
 
-from .tagrules import FACTS, RuleError, parse_rule
+from ..sheet.tagrules import FACTS, RuleError, parse_rule
 
 # --- facts ---------------------------------------------------------------------------------------------
 

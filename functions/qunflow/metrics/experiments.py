@@ -5,7 +5,7 @@
   sha256("<experiment>/<group_id>"), even → A, odd → B. Nothing to store, nothing to drift.
 - A group with `holdout` = yes gets no message from any rule that has a variant: it is the control
   that shows what the experiment's messages did at all.
-- `excluded_by_experiment(rule, group)` is what the planner asks before planning a send.
+- `qunflow.engine.experiments.excluded_by_experiment(rule, group)` is what the planner asks before planning a send.
 
 Analysis: the unit is the group (groups, not members, were assigned). Each group's value is its
 north-star per member-day over the experiment's window (for a north-star that is already a rate, its
@@ -17,7 +17,6 @@ that no split could be told from chance, the answer is "too few groups to tell".
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import random
@@ -25,35 +24,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..records import Group, SopRule
+from ..engine.experiments import arm_of, experiment_of, variant_of
+from ..sheet.records import SopRule
 from .facts import Facts, attribution_hours, north_star
 
-ARMS = ("A", "B")
 MIN_UNITS = 3
-
-
-def experiment_of(rule: SopRule) -> str:
-    return (rule.phase or "").strip() or "default"
-
-
-def arm_of(group_id: str, experiment: str) -> str:
-    digest = hashlib.sha256(f"{experiment}/{group_id}".encode("utf-8")).digest()
-    return ARMS[int.from_bytes(digest[:8], "big") % 2]
-
-
-def variant_of(rule: SopRule) -> str | None:
-    value = (rule.variant or "").strip().upper()
-    return value or None
-
-
-def excluded_by_experiment(rule: SopRule, group: Group) -> bool:
-    """True when this group must not get this rule: a holdout group, or the other arm of the experiment."""
-    variant = variant_of(rule)
-    if variant is None:
-        return False
-    if group.holdout:
-        return True
-    return arm_of(group.group_id, experiment_of(rule)) != variant
 
 
 @dataclass

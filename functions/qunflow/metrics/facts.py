@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ..records import Event, Member
-from ..workbook import Workbook
+from ..sheet.records import Event, Member
+from ..sheet.workbook import Workbook
 
 ACTIVE_TYPES = ("message", "checkin")      # "spoke or checked in"
 ACTIVATION_WINDOW = timedelta(days=3)
@@ -136,7 +136,7 @@ class Facts:
 
 
 def build_facts(wb: Workbook) -> Facts:
-    from ..engine.plan import group_tz
+    from ..engine.planned import group_tz
     tz = {gid: group_tz(g, wb) for gid, g in wb.groups.items()}
     people: dict[str, list[Person]] = defaultdict(list)
     person: dict[str, Person] = {}

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-from ..workbook import Workbook
+from ..sheet.workbook import Workbook
 from .attribution import rules_rows
 from .cohorts import retention_matrix
 from .experiments import describe, experiments

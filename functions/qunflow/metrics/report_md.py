@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ..workbook import Workbook
+from ..sheet.workbook import Workbook
 from .attribution import converted_on
 from .facts import Facts, build_facts, north_star, ratio, setting
 from .rollup import RATE_METRICS, metric_row
@@ -32,7 +32,7 @@ TEXT = {
 
 def metric_label(metric: str, lang: str) -> str:
     if lang == "zh-CN":
-        from ..schema import load_schemas
+        from ..sheet.schema import load_schemas
         for column in load_schemas()["settings"].settings:
             if column.key == "north_star":
                 for v in column.values:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from ..changes import Changes, to_cell
-from ..workbook import Workbook
+from ..sheet.changes import Changes, to_cell
+from ..sheet.workbook import Workbook
 from .attribution import rules_rows
 from .cohorts import COHORT_DAYS, cohort_rows
 from .facts import ACTIVE_TYPES, Facts, attribution_hours, build_facts, day_start, lurker_days, ratio

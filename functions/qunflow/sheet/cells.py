@@ -2,7 +2,7 @@
 
 Every parser takes the raw cell (a str, number, bool, date or datetime, as the
 store read it) and returns a typed value or raises CellError(code, **params).
-The codes are turned into plain-language messages by qunflow.i18n.
+The codes are turned into plain-language messages by qunflow.sheet.i18n.
 Pure: the only context is `today` (for dates typed without a year).
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a job wants written back, addressed by key, never by remembered row number.
 
 Staff sort and insert rows between a read and a write; a Changes value is
-resolved to cell positions only at the moment it is written (qunflow.writeplan).
+resolved to cell positions only at the moment it is written (qunflow.stores.writeplan).
 """
 from __future__ import annotations
 

@@ -4,19 +4,18 @@ Google Sheets: one spreadsheets.batchUpdate, sent once (when the chart tab does 
 tab to redraw it): a chart tab whose A1 holds a QUERY that pivots the Metrics tab (date × group → the
 north-star), a line chart over it, and a conditional-format rule on the Metrics tab's north-star column
 that colours a day more than 20% below the same group's day before. Both follow the Metrics tab as it
-grows. `google_requests` builds the requests (pure); `apply_google` sends them through the store's client.
+grows. `google_requests` builds the requests; `qunflow.stores.charts.apply_google` sends them.
 
-.xlsx: `decorate_xlsx` writes the same pivot as values into a chart tab with an openpyxl LineChart and
-the same rule on the Metrics tab (and a simpler one on the pivot). `qunflow metrics` redraws it on each run.
+.xlsx: `qunflow.stores.charts.decorate_xlsx` writes the same pivot as values into a chart tab with an
+openpyxl LineChart and the same rule on the Metrics tab (and a simpler one on the pivot). `qunflow metrics`
+redraws it on each run. This module is the pure part both share: titles, formulas, the pivot, the requests.
 """
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 from typing import Any
 
-from ..cells import fold
-from ..tables import column_letter
+from .tables import column_letter
 
 CHART_TITLES = {"en": "NorthStar chart", "zh-CN": "北极星图表"}
 DROP_FILL = {"red": 0.98, "green": 0.78, "blue": 0.78}
@@ -90,27 +89,9 @@ def google_requests(*, metrics_sheet_id: int, metrics_title: str, columns: dict[
     ]
 
 
-def apply_google(store: Any, wb: Any, metric: str, metric_label: str) -> bool:
-    """Send the chart requests once. False when the chart tab is already there (delete it to redraw)."""
-    title = chart_title(wb.lang)
-    titles = store.tab_titles()
-    if fold(title) in {fold(t) for t in titles}:
-        return False
-    table = wb.tables["metrics"]
-    ids = getattr(store, "_sheet_ids", {})
-    if table.title not in ids:
-        return False
-    requests = google_requests(metrics_sheet_id=ids[table.title], metrics_title=table.title,
-                               columns=metrics_columns(table), metric=metric, groups=len(wb.groups), lang=wb.lang,
-                               metric_label=metric_label)
-    store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": requests}))
-    store._titles = None
-    return True
-
-
 def pivot(raw_rows: list[list], columns: dict[str, int], metric: str) -> tuple[list[str], list[str], dict]:
     """(dates, group ids, {(date, group): value}) from the Metrics tab's rows."""
-    from ..cells import is_blank
+    from .cells import is_blank
     values: dict[tuple[str, str], float] = {}
     width = max(columns.values()) + 1
     for row in raw_rows:
@@ -124,65 +105,3 @@ def pivot(raw_rows: list[list], columns: dict[str, int], metric: str) -> tuple[l
         except (TypeError, ValueError):
             continue
     return sorted({d for d, _ in values}), sorted({g for _, g in values}), values
-
-
-def decorate_xlsx(path: Path, lang: str, metric: str, metric_label: str) -> bool:
-    """Redraw the chart tab and (once) add the drop rule to the Metrics tab. False if there is no Metrics data."""
-    from openpyxl import load_workbook
-    from openpyxl.chart import LineChart, Reference
-    from openpyxl.formatting.formatting import ConditionalFormattingList
-    from openpyxl.formatting.rule import FormulaRule
-    from openpyxl.styles import Font, PatternFill
-
-    from ..problems import ProblemSink
-    from ..schema import load_schemas
-    from ..stores.xlsx import _put, read_xlsx, save_atomic
-    from ..tables import locate
-    table = locate(read_xlsx(path), load_schemas(), ProblemSink(lang)).tables["metrics"]
-    if table.missing or metric not in table.columns:
-        return False
-    columns = metrics_columns(table)
-    dates, groups, values = pivot(table.rows, columns, metric)
-    if not dates:
-        return False
-    book = load_workbook(path)
-    title = chart_title(lang)
-    for name in list(book.sheetnames):
-        if fold(name) == fold(title):
-            del book[name]
-    sheet = book.create_sheet(title)
-    _put(sheet, 1, 1, "日期" if lang == "zh-CN" else "date")
-    sheet.cell(row=1, column=1).font = Font(bold=True)
-    for c, gid in enumerate(groups, start=2):
-        _put(sheet, 1, c, gid)
-        sheet.cell(row=1, column=c).font = Font(bold=True)
-    for r, day in enumerate(dates, start=2):
-        _put(sheet, r, 1, day)
-        for c, gid in enumerate(groups, start=2):
-            value = values.get((day, gid))
-            if value is not None:
-                sheet.cell(row=r, column=c).value = value
-    chart = LineChart()
-    chart.title = f"{metric_label} · {'每个群' if lang == 'zh-CN' else 'per group'}"
-    chart.y_axis.title, chart.x_axis.title = metric_label, ("日期" if lang == "zh-CN" else "date")
-    chart.height, chart.width = 9, 22
-    chart.add_data(Reference(sheet, min_col=2, min_row=1, max_col=1 + len(groups), max_row=1 + len(dates)),
-                   titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=1 + len(dates)))
-    sheet.add_chart(chart, f"{column_letter(len(groups) + 2)}2")
-    fill = PatternFill("solid", start_color=DROP_FILL_HEX, end_color=DROP_FILL_HEX)
-    sheet.conditional_formatting.add(f"B3:{column_letter(len(groups))}{len(dates) + 1}",
-                                     FormulaRule(formula=["AND(ISNUMBER(B3),ISNUMBER(B2),B2>0,B3<0.8*B2)"], fill=fill))
-    metrics_sheet = book[table.title]
-    value_l, date_l, group_l = (column_letter(columns[k]) for k in (metric, "date", "group_id"))
-    last_row = max(5000, 2 * (len(table.rows) + 1))
-    kept = ConditionalFormattingList()   # our previous rule (another column or length) is replaced
-    for cf in metrics_sheet.conditional_formatting:
-        for rule in cf.rules:
-            if not any(DROP_MARK in f for f in (rule.formula or [])):
-                kept.add(str(cf.sqref), rule)
-    kept.add(f"{value_l}2:{value_l}{last_row}", FormulaRule(formula=[drop_formula(value_l, date_l, group_l, last_row)[1:]],
-                                                            fill=fill, font=Font(bold=True)))
-    metrics_sheet.conditional_formatting = kept
-    save_atomic(book, path)
-    return True

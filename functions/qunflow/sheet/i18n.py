@@ -136,7 +136,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rule {rule} counts campaign days, but group {group} has no campaign_start. Fill in the group's campaign start date, e.g. {example}.",
         "zh-CN": "规则 {rule} 按活动天数发送，但群 {group} 没有填写“活动开始日”。请填写，例如：{example}",
     },
-    # --- tag rules (qunflow.tagrules): RuleError.text(lang); bad_rule is the Problem for the Tags tab ---
+    # --- tag rules (qunflow.sheet.tagrules): RuleError.text(lang); bad_rule is the Problem for the Tags tab ---
     "bad_rule": {
         "en": "The rule cannot be used: {detail} (character {position}). Write it like {example}.",
         "zh-CN": "规则无法使用：{detail}（第 {position} 个字符处）。可以写成：{example}",
@@ -208,7 +208,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{value}' is not a {name}. Use one of: {allowed}.",
         "zh-CN": "「{value}」不是有效的 {name}。可选：{allowed}。",
     },
-    # --- qunflow import (qunflow.importer): one bad row of the imported file ---
+    # --- qunflow import (qunflow.jobs.importer): one bad row of the imported file ---
     "import_missing_columns": {
         "en": "The file has no column for {column}. Name a column {headers} (the first row holds the column names).",
         "zh-CN": "文件中没有「{column}」列。请把一列命名为 {headers}（第一行是列名）。",
@@ -217,7 +217,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{value}' is not a group in the Groups tab (by group_id or name). Add the group there first, or fix the name.",
         "zh-CN": "「{value}」不在社群表中（按群ID或群名称查找）。请先在社群表中添加这个群，或改正名称。",
     },
-    # --- lotteries (qunflow.lottery): the result posted to the group ---
+    # --- lotteries (qunflow.members.lottery): the result posted to the group ---
     "lottery_result": {
         "en": "🎉 Lottery result{prize}: {mentions}\nDrawn from {count} eligible members.\nSeed: {seed}\nList hash (sha256): {hash}\nAnyone can check it: {verify}",
         "zh-CN": "🎉 抽奖结果{prize}：{mentions}\n共 {count} 位成员参与。\n随机种子：{seed}\n名单指纹（sha256）：{hash}\n复核方法：{verify}",

@@ -8,7 +8,8 @@ from dataclasses import fields
 from datetime import date
 from typing import Any, Callable
 
-from . import cells, render
+from . import cells
+from ..sop import render
 from .cells import CellError, fold, is_blank
 from .problems import ProblemSink
 from .records import RECORDS
@@ -36,7 +37,7 @@ def _template(raw: Any) -> str:
 
 
 def _schedule(raw: Any) -> Any:
-    from .sop.schedule import ScheduleError, parse_schedule
+    from ..sop.schedule import ScheduleError, parse_schedule
     try:
         return parse_schedule(str(raw))
     except ScheduleError as error:

@@ -1,4 +1,4 @@
-"""The tab schemas: `sheets_schema/*.yaml`, the single source of truth.
+"""The tab schemas: `sheets_schema/*.yaml`, the single source of truth (found by `sop.resources`).
 
 Records, validation, headers, dropdowns, header notes and docs/SCHEMA.md are all
 derived from these files. This module only loads them into small typed objects.
@@ -8,9 +8,12 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
+
+from ..sop.resources import override, shipped, yaml_files
 
 LANGS = ("en", "zh-CN")
 COLUMN_TYPES = frozenset({
@@ -50,7 +53,7 @@ class Column:
 class TabSchema:
     key: str                          # "groups"
     titles: dict[str, str]            # lang -> tab title
-    record: str                       # record class name in qunflow.records
+    record: str                       # record class name in qunflow.sheet.records
     key_columns: tuple[str, ...]
     columns: tuple[Column, ...]
     written: bool = False             # the whole tab is written by qunflow
@@ -70,14 +73,11 @@ class TabSchema:
         return hash(self.key)
 
 
-def schema_dir() -> Path:
-    """Where the YAML lives: $QUNFLOW_SCHEMA_DIR, the repo's top level, or a copy bundled beside the package."""
+def schema_dir() -> Traversable:
+    """Where the YAML lives: $QUNFLOW_SCHEMA_DIR (an explicit override), else the package's shipped
+    sheets_schema/ (see `sop.resources`: importlib.resources, or the repository in a source checkout)."""
     env = os.environ.get("QUNFLOW_SCHEMA_DIR")
-    here = Path(__file__).resolve().parent
-    for candidate in ([Path(env)] if env else []) + [here.parents[1] / "sheets_schema", here.parent / "sheets_schema"]:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("sheets_schema/ not found; set QUNFLOW_SCHEMA_DIR")
+    return override(env, "QUNFLOW_SCHEMA_DIR", folder=True) if env else shipped("sheets_schema")
 
 
 def _column(raw: dict) -> Column:
@@ -105,7 +105,7 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
     """All tab schemas, keyed by tab key, in a stable order (settings first)."""
     folder = Path(directory) if directory else schema_dir()
     tabs: dict[str, TabSchema] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in yaml_files(folder):
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         tabs[raw["tab"]] = TabSchema(
             key=raw["tab"],

@@ -144,7 +144,7 @@ def check_groups(wb: Workbook, sink: ProblemSink, shared_sheet: bool) -> None:
 
 def _masked(value: str) -> str:
     """Problems are written to the sheet: never repeat a key there whole."""
-    from .delivery.masking import mask_webhook_cell
+    from ..delivery.masking import mask_webhook_cell
     return mask_webhook_cell(value)
 
 

@@ -4,25 +4,25 @@ from __future__ import annotations
 import functools
 import os
 from datetime import date
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
 
+from .resources import override, shipped, yaml_files
 
-def playbook_dir() -> Path:
+
+def playbook_dir() -> Traversable:
+    """workflows/playbooks/: $QUNFLOW_PLAYBOOKS (an explicit override), else what the package ships
+    (`sop.resources.shipped`)."""
     env = os.environ.get("QUNFLOW_PLAYBOOKS")
-    here = Path(__file__).resolve().parent
-    for candidate in ([Path(env)] if env else []) + [here.parents[1] / "workflows" / "playbooks", here / "playbooks"]:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("workflows/playbooks/ not found; set QUNFLOW_PLAYBOOKS")
+    return override(env, "QUNFLOW_PLAYBOOKS", folder=True) if env else shipped("workflows", "playbooks")
 
 
 @functools.cache
 def load_playbooks() -> dict[str, dict[str, Any]]:
     books = {}
-    for path in sorted(playbook_dir().glob("*.yaml")):
+    for path in yaml_files(playbook_dir()):
         book = yaml.safe_load(path.read_text(encoding="utf-8"))
         books[book["name"]] = book
     return books

@@ -4,6 +4,7 @@
 - XlsxStore: a local .xlsx workbook, the embedded default.
 - MemoryStore: in memory, for unit tests.
 """
-from .base import Snapshot, Store, WriteReport, open_store
+from .base import Snapshot, Store, WriteReport
+from .source import open_store, parse_source
 
-__all__ = ["Snapshot", "Store", "WriteReport", "open_store"]
+__all__ = ["Snapshot", "Store", "WriteReport", "open_store", "parse_source"]

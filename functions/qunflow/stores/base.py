@@ -1,14 +1,12 @@
 """The store interface: read every tab in one batch, write the changes back in one batch."""
 from __future__ import annotations
 
-import os
-import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..changes import Changes
-from ..tables import RawWorkbook
+from ..sheet.changes import Changes
+from ..sheet.tables import RawWorkbook
 
 
 @dataclass
@@ -43,25 +41,3 @@ class Store(Protocol):
     def lease(self, name: str, seconds: float) -> AbstractContextManager[Any]: ...
 
     def describe(self) -> str: ...
-
-
-_GSHEETS_URL = re.compile(r"https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
-
-
-def parse_source(source: str | None) -> tuple[str, str]:
-    """("google", spreadsheet_id) or ("xlsx", path). SOURCE defaults to $QUNFLOW_SOURCE, then qunflow.xlsx."""
-    source = source or os.environ.get("QUNFLOW_SOURCE") or "qunflow.xlsx"
-    if source.startswith("gsheets:"):
-        return "google", source.split(":", 1)[1]
-    if m := _GSHEETS_URL.match(source):
-        return "google", m[1]
-    return "xlsx", source
-
-
-def open_store(source: str | None, **options: Any) -> Store:
-    kind, where = parse_source(source)
-    if kind == "google":
-        from .gsheets import GoogleSheetsStore
-        return GoogleSheetsStore(where, **options)
-    from .xlsx import XlsxStore
-    return XlsxStore(where, **options)

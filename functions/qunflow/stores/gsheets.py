@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..changes import Changes
-from ..problems import ProblemSink
-from ..schema import LANGS, is_schema_title, load_schemas
-from ..tables import locate
-from ..writeplan import WritePlan, plan_writes
+from ..sheet.changes import Changes
+from ..sheet.problems import ProblemSink
+from ..sheet.schema import LANGS, is_schema_title, load_schemas
+from ..sheet.tables import locate
+from .writeplan import WritePlan, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
 from .retry import status_of, with_retries
 
@@ -86,7 +86,7 @@ class GoogleSheetsStore:
         self.account_email = ""
         self._sleep, self._rng, self._attempts = sleep, rng or random.Random(), attempts
         self._titles: list[str] | None = None
-        self._lease = lease  # a qunflow.lease.GcsLease in the cloud; None means no cross-process lock
+        self._lease = lease  # a qunflow.stores.lease.GcsLease in the cloud; None means no cross-process lock
         if client is None:
             gateway = os.environ.get("QUNFLOW_SHEETS_API")
             if session is None and gateway:
@@ -192,7 +192,7 @@ class GoogleSheetsStore:
         The tick writes every send's SendLog row (`pending`) before posting anything: the cloud's
         write-ahead log. The final statuses then overwrite these rows in the one batch write."""
         table = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables[tab]
-        from ..writeplan import _TabPlan
+        from .writeplan import _TabPlan
         t = _TabPlan(table, lang, WritePlan())
         lines = [t.line(r) for r in rows]
         reply = self._call("write", lambda: self.http.values_append(
@@ -209,7 +209,7 @@ class GoogleSheetsStore:
     def move_rows(self, moves, snapshot: Snapshot) -> None:
         """Per tab: append the rows to the archive tab first (creating it if needed), then rewrite the live tab.
         A failure in between leaves rows in both places, never in neither."""
-        from ..housekeeping import rewritten
+        from ..sheet.moves import rewritten
         existing = set(self.tab_titles())
         for move in moves:
             if move.archive_title not in existing:
@@ -252,7 +252,7 @@ class GoogleSheetsStore:
 
     @contextmanager
     def lease(self, name: str, seconds: float = 0) -> Iterator[None]:
-        """Sheets cannot lock; the lease is a Cloud Storage object (qunflow.lease), held for 15 minutes at most."""
+        """Sheets cannot lock; the lease is a Cloud Storage object (qunflow.stores.lease), held for 15 minutes at most."""
         if self._lease is None:
             yield
             return
@@ -264,7 +264,7 @@ def _overflow_to_appends(plan: WritePlan, grid_rows: dict[str, int]) -> None:
     """Rows past a tab's grid go by values.append (which grows the grid), after the in-grid part is written.
 
     The API refuses values.batchUpdate past the grid; appends of one tab are merged into one request."""
-    from ..writeplan import Append
+    from .writeplan import Append
     kept, extra = [], {}
     for w in plan.writes:
         grid = grid_rows.get(w.title)
@@ -283,5 +283,5 @@ def _overflow_to_appends(plan: WritePlan, grid_rows: dict[str, int]) -> None:
 
 
 def _header_write(title: str, header: list[str]):
-    from ..writeplan import RangeWrite
+    from .writeplan import RangeWrite
     return RangeWrite(title, 1, 1, [header])

@@ -6,11 +6,11 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ..changes import Changes
-from ..schema import load_schemas
-from ..tables import RawWorkbook, locate
-from ..problems import ProblemSink
-from ..writeplan import apply_to_raw, plan_writes
+from ..sheet.changes import Changes
+from ..sheet.schema import load_schemas
+from ..sheet.tables import RawWorkbook, locate
+from ..sheet.problems import ProblemSink
+from .writeplan import apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
 
 
@@ -36,7 +36,7 @@ class MemoryStore:
         return WriteReport(skipped=plan.skipped)
 
     def move_rows(self, moves, snapshot: Snapshot) -> None:
-        from ..housekeeping import rewritten
+        from ..sheet.moves import rewritten
         for move in moves:
             archive = self.raw.setdefault(move.archive_title, [list(move.header)])
             archive.extend(list(r) for r in move.archive)

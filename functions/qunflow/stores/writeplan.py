@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from .cells import fold, is_blank, parse_id
-from .changes import Changes, Row, to_cell
-from .schema import TabSchema
-from .tables import RawWorkbook, Table
+from ..sheet.cells import fold, is_blank, parse_id
+from ..sheet.changes import Changes, Row, to_cell
+from ..sheet.schema import TabSchema
+from ..sheet.tables import RawWorkbook, Table
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 - Read fast with python-calamine (openpyxl is kept for writing, where it preserves
   formats, notes and validations).
-- Write atomically: a temporary file in the same folder, then a rename.
-- A lock file, so two ticks never interleave (`lease`).
+- Write atomically: a temporary file in the same folder, then a rename; the file keeps its permissions.
+- A lock file beside it, so two runs never interleave (`lease`, through `filelock`: Unix and Windows);
+  it is removed when the run is done, also when the workbook does not exist.
 - If the file changed since it was read (an operator saved in the meantime), the
   write is refused and the changes are kept in `<file>.qunflow-pending.json`.
   The next read shows them as already written, and the next write applies them,
@@ -11,10 +12,10 @@
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-import tempfile
+import secrets
+import stat
 import time as _time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,12 +23,12 @@ from typing import Any, Callable, Iterator
 
 import python_calamine
 
-from ..changes import Changes
-from ..lease import LeaseBusy
-from ..problems import ProblemSink
-from ..schema import is_schema_title, load_schemas
-from ..tables import RawWorkbook, locate
-from ..writeplan import WritePlan, apply_to_raw, plan_writes
+from ..sheet.changes import Changes
+from .lease import LeaseBusy, file_lease
+from ..sheet.problems import ProblemSink
+from ..sheet.schema import is_schema_title, load_schemas
+from ..sheet.tables import RawWorkbook, locate
+from .writeplan import WritePlan, apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
 
 
@@ -126,7 +127,7 @@ class XlsxStore:
     def move_rows(self, moves, snapshot: Snapshot) -> None:
         """Archive rows and rewrite the live tabs in one atomic file write (both, or neither)."""
         from openpyxl import load_workbook
-        from ..housekeeping import rewritten
+        from ..sheet.moves import rewritten
         if snapshot.version is not None and _digest(self.path) != snapshot.version:
             raise RuntimeError(f"{self.path.name} changed while housekeeping worked; nothing was moved, run it again")
         book = load_workbook(self.path)
@@ -148,21 +149,13 @@ class XlsxStore:
 
     @contextmanager
     def lease(self, name: str, seconds: float = 0) -> Iterator[None]:
-        """An exclusive lock on the workbook; waits up to `seconds`, then raises LeaseBusy."""
-        with open(self.lock_path, "a+") as handle:
-            deadline = self._monotonic() + seconds
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if self._monotonic() >= deadline:
-                        raise LeaseBusy(f"another qunflow run is working on {self.path.name}") from None
-                    self._sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """An exclusive lock on the workbook (`<file>.qunflow-lock`, removed afterwards); waits up to
+        `seconds`, then raises LeaseBusy."""
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"{self.path} does not exist: its folder {self.path.parent} is missing")
+        with file_lease(self.lock_path, seconds, f"another qunflow run is working on {self.path.name}",
+                        sleep=self._sleep, monotonic=self._monotonic):
+            yield
 
 
 def _put(sheet: Any, row: int, col: int, value: Any) -> None:
@@ -184,13 +177,28 @@ def _last_row(sheet: Any) -> int:
 
 
 def save_atomic(book: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Save an openpyxl book to `path` atomically: a temporary file in the same folder, flushed, then renamed
+    over `path`. It keeps the permissions `path` had; a new workbook gets those of any new file (the umask)."""
+    tmp = _new_temp_beside(path)
     try:
         book.save(tmp)
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _new_temp_beside(path: Path) -> Path:
+    """A new, empty `.<name>.<random>.tmp` beside `path`, created with the mode any new file gets (unlike
+    tempfile.mkstemp's owner-only 0600)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue

@@ -1,0 +1,131 @@
+"""`qunflow lottery draw` and `verify`: a seeded draw among a group's eligible members, prize coupons bound to
+the winners in one write, the result posted through the group's webhook. The draw itself is
+`qunflow.members.lottery` (pure)."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from ..delivery import Delivery, Dispatcher, Masker, Mentions, Message, Target
+from ..members.lottery import default_seed, draw, eligible, eligible_hash, normalized, result_text, verify
+from ..members.tags import rule_tags
+from ..sheet.cells import fold
+from ..sheet.changes import Changes
+from .errors import Refused
+from .reading import read_workbook
+from .send import resolve_hook
+
+
+@dataclass
+class Drawn:
+    group: Any
+    result: Any                                   # members.lottery.DrawResult
+    eligible: list[str]
+    awarded: dict[str, str] = field(default_factory=dict)   # member_id -> prize code
+    names: dict[str, str] = field(default_factory=dict)
+    text: str = ""                                # the result message, in the workbook's language
+    note: str = ""                                # a write kept for later (the workbook was saved meanwhile)
+    wb: Any = None
+    hook: tuple[str, str | None] | None = None
+
+
+def eligible_in(wb: Any, group_id: str, among: str | None, now: datetime,
+                warn: Callable[[str], None] = lambda _: None) -> tuple[Any, list[str]]:
+    """(group, sorted eligible member ids); Refused when the group is unknown or --among is malformed."""
+    group = next((g for g in wb.groups.values() if fold(g.group_id) == fold(group_id)), None)
+    if group is None:
+        known = ", ".join(sorted(wb.groups)[:20]) or "none"
+        raise Refused(f"no group {group_id!r} in the {wb.title('groups')} tab (groups: {known})")
+    tags, bad = rule_tags(wb, now)
+    for tag, error in bad:
+        if among and fold(tag.tag) in fold(among):
+            warn(f"note: the rule of tag {tag.tag} cannot be used ({error.message}); it matches nobody")
+    try:
+        return group, eligible(wb.members.values(), group.group_id, among,
+                               tag_of=lambda m: (*tags.get(m.member_id, m.tags), *m.rule_tags))
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
+def _prize_codes(wb: Any, campaign: str) -> list[str]:
+    pool = [c for c in wb.coupons.values() if fold(c.campaign) == fold(campaign)]
+    if not pool:
+        raise Refused(f"no coupon of campaign {campaign!r} in the {wb.title('coupons')} tab: add its codes first")
+    return sorted(c.code for c in pool if c.status == "available" and not c.member_id)
+
+
+def run_draw(store: Any, group_id: str, now: datetime, *, prize: str | None, winners: int, among: str | None,
+             seed: str | None, post: bool, dry_run: bool, warn: Callable[[str], None] = lambda _: None) -> Drawn:
+    """Draw under the store's lease; bind the prize codes unless `dry_run`. With `post`, the webhook is resolved
+    before anything is drawn or written, so a missing one stops here."""
+    with store.lease("lottery", 30):
+        snapshot, wb = read_workbook(store, now.date())
+        group, ids = eligible_in(wb, group_id, among, now, warn)
+        hook = resolve_hook(group) if post and not dry_run else None
+        if not ids:
+            raise Refused(f"nobody in {group.group_id} can win{' ' + among if among else ''}: no active member who "
+                          f"is not blacklisted")
+        codes = _prize_codes(wb, prize) if prize else []
+        if prize and len(codes) < min(winners, len(ids)):
+            raise Refused(f"campaign {prize!r} has {len(codes)} available code(s) for {min(winners, len(ids))} "
+                          f"winner(s): add codes in the {wb.title('coupons')} tab or lower --winners; nothing was drawn")
+        result = draw(ids, winners, seed or default_seed(group.group_id, now, prize))
+        drawn = Drawn(group, result, ids, dict(zip(result.winners, codes)), wb=wb, hook=hook)
+        local = now.astimezone(wb.settings.timezone).replace(tzinfo=None, microsecond=0)
+        if drawn.awarded and not dry_run:
+            changes = Changes()
+            for member_id, code in drawn.awarded.items():
+                for column, value in (("status", "issued"), ("member_id", member_id), ("issued_at", local),
+                                      ("expires_at", local + timedelta(days=wb.settings.coupon_expiry_days))):
+                    changes.set("coupons", code, column, value)
+            report = store.write(changes, snapshot, wb.lang)
+            if report.deferred:
+                drawn.note = report.reason
+    drawn.names = {m.member_id: m.name for m in wb.members.values()}
+    drawn.text = result_text(result, drawn.names, group.group_id, wb.lang, prize, among)
+    return drawn
+
+
+def post_result(drawn: Drawn, *, session: Any, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+    """The result to the group, through the same dispatcher as `qunflow send`; Refused (1) if not accepted."""
+    wb, group = drawn.wb, drawn.group
+    members = [wb.members[w] for w in drawn.result.winners if w in wb.members]
+    users = [m for m in members if m.platform_user_id]
+    mentions = Mentions(user_ids=tuple(m.platform_user_id for m in users), names=tuple(m.name for m in users),
+                        mobiles=tuple(m.mobile for m in members if not m.platform_user_id and m.mobile))
+    webhook, secret = drawn.hook
+    masker = Masker([webhook, secret])
+    dispatcher = Dispatcher(session, clock, sleep, random.Random(), masker=masker, max_attempts=4,
+                            deadline=clock() + 120)
+    report = dispatcher.dispatch([Delivery("lottery", Target(group.platform, group.group_id, webhook, secret),
+                                           Message("text", drawn.text, mentions=mentions))])
+    result = report.results[0]
+    if result.status != "sent":
+        raise Refused(f"the result was not posted to {group.group_id}: {masker.mask(result.reason)} (the coupons are "
+                      f"issued; post the text above by hand)", 1)
+
+
+@dataclass
+class Verified:
+    eligible: int
+    digest: str
+    hash_ok: bool                     # the list's hash is the one the draw printed (or none was given)
+    ok: bool                          # the seed on this list picks exactly the claimed winners
+    picks: tuple[str, ...] = ()       # what the seed picks on this list, when it is not the claimed winners
+
+
+def verify_draw(store: Any, group_id: str, seed: str, claimed: list[str], now: datetime, *, among: str | None,
+                eligible_lines: list[str] | None, expected_hash: str | None) -> Verified:
+    """Re-run the draw on the eligible list: the one the draw saved, or the sheet's as it is now."""
+    if eligible_lines is not None:
+        ids = normalized(eligible_lines)
+    else:
+        _, wb = read_workbook(store, now.date())
+        _, ids = eligible_in(wb, group_id, among, now)
+    digest = eligible_hash(ids)
+    hash_ok = not expected_hash or expected_hash.strip().lower() == digest
+    if verify(ids, seed, claimed):
+        return Verified(len(ids), digest, hash_ok, True)
+    return Verified(len(ids), digest, hash_ok, False, tuple(draw(ids, max(1, len(claimed)), seed).winners))

@@ -1,0 +1,43 @@
+"""Loading the workbook: raw cells in, a typed and checked Workbook with its Problems out. Pure.
+
+Bad rows are skipped and reported; everything else is used.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from .parse import parse_table
+from .problems import ProblemSink
+from .schema import TabSchema, load_schemas
+from .tables import RawWorkbook, detect_language, locate
+from .validate import check_references, check_settings, check_sop, check_groups, check_tag_rules, drop_duplicates
+from .workbook import Workbook
+
+
+def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
+                  grid_rows: dict[str, int] | None = None, shared_sheet: bool = False) -> Workbook:
+    """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read."""
+    schemas = schemas or load_schemas()
+    sink = ProblemSink(detect_language(raw, schemas))
+    located = locate(raw, schemas, sink, grid_rows)
+    tables = located.tables
+    settings = check_settings(tables["settings"], sink, today)
+    parsed = {key: parse_table(table, sink, today) for key, table in tables.items() if key != "settings"}
+    for key in ("groups", "members", "tags", "coupons", "templates", "sop", "events"):
+        parsed[key] = drop_duplicates(tables[key], parsed[key], sink)
+    wb = Workbook(
+        lang=sink.lang, settings=settings, tables=tables,
+        groups={g.group_id: g for g in parsed["groups"]},
+        members={m.member_id: m for m in parsed["members"]},
+        tags=parsed["tags"],
+        coupons={c.code: c for c in parsed["coupons"]},
+        templates={t.name: t for t in parsed["templates"]},
+        sop=parsed["sop"], events=parsed["events"], sendlog=parsed["sendlog"], metrics=parsed["metrics"],
+        previous_problems=parsed["problems"],
+    )
+    check_references(wb, sink)
+    check_groups(wb, sink, shared_sheet)
+    check_sop(wb, sink)
+    check_tag_rules(wb, sink)
+    wb.problems = sink.items
+    return wb

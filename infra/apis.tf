@@ -10,6 +10,7 @@ resource "google_project_service" "apis" {
     "iam.googleapis.com",
     "storage.googleapis.com",
     "logging.googleapis.com",
+    "firestore.googleapis.com",
   ])
   service            = each.value
   disable_on_destroy = false

@@ -108,6 +108,7 @@ resource "google_cloudfunctions2_function" "fn" {
     environment_variables = {
       QUNFLOW_SOURCE       = "gsheets:${var.spreadsheet_id}"
       QUNFLOW_LEASE_BUCKET = google_storage_bucket.lease.name
+      QUNFLOW_STATE        = "firestore:${google_firestore_database.state.name}"
     }
 
     dynamic "secret_environment_variables" {

@@ -25,3 +25,15 @@ variable "jobs_file" {
   type        = string
   default     = "../workflows/jobs.yaml"
 }
+
+variable "state_database" {
+  description = "The Firestore (Native mode) database that holds qunflow's state: the send ledger, bindings, events, leases."
+  type        = string
+  default     = "qunflow"
+}
+
+variable "state_location" {
+  description = "Firestore location of the state database (a region such as asia-east2, or a multi-region such as nam5)."
+  type        = string
+  default     = "asia-east2"
+}

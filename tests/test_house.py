@@ -23,11 +23,12 @@ WALLS: dict[str, set[str]] = {
     "engine": {"sheet", "sop", "members", "clock", "delivery.message", "delivery.masking"},
     "metrics": {"sheet", "engine", "clock"},
     "delivery": {"clock"},
+    "state": {"clock"},                          # qunflow's memory: plain records, any room may use it
     "stores": {"sheet", "clock"},
     "emulator": set(),
-    "jobs": {"sheet", "sop", "members", "engine", "metrics", "delivery", "stores", "emulator", "clock"},
-    "cli": {"jobs", "stores", "emulator", "clock"},
-    "main": {"jobs", "stores", "clock"},        # functions/main.py, the Cloud Functions entry points
+    "jobs": {"sheet", "sop", "members", "engine", "metrics", "delivery", "stores", "state", "emulator", "clock"},
+    "cli": {"jobs", "stores", "state", "emulator", "clock"},
+    "main": {"jobs", "stores", "state", "clock"},        # functions/main.py, the Cloud Functions entry points
     "clock": set(),
     "": {"cli"},                                # qunflow/__init__.py and __main__.py
 }

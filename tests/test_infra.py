@@ -190,10 +190,26 @@ def test_separate_service_accounts_and_nothing_project_wide_that_a_resource_bind
     assert {"runtime", "invoker", "builder"} <= set(accounts)
     assert len({a["account_id"] for a in accounts.values()}) == len(accounts)
     for name, binding in RES.get("google_project_iam_member", {}).items():
+        if binding["role"] == "roles/datastore.user":      # Firestore IAM is per project: narrowed by condition
+            continue
         assert binding["role"] in {"roles/logging.logWriter", "roles/artifactregistry.writer"}, \
             f"{name}: {binding['role']} project-wide; bind it on the one resource that needs it"
     for rtype in ("google_project_iam_binding", "google_project_iam_policy"):
         assert rtype not in RES, f"{rtype} replaces project-wide IAM; use *_iam_member on single resources"
+
+
+def test_the_state_database_is_firestore_native_and_only_the_runtime_reaches_it():
+    db = RES["google_firestore_database"]["state"]
+    assert db["type"] == "FIRESTORE_NATIVE" and db["delete_protection_state"] == "DELETE_PROTECTION_ENABLED"
+    assert db["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+    grants = [b for b in RES["google_project_iam_member"].values() if b["role"] == "roles/datastore.user"]
+    assert len(grants) == 1 and grants[0]["member"] == "serviceAccount:${google_service_account.runtime.email}"
+    condition = _one(grants[0], "condition")
+    assert "${google_firestore_database.state.name}" in condition["expression"]
+    function = RES["google_cloudfunctions2_function"]
+    env = _one(next(iter(function.values())), "service_config")["environment_variables"]
+    assert env["QUNFLOW_STATE"] == "firestore:${google_firestore_database.state.name}"
+    assert "firestore.googleapis.com" in RES["google_project_service"]["apis"]["for_each"]
 
 
 def test_each_secret_has_its_own_accessor_binding_and_no_value_in_terraform():

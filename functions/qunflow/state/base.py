@@ -1,0 +1,171 @@
+"""The state store's interface and its records: plain values, no I/O.
+
+What the contract promises (tests/test_state_contract.py runs it on every backend):
+
+- **Sends.** One record per send id. `claim` marks sends in flight, and binds what the send decides about
+  members, in one transaction, before the POST; it raises `Conflict` (and changes nothing) when a send is
+  already claimed or final, or when a binding's key is already held with another value (a coupon bound to
+  someone else). `settle` records the outcome of a claimed send. `record` writes the states the planner
+  decides without posting (skipped, missed, deferred, retry); it never touches a final or claimed send.
+  A final state never changes.
+- **Bindings.** (kind, key) → value, each at most once: `coupon` code → member id, `welcome`
+  "member@group" → when, `reward` "member:campaign" → code.
+- **Inbox.** Events by `event_id`, each kept once however often it is put; `pending_events` lists those not
+  yet folded, in arrival order; `mark_folded` takes them off that list.
+- **Cursors.** Named values (`last_tick`); `advance` never moves one back.
+- **Leases.** `acquire` succeeds for one holder until it releases or its TTL passes.
+- **Outbox.** Changes qunflow wants the sheet to show, keyed by (tab, key, column): a later put replaces
+  the value; `outbox_done` removes an item only if its value is still the one that was applied.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+CLAIMED = "claimed"
+FINAL = frozenset({"sent", "failed", "skipped", "missed", "unknown"})
+WAITING = frozenset({"retry", "deferred"})          # planned again by later ticks
+STATUSES = FINAL | WAITING | {CLAIMED}
+
+
+class Conflict(Exception):
+    """A claim or binding the store refused; nothing was written."""
+
+
+class LeaseBusy(Exception):
+    """Another holder has the lease, and it did not come free within the wait."""
+
+
+@dataclass(frozen=True)
+class SendState:
+    send_id: str
+    status: str
+    rule_id: str = ""
+    group_id: str = ""
+    scheduled_for: datetime | None = None      # aware, UTC
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    reason: str = ""
+    preview: str = ""
+    holder: str = ""                           # the run that claimed it
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Binding:
+    kind: str                                  # coupon | welcome | reward
+    key: str
+    value: str
+    send_id: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    tab: str
+    key: str
+    column: str
+    value: Any                                 # JSON-able: text, number, bool, None, or an ISO datetime string
+    at: datetime | None = None
+
+
+class StateStore(Protocol):
+    kind: str
+
+    def sends(self, since: datetime | None = None) -> list[SendState]: ...
+    def get_sends(self, send_ids: Iterable[str]) -> dict[str, SendState]: ...
+    def record(self, states: Iterable[SendState], at: datetime) -> int: ...
+    def claim(self, send_ids: list[str], *, rule_id: str, group_id: str, scheduled_for: datetime | None,
+              holder: str, at: datetime, bindings: Iterable[Binding] = ()) -> None: ...
+    def settle(self, send_ids: list[str], status: str, *, at: datetime, attempts: int = 0,
+               sent_at: datetime | None = None, reason: str = "", preview: str = "") -> None: ...
+    def bindings(self, kind: str) -> dict[str, Binding]: ...
+    def bind(self, bindings: Iterable[Binding]) -> None: ...
+    def put_events(self, events: Iterable[dict], at: datetime) -> int: ...
+    def pending_events(self, limit: int | None = None) -> list[dict]: ...
+    def mark_folded(self, event_ids: Iterable[str]) -> None: ...
+    def cursor(self, name: str) -> str | None: ...
+    def advance(self, name: str, value: str) -> str: ...
+    def acquire(self, name: str, holder: str, ttl: float, now: float) -> bool: ...
+    def release(self, name: str, holder: str) -> None: ...
+    def outbox_put(self, items: Iterable[OutboxItem]) -> None: ...
+    def outbox(self) -> list[OutboxItem]: ...
+    def outbox_done(self, items: Iterable[OutboxItem]) -> None: ...
+
+
+@contextmanager
+def lease(state: StateStore, name: str, holder: str, ttl: float, *, wait: float = 0.0,
+          clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+          poll: float = 0.25) -> Iterator[None]:
+    """Hold `name` for at most `ttl` seconds; wait up to `wait` seconds for it to come free, then LeaseBusy."""
+    deadline = clock() + wait
+    while not state.acquire(name, holder, ttl, clock()):
+        if clock() >= deadline:
+            raise LeaseBusy(f"{name} is held by another run; try again in a moment")
+        sleep(min(poll, max(0.0, deadline - clock())))
+    try:
+        yield
+    finally:
+        state.release(name, holder)
+
+
+# --- helpers both backends share -------------------------------------------------------------------------
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    """Fixed-width UTC text, so text order is time order."""
+    v = utc(value)
+    return v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if v else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown send status {status!r}")
+
+
+def may_record(current: SendState | None) -> bool:
+    """`record` may write over nothing, a retry or a deferral; never over a claimed or final send."""
+    return current is None or current.status in WAITING
+
+
+def claimable(current: SendState | None) -> bool:
+    return current is None or current.status in WAITING
+
+
+def settled(current: SendState, status: str, at: datetime, attempts: int, sent_at: datetime | None,
+            reason: str, preview: str) -> SendState:
+    if current.status != CLAIMED:
+        raise Conflict(f"{current.send_id} is {current.status}, not claimed")
+    return replace(current, status=status, attempts=attempts, sent_at=utc(sent_at), reason=reason,
+                   preview=preview or current.preview, updated_at=utc(at))
+
+
+def event_id_of(event: dict) -> str:
+    event_id = str(event.get("event_id") or "").strip()
+    if not event_id:
+        raise ValueError("every event needs an event_id (the inbox keeps each once)")
+    return event_id
+
+
+@dataclass
+class Counter:
+    """How many backend operations a test or bench saw (reads, writes, transactions)."""
+    reads: int = 0
+    writes: int = 0
+    transactions: int = 0
+    extra: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,184 @@
+"""One contract for every state store: SQLite (a real file) and Firestore (the real emulator on 127.0.0.1).
+
+The Firestore half skips with a message where the emulator cannot start (tests/firestore_emulator.py).
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from qunflow.state.base import Binding, Conflict, LeaseBusy, OutboxItem, SendState, lease
+from qunflow.state.sqlite import SqliteState
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def state(request, tmp_path):
+    if request.param == "sqlite":
+        store = SqliteState(tmp_path / "state.sqlite")
+        yield store
+        store.close()
+    else:
+        emulator = request.getfixturevalue("firestore_emulator")
+        from qunflow.state.firestore import FirestoreState
+        yield FirestoreState(emulator.client(), prefix=f"t{abs(hash(request.node.nodeid))}")
+
+
+def claim(state, ids, at=T0, holder="run-1", bindings=()):
+    state.claim(list(ids), rule_id="R01", group_id="G01", scheduled_for=at, holder=holder, at=at, bindings=bindings)
+
+
+def test_a_claim_is_in_flight_then_settled_and_a_final_send_never_changes(state):
+    claim(state, ["R01:G01:1"])
+    assert state.get_sends(["R01:G01:1"])["R01:G01:1"].status == "claimed"
+    state.settle(["R01:G01:1"], "sent", at=T0 + timedelta(seconds=2), attempts=1, sent_at=T0, preview="hi")
+    got = state.get_sends(["R01:G01:1"])["R01:G01:1"]
+    assert (got.status, got.attempts, got.sent_at, got.preview, got.holder) == ("sent", 1, T0, "hi", "run-1")
+    with pytest.raises(Conflict):
+        claim(state, ["R01:G01:1"], holder="run-2")
+    with pytest.raises(Conflict):
+        state.settle(["R01:G01:1"], "failed", at=T0)
+    assert state.record([SendState("R01:G01:1", "missed")], T0) == 0
+    assert state.get_sends(["R01:G01:1"])["R01:G01:1"].status == "sent"
+
+
+def test_a_claimed_send_cannot_be_claimed_twice_by_overlapping_runs(state):
+    claim(state, ["a", "b"])
+    with pytest.raises(Conflict):
+        claim(state, ["c", "b"], holder="run-2")
+    assert set(state.get_sends(["a", "b", "c"])) == {"a", "b"}      # the refused claim wrote nothing
+
+
+def test_settling_a_send_that_was_never_claimed_is_refused(state):
+    with pytest.raises(Conflict):
+        state.settle(["never"], "sent", at=T0)
+
+
+def test_retry_and_deferred_sends_can_be_claimed_again_and_keep_their_attempts(state):
+    assert state.record([SendState("d", "deferred", "R01", "G01", T0), SendState("r", "retry", attempts=4)], T0) == 2
+    claim(state, ["d", "r"])
+    got = state.get_sends(["d", "r"])
+    assert (got["d"].status, got["r"].status, got["r"].attempts) == ("claimed", "claimed", 4)
+
+
+def test_bindings_are_made_with_the_claim_and_a_code_goes_to_one_member_only(state):
+    claim(state, ["W01:G01:M1"], bindings=[Binding("coupon", "WEL-1", "M1", "W01:G01:M1", T0),
+                                           Binding("welcome", "M1@G01", "2026-12-01T20:00:00", "W01:G01:M1", T0)])
+    assert state.bindings("coupon")["WEL-1"].value == "M1"
+    with pytest.raises(Conflict):       # WEL-1 is M1's: another member's claim fails whole, nothing is bound
+        claim(state, ["W01:G01:M2"], bindings=[Binding("welcome", "M2@G01", "x"), Binding("coupon", "WEL-1", "M2")])
+    assert "M2@G01" not in state.bindings("welcome") and state.get_sends(["W01:G01:M2"]) == {}
+    state.bind([Binding("coupon", "WEL-1", "M1")])                  # the same binding again is no change
+    with pytest.raises(Conflict):
+        state.bind([Binding("coupon", "WEL-1", "M9")])
+
+
+def test_the_inbox_keeps_each_event_once_in_arrival_order(state):
+    assert state.put_events([{"event_id": "e1", "type": "join"}, {"event_id": "e2", "type": "message"}], T0) == 2
+    assert state.put_events([{"event_id": "e2", "type": "message"}, {"event_id": "e3", "type": "leave"}], T0) == 1
+    assert [e["event_id"] for e in state.pending_events()] == ["e1", "e2", "e3"]
+    state.mark_folded(["e1", "e3"])
+    assert [e["event_id"] for e in state.pending_events()] == ["e2"]
+    assert state.put_events([{"event_id": "e1", "type": "join"}], T0) == 0      # folded is still seen
+    with pytest.raises(ValueError):
+        state.put_events([{"type": "join"}], T0)
+
+
+def test_cursors_never_move_back(state):
+    assert state.cursor("last_tick") is None
+    assert state.advance("last_tick", "2026-12-01T12:00:00Z") == "2026-12-01T12:00:00Z"
+    assert state.advance("last_tick", "2026-12-01T11:00:00Z") == "2026-12-01T12:00:00Z"
+    assert state.advance("last_tick", "2026-12-01T12:05:00Z") == "2026-12-01T12:05:00Z"
+    assert state.cursor("last_tick") == "2026-12-01T12:05:00Z"
+
+
+def test_a_lease_has_one_holder_until_released_or_expired(state):
+    assert state.acquire("tick", "a", 60, now=1000.0)
+    assert not state.acquire("tick", "b", 60, now=1030.0)
+    assert state.acquire("tick", "a", 60, now=1030.0)             # its holder renews it
+    assert state.acquire("tick", "b", 60, now=1091.0)             # expired: taken over
+    state.release("tick", "a")                                    # not a's any more: no effect
+    assert not state.acquire("tick", "a", 60, now=1100.0)
+    state.release("tick", "b")
+    assert state.acquire("tick", "a", 60, now=1100.0)
+
+
+def test_lease_waits_within_its_bound_then_says_busy(state):
+    now = [0.0]
+    state.acquire("ingest", "other", 5, now=0.0)
+    with lease(state, "ingest", "me", 60, wait=10, clock=lambda: now[0],
+               sleep=lambda s: now.__setitem__(0, now[0] + s)):
+        assert now[0] >= 5                                        # waited for the other's TTL to pass
+    state.acquire("ingest", "other", 600, now=now[0])
+    with pytest.raises(LeaseBusy):
+        with lease(state, "ingest", "me", 60, wait=3, clock=lambda: now[0],
+                   sleep=lambda s: now.__setitem__(0, now[0] + s)):
+            pass
+
+
+def test_the_outbox_keeps_the_latest_value_until_that_value_is_applied(state):
+    state.outbox_put([OutboxItem("members", "M1", "coupon_code", "WEL-1", T0),
+                      OutboxItem("settings", "last_tick", "value", "2026-12-01T12:00:00Z", T0)])
+    state.outbox_put([OutboxItem("members", "M1", "coupon_code", "WEL-2", T0)])
+    items = {(i.tab, i.key, i.column): i.value for i in state.outbox()}
+    assert items == {("members", "M1", "coupon_code"): "WEL-2", ("settings", "last_tick", "value"): "2026-12-01T12:00:00Z"}
+    state.outbox_done([OutboxItem("members", "M1", "coupon_code", "WEL-1")])     # an old value: still pending
+    state.outbox_done([OutboxItem("settings", "last_tick", "value", "2026-12-01T12:00:00Z")])
+    assert [(i.key, i.value) for i in state.outbox()] == [("M1", "WEL-2")]
+
+
+def test_sends_since_lists_what_changed(state):
+    state.record([SendState("old", "skipped")], T0)
+    state.record([SendState("new", "missed")], T0 + timedelta(days=20))
+    assert [s.send_id for s in state.sends(since=T0 + timedelta(days=10))] == ["new"]
+    assert {s.send_id for s in state.sends()} == {"old", "new"}
+
+
+def test_concurrent_claims_of_one_send_let_exactly_one_through(state, tmp_path):
+    """Two threads (SQLite: two connections to one file) race for the same send and the same coupon."""
+    if state.kind == "sqlite":
+        others = [SqliteState(state.path) for _ in range(4)]
+    else:
+        others = [state] * 4
+    won, lost = [], []
+
+    def race(i, store):
+        try:
+            claim(store, ["W01:G01:race"], holder=f"run-{i}", bindings=[Binding("coupon", "RACE-1", f"M{i}")])
+            won.append(i)
+        except Conflict:
+            lost.append(i)
+
+    threads = [threading.Thread(target=race, args=(i, s)) for i, s in enumerate(others)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(won) == 1 and len(lost) == 3
+    assert state.bindings("coupon")["RACE-1"].value == f"M{won[0]}"
+    if state.kind == "sqlite":
+        for s in others:
+            s.close()
+
+
+def test_the_store_comes_from_settings_or_sits_beside_the_workbook(tmp_path):
+    from qunflow.state.open import open_state, state_spec
+    assert state_spec(tmp_path / "shop.xlsx", {}) == str(tmp_path / "shop.qunflow-state.sqlite")
+    assert state_spec(tmp_path / "shop.xlsx", {"QUNFLOW_STATE": "firestore:qunflow"}) == "firestore:qunflow"
+    with pytest.raises(ValueError, match="QUNFLOW_STATE"):
+        state_spec(None, {})
+    store = open_state(state_spec(tmp_path / "shop.xlsx", {}))
+    store.advance("last_tick", "2026-12-01T00:00:00Z")
+    store.close()
+    assert open_state(str(tmp_path / "shop.qunflow-state.sqlite")).cursor("last_tick") == "2026-12-01T00:00:00Z"
+
+
+def test_firestore_spec_opens_that_database(firestore_emulator):
+    from qunflow.state.open import open_state
+    store = open_state("firestore:(default)", client=firestore_emulator.client())
+    assert store.kind == "firestore"
+    store.advance("opened", "yes")
+    assert store.cursor("opened") == "yes"

@@ -59,6 +59,16 @@ def _store() -> Any:
     return _CLIENTS["store"]
 
 
+def _state() -> Any:
+    """qunflow's memory: the Firestore database named by QUNFLOW_STATE (Terraform sets it); None without one."""
+    if "state" not in _CLIENTS:
+        import os
+        from qunflow.state.open import open_state
+        spec = os.environ.get("QUNFLOW_STATE")
+        _CLIENTS["state"] = open_state(spec, project=os.environ.get("GOOGLE_CLOUD_PROJECT")) if spec else None
+    return _CLIENTS["state"]
+
+
 def _masker() -> Any:
     """One Masker on every log handler: secrets the tick resolves are added to it."""
     if "masker" not in _CLIENTS:
@@ -91,7 +101,7 @@ def tick(request: Any) -> tuple[dict, int]:
     job = request.headers.get("X-CloudScheduler-JobName", "tick")
     try:
         report = run_tick(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep,
-                                                  masker=_masker()))
+                                                  masker=_masker(), state=_state()))
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job=job, schedule_time=now.isoformat())
         return {"skipped": str(busy)}, 200

@@ -49,9 +49,10 @@ BOTS = [Bot("wecom", "wecom-key-G01-0000000000000001"), Bot("dingtalk", "ding-to
 
 class Shop:
     def __init__(self, start: datetime, rows: dict | None = None, emulator_options: dict | None = None,
-                 journal_path=None, store=None, timeout: tuple[float, float] = (5.0, 15.0)):
+                 journal_path=None, store=None, timeout: tuple[float, float] = (5.0, 15.0), state=None):
         self.clock = VirtualClock(start)
         self.timeout = timeout
+        self.state = state             # a qunflow.state store, or None: the sheet is the only memory
         self.emulator = Emulator(BOTS, clock=self.clock, **(emulator_options or {}))
         self.emulator.start()
         hooks = {b.platform: self.emulator.webhook_url(b) for b in BOTS}
@@ -67,12 +68,14 @@ class Shop:
         earlier than the clock, as when a machine's clock jumps back."""
         if jump_to is not None:
             deps = TickDeps(session=self.session, clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),
-                            resolver=self.resolver, journal=self.journal, timeout=self.timeout)
+                            resolver=self.resolver, journal=self.journal, timeout=self.timeout,
+                            state=self.state)
             return run_tick(self.store, jump_to, deps, **kw)
         if at is not None:
             self.clock.set(at)
         deps = TickDeps(session=self.session, clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),
-                        resolver=self.resolver, journal=self.journal, timeout=self.timeout)
+                        resolver=self.resolver, journal=self.journal, timeout=self.timeout,
+                            state=self.state)
         return run_tick(self.store, self.clock.now(), deps, **kw)
 
     def messages(self, group_token_prefix: str = ""):

@@ -350,6 +350,20 @@ def test_before_send_precedes_every_attempt_and_after_send_follows_every_result(
                       ("after", "A-0", "sent"), ("before", "A-1", 1), ("http", "A #1"), ("after", "A-1", "sent")]
 
 
+def test_a_delivery_its_before_send_refuses_is_never_posted_and_the_queue_goes_on():
+    """The tick's claim: when the state store will not let a run claim a send, nothing leaves for it."""
+    clock = Clock()
+    posted = []
+    session = FakeSession(clock, lambda c, n: (posted.append(c.body["text"]["content"]), Resp())[1])
+    seen = []
+    d = make(clock, session, before_send=lambda dl, a: dl.send_id != "A-1",
+             after_send=lambda r: seen.append((r.send_id, r.status, r.code, r.attempts)))
+    report = d.dispatch(deliveries(["A"], 3))
+    assert posted == ["A #0", "A #2"]
+    assert seen == [("A-0", "sent", seen[0][2], 1), ("A-1", "skipped", "not-claimed", 0), ("A-2", "sent", seen[2][2], 1)]
+    assert report.counts()["skipped"] == 1
+
+
 def test_a_deadline_returns_what_never_left_as_retry():
     clock = Clock()
     session = FakeSession(clock)

@@ -49,7 +49,7 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
     journal = FileJournal(Path(str(store.path) + ".qunflow-journal.jsonl")) if store.kind == "xlsx" else NullJournal()
     from .app import log_masker
     deps = TickDeps(session=requests.Session(), clock=lambda: time.time() + offset, sleep=time.sleep,
-                    rng=random.Random(), journal=journal, masker=log_masker())
+                    rng=random.Random(), journal=journal, masker=log_masker(), state=_state_for(store, create=not dry_run))
     report = run_tick(store, now, deps, dry_run=dry_run)
     if as_json:
         data = report.as_json()
@@ -86,3 +86,21 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
     for i in items:
         click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {i['policy']:<24} {i['text'][:60]}")
     click.echo(f"{len(items)} sends in the next {days} days" + (f"; calendar in {html_path}" if html_path else ""))
+
+
+def _state_for(store, create: bool = True):
+    """qunflow's memory: $QUNFLOW_STATE, else a SQLite file beside a local workbook (`shop.qunflow-state.sqlite`).
+    A Google sheet without $QUNFLOW_STATE keeps its memory in the sheet, as before. A dry run (`create` False)
+    reads a store that exists and creates none."""
+    import os
+    from pathlib import Path
+
+    from ..state.open import open_state, state_spec
+    if store.kind != "xlsx" and not os.environ.get("QUNFLOW_STATE"):
+        return None
+    if store.kind == "xlsx" and not Path(store.path).exists():
+        return None            # the tick says the workbook is missing; no state file is left behind for it
+    spec = state_spec(store.path if store.kind == "xlsx" else None)
+    if not create and not spec.startswith("firestore:") and not Path(spec).exists():
+        return None
+    return open_state(spec)

@@ -22,6 +22,7 @@ from .platforms import PLATFORMS
 from .platforms.base import DISABLE_TARGET, OK, RETRY, HttpRequest, MessageRejected, Outcome, Platform
 
 STATUSES = ("sent", "failed", "skipped", "unknown", "retry")
+VETOED = "not-claimed"   # the code of a delivery whose before_send hook said no (returned False): never posted
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class _Lane:
 class Dispatcher:
     def __init__(self, session: Any, clock: Callable[[], float], sleep: Callable[[float], None], rng: random.Random,
                  max_attempts: int = 4, timeout: tuple[float, float] = (5, 15), masker: Masker | None = None,
-                 logger: logging.Logger | None = None, before_send: Callable[[Delivery, int], None] | None = None,
+                 logger: logging.Logger | None = None, before_send: Callable[[Delivery, int], bool | None] | None = None,
                  after_send: Callable[[DeliveryResult], None] | None = None, *, deadline: float | None = None,
                  workers: int = 1, backoff_base: float = 2.0, backoff_cap: float = 120.0, rate_margin: float = 0.02,
                  max_hold: float = 90.0,
@@ -239,11 +240,13 @@ class Dispatcher:
             reason = exc.reason if isinstance(exc, MessageRejected) else f"{type(exc).__name__}: {exc}"
             self._finish(lane, job, "failed", "build", f"could not build the request: {reason}")
             return None
+        if self.before_send is not None and self.before_send(d, job.attempts + 1) is False:
+            self._finish(lane, job, "skipped", VETOED, "not sent: the run could not claim it (another run holds it, "
+                                                      "or it is already done)")
+            return None
         job.attempts += 1
         job.part_attempts += 1
         job.last_attempt_at = now
-        if self.before_send is not None:
-            self.before_send(d, job.attempts)
         self.limiter.record(lane.keys, now)
         self._say(logging.DEBUG, f"{d.send_id} → {d.target.group_id} ({lane.platform.name}) part "
                                  f"{job.part + 1}/{job.parts} attempt {job.part_attempts}: "

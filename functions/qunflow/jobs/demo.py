@@ -161,8 +161,9 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
                                                    for r in rows.get(layout.key, []) if layout.key != "events"]
         store = MemoryStore(raw)
         pending_events = list(rows["events"])
+        from ..state.sqlite import SqliteState
         deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(seed),
-                        resolver=SecretResolver(env=env))
+                        resolver=SecretResolver(env=env), state=SqliteState(":memory:"))
         slots = [start + TICK * i for i in range(1, int((end - start) / TICK) + 1)] if every_tick else \
             _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
         totals: Counter = Counter()

@@ -18,6 +18,7 @@ from ..metrics.rollup import today_so_far_changes
 from ..engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from ..engine.plan import plan_sends
 from ..engine.planned import PlannedSend
+from . import tick_state
 from .journal import NullJournal, merge_into
 from ..engine.ledger import from_sendlog
 from ..sheet.problems import ProblemSink
@@ -58,11 +59,15 @@ class TickDeps:
     resolver: SecretResolver = field(default_factory=SecretResolver.from_environment)
     journal: Any = field(default_factory=NullJournal)
     masker: Any = None                            # a delivery.masking.Masker the log handlers share; secrets get added
+    state: Any = None                             # a state.base.StateStore: qunflow's memory (None: the sheet only)
     timeout: tuple[float, float] = (5.0, 15.0)    # (connect, read) seconds for each webhook request
 
 
-def window_start(wb: Workbook, now: datetime) -> datetime:
+def window_start(wb: Workbook, now: datetime, state: Any = None) -> datetime:
     last = wb.settings.extra.get("last_tick")
+    remembered = tick_state.last_tick(state) if state is not None else None
+    if remembered is not None:   # the store's cursor: an operator's stale save cannot move it back
+        last = remembered if last is None else max(remembered, last if last.tzinfo else last.replace(tzinfo=timezone.utc))
     if last is None:
         return now - wb.settings.catch_up  # the first tick: open the window catch_up before now
     last = last if last.tzinfo else last.replace(tzinfo=timezone.utc)
@@ -80,15 +85,25 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         ledger = from_sendlog(wb.sendlog, lambda gid: (wb.groups[gid].timezone if gid in wb.groups and wb.groups[gid].timezone else wb.settings.timezone))
         recovered = deps.journal.recover()
         merge_into(ledger, recovered)
-        start = window_start(wb, now)
-        report.window = [start.isoformat(), now.isoformat()]
+        state = deps.state
         changes = Changes()
+        if state is not None:
+            recovered = {}        # the store, not the journal, says what a run that died had done
+            if not dry_run:
+                tick_state.import_sendlog(state, ledger, now)
+                tick_state.recover_claims(state, now)
+            tick_state.ledger_from_state(state, ledger)
+            tick_state.restore_bindings(state, wb, changes)
+        start = window_start(wb, now, state)
+        report.window = [start.isoformat(), now.isoformat()]
         apply_events(wb, now, sink, changes)
+        if state is not None:      # again: members the events just created may have been welcomed by a run that died
+            tick_state.restore_bindings(state, wb, changes)
         planned = plan_sends(wb, ledger, start, now, now)
         _recovered_rows(recovered, wb, changes)
         _stale_pending(wb, changes)
         positions = {}
-        if not dry_run and hasattr(store, "write_ahead") and any(p.policy == "due" for p in planned):
+        if not dry_run and state is None and hasattr(store, "write_ahead") and any(p.policy == "due" for p in planned):
             rows = sendlog_rows(planned, wb)  # the cloud's write-ahead: every row, before anything is posted
             first = store.write_ahead("sendlog", rows, snapshot, wb.lang)
             positions = {row["send_id"]: first + i for i, row in enumerate(rows)}
@@ -101,6 +116,12 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             report.problems = len(sink.items)
             report.sheets_requests = {"read": store.requests.read - read0, "write": 0}
             return report
+        if state is not None:
+            tick_state.record_policies(state, planned, outcomes, now)
+            tick_state.advance_last_tick(state, now)
+            repairs = tick_state.sendlog_repairs(state, wb, {sid for p in planned for sid in p.sends}, now)
+            if repairs:
+                changes.append("sendlog", repairs)
         rule_statuses(wb, planned, outcomes, now, changes)
         previous = wb.settings.extra.get("last_tick")
         previous = (previous if previous.tzinfo else previous.replace(tzinfo=timezone.utc)) if previous else now
@@ -185,14 +206,19 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
     if not deliveries:
         return outcomes, {}
 
-    def before(delivery, attempt):
-        p = by_id[delivery.send_id]
-        deps.journal.attempt(p.sends, p.group.group_id, p.rule.rule_id)
+    if deps.state is not None:
+        claims = tick_state.Claims(deps.state, by_id, deps.clock, deps.journal)
+        before, after = claims.before_send, claims.after_send
+    else:
+        def before(delivery, attempt):
+            p = by_id[delivery.send_id]
+            deps.journal.attempt(p.sends, p.group.group_id, p.rule.rule_id)
 
-    def after(result):
-        p = by_id[result.send_id]
-        sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
-        deps.journal.result(p.sends, result.status, result.attempts, sent_at, result.reason, p.group.group_id, p.rule.rule_id)
+        def after(result):
+            p = by_id[result.send_id]
+            sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
+            deps.journal.result(p.sends, result.status, result.attempts, sent_at, result.reason, p.group.group_id,
+                                p.rule.rule_id)
 
     dispatcher = Dispatcher(deps.session, deps.clock, deps.sleep, deps.rng, masker=masker, before_send=before,
                             after_send=after, timeout=deps.timeout)

@@ -1,0 +1,170 @@
+"""The tick's side of the state store: what it remembers apart from the sheet, and how the sheet is told.
+
+- **The ledger.** Every send's state lives in the store; the SendLog tab is a projection of it. On the first
+  run against a store, the SendLog's history is imported (`import_sendlog`), so nothing already sent goes
+  out again. A send still `claimed` when a tick starts was in flight in a run that died: it becomes `unknown`
+  (it may have reached the group), never sent twice.
+- **Claims.** Each delivery is claimed just before its first POST, with the coupons and the welcome it
+  decides, in one transaction (`Claims.before_send`). A claim the store refuses is never posted. Everything
+  not claimed when a run dies is planned again by the next tick.
+- **Bindings win over the sheet.** A coupon bound to a member, or a member's welcome, that an operator's
+  stale save took out of the sheet is put back (in the workbook the tick plans from, and in the sheet).
+- **`last_tick`** is a cursor of the store that never moves back; the Settings row is its projection.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..engine.ledger import Entry, Ledger
+from ..engine.planned import PlannedSend
+from ..sheet.changes import Changes
+from ..sheet.workbook import Workbook
+from ..state.base import Binding, Conflict, SendState, from_iso, iso
+
+IMPORTED = "sendlog_imported"
+PROJECTION_DAYS = 14          # how far back the SendLog is re-projected from the store
+STALE_CLAIM = "the run stopped after claiming it; it may have been delivered"
+
+
+def import_sendlog(state: Any, ledger: Ledger, now: datetime) -> int:
+    """Once per store: the SendLog's history as the store's ledger (what was final stays final)."""
+    if state.cursor(IMPORTED):
+        return 0
+    rows = [SendState(e.send_id, e.status if e.status != "pending" else "unknown", e.rule_id or "", e.group_id or "",
+                      e.scheduled_for, e.attempts, None, e.sent_at, "imported from the SendLog tab")
+            for e in ledger.latest.values() if e.status != "pending"]
+    count = state.record(rows, now)
+    state.advance(IMPORTED, iso(now))
+    return count
+
+
+def recover_claims(state: Any, now: datetime) -> list[SendState]:
+    """Sends left `claimed` by a run that died (the tick's lease says no other run is alive): `unknown`."""
+    stale = [s for s in state.sends() if s.status == "claimed"]
+    for s in stale:
+        state.settle([s.send_id], "unknown", at=now, attempts=max(s.attempts, 1), reason=STALE_CLAIM)
+    return stale
+
+
+def ledger_from_state(state: Any, ledger: Ledger) -> None:
+    """The store's states over the SendLog's: the store is the memory, the sheet may have been reverted."""
+    for s in state.sends():
+        ledger.add(Entry(s.send_id, s.status, s.attempts, s.scheduled_for, s.sent_at, s.group_id or None,
+                         s.rule_id or None))
+
+
+def sendlog_repairs(state: Any, wb: Workbook, written_here: set[str], now: datetime,
+                    days: int = PROJECTION_DAYS) -> list[dict]:
+    """SendLog rows for sends of the last `days` whose state the sheet does not show (a run that died before
+    writing back, an operator's stale save): the projection of the store, appended (later rows win)."""
+    shown: dict[str, str] = {}
+    for r in wb.sendlog:
+        shown[r.send_id] = r.status
+    rows = []
+    for s in state.sends(since=now - timedelta(days=days)):
+        if s.status == "claimed" or s.send_id in written_here or shown.get(s.send_id) == s.status:
+            continue
+        group = wb.groups.get(s.group_id)
+        tz = (group.timezone if group and group.timezone else None) or wb.settings.timezone
+        local = (lambda t: t.astimezone(tz).replace(tzinfo=None, microsecond=0) if t else None)
+        parts = s.send_id.split(":")
+        rows.append({"send_id": s.send_id, "rule_id": s.rule_id, "group_id": s.group_id,
+                     "member_id": parts[3] if len(parts) > 3 else "", "scheduled_for": local(s.scheduled_for),
+                     "status": s.status, "attempts": s.attempts, "sent_at": local(s.sent_at), "outcome": s.reason,
+                     "preview": s.preview})
+    return rows
+
+
+def last_tick(state: Any) -> datetime | None:
+    return from_iso(state.cursor("last_tick"))
+
+
+def advance_last_tick(state: Any, now: datetime) -> None:
+    state.advance("last_tick", iso(now))
+
+
+def restore_bindings(state: Any, wb: Workbook, changes: Changes) -> int:
+    """Put back into the workbook (and, through `changes`, the sheet) what the store says a send decided."""
+    restored = 0
+    for code, b in state.bindings("coupon").items():
+        coupon, member = wb.coupons.get(code), wb.members.get(b.value)
+        if coupon is not None and coupon.member_id != b.value:
+            coupon.member_id = b.value
+            changes.set("coupons", code, "member_id", b.value)
+            if coupon.status == "available":
+                coupon.status = "issued"
+                changes.set("coupons", code, "status", "issued")
+            restored += 1
+        if member is not None and not member.coupon_code:
+            member.coupon_code = code
+            changes.set("members", member.member_id, "coupon_code", code)
+            restored += 1
+    for key, b in state.bindings("welcome").items():
+        member = wb.members.get(key.rsplit("@", 1)[0])
+        if member is not None and member.welcomed_at is None:
+            at = from_iso(b.value)
+            tz = wb.groups[member.group_id].timezone if member.group_id in wb.groups else None
+            member.welcomed_at = at.astimezone(tz or wb.settings.timezone).replace(tzinfo=None) if at else None
+            changes.set("members", member.member_id, "welcomed_at", member.welcomed_at)
+            restored += 1
+    return restored
+
+
+class Claims:
+    """The dispatcher's before/after hooks: claim just before the first POST, settle with the result."""
+
+    def __init__(self, state: Any, by_id: dict[str, PlannedSend], clock, journal: Any):
+        self.state, self.by_id, self.clock, self.journal = state, by_id, clock, journal
+        self.holder = uuid.uuid4().hex
+        self.claimed: set[str] = set()
+        self.refused: dict[str, str] = {}
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
+
+    def before_send(self, delivery: Any, attempt: int) -> bool:
+        p = self.by_id[delivery.send_id]
+        if p.send_id not in self.claimed:
+            now = self._now()
+            bindings = [Binding("coupon", code, member_id, p.send_id, now) for member_id, code in p.coupons.items()]
+            if p.rule.schedule.kind == "on_join":
+                bindings += [Binding("welcome", f"{m.member_id}@{p.group.group_id}", iso(now), p.send_id, now)
+                             for m in p.members]
+            try:
+                self.state.claim(p.sends, rule_id=p.rule.rule_id, group_id=p.group.group_id,
+                                 scheduled_for=p.occurrence, holder=self.holder, at=now, bindings=bindings)
+            except Conflict as refused:
+                self.refused[p.send_id] = str(refused)
+                return False
+            self.claimed.add(p.send_id)
+        self.journal.attempt(p.sends, p.group.group_id, p.rule.rule_id)
+        return True
+
+    def after_send(self, result: Any) -> None:
+        p = self.by_id[result.send_id]
+        if p.send_id not in self.claimed:
+            return                                  # refused or never attempted: nothing of ours to settle
+        sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
+        self.state.settle(p.sends, result.status, at=self._now(), attempts=result.attempts, sent_at=sent_at,
+                          reason=result.reason)
+        self.journal.result(p.sends, result.status, result.attempts, sent_at, result.reason, p.group.group_id,
+                            p.rule.rule_id)
+
+
+def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now: datetime) -> None:
+    """What the planner decided without posting (skipped, missed, deferred, retry) and sends that failed before
+    any POST (an unresolved webhook, a template error): into the store, so the sheet can be re-projected."""
+    rows = []
+    for p in planned:
+        if p.policy == "due":
+            o = outcomes.get(p.send_id)
+            if o is None or o.attempts or o.status not in ("failed", "skipped"):
+                continue
+            status, reason = o.status, o.reason
+        else:
+            status, reason = {"quiet_skip": "skipped", "dead_webhook": "skipped"}.get(p.policy, p.policy), p.reason
+        for sid in p.sends:
+            rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, p.occurrence, reason=reason))
+    state.record([r for r in rows if r.status in ("skipped", "missed", "deferred", "retry", "failed")], now)

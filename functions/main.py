@@ -118,14 +118,16 @@ def tick(request: Any) -> tuple[dict, int]:
 
 @functions_framework.http
 def ingest(request: Any) -> tuple[dict, int]:
-    """Signed member events (HMAC-SHA256, INGEST_HMAC_SECRET): verify, skip known ids, append to Events."""
+    """Signed member events (HMAC-SHA256, INGEST_HMAC_SECRET): verify, skip known ids, keep the new ones: in the
+    state store's inbox (answered at once; the next tick appends them to Events), or without one in Events."""
     import os
     from qunflow.jobs.ingest import MAX_BODY, ingest_into
     from qunflow.stores.lease import LeaseBusy
     started = time.monotonic()
     body = request.stream.read(MAX_BODY + 1)
     try:
-        result = ingest_into(_store(), request.headers, body, os.environ.get("INGEST_HMAC_SECRET", ""), time.time())
+        result = ingest_into(_store(), request.headers, body, os.environ.get("INGEST_HMAC_SECRET", ""), time.time(),
+                             state=_state())
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job="ingest")
         return {"error": "busy, retry in a minute"}, 503

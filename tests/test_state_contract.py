@@ -83,6 +83,7 @@ def test_the_inbox_keeps_each_event_once_in_arrival_order(state):
     state.mark_folded(["e1", "e3"])
     assert [e["event_id"] for e in state.pending_events()] == ["e2"]
     assert state.put_events([{"event_id": "e1", "type": "join"}], T0) == 0      # folded is still seen
+    assert state.known_events(["e1", "e2", "e9", "e1"]) == {"e1", "e2"}
     with pytest.raises(ValueError):
         state.put_events([{"type": "join"}], T0)
 

@@ -192,3 +192,38 @@ def test_on_google_a_failed_write_back_loses_nothing_and_posts_nothing_twice(goo
     assert report.sent == 0 and len(shop.emulator.messages) == 1
     wb = load_workbook(store.read().raw)
     assert [r.status for r in wb.sendlog if r.send_id.startswith("C01:G01")] == ["sent"]   # projected once
+
+
+def test_ingest_with_a_state_store_never_writes_the_sheet_and_the_tick_folds_the_inbox(state, google_shop):
+    """Ingest answers from the inbox (one read of the sheet, no write, no lease to wait for); the next tick
+    appends the events to the Events tab once, welcomes the newcomer and marks the events taken."""
+    import json as _json
+
+    from qunflow.jobs.ingest import ingest_into, sign
+    server, store, shop = google_shop
+    shop.tick(at("2026-12-01 09:55"))
+    payload = {"events": [{"event_id": "IN-1", "type": "join", "member_id": "N0009", "group_id": "G01",
+                           "at": "2026-12-01T09:57:00+08:00", "detail": "name=Nine; user=nine"}]}
+    body = _json.dumps(payload).encode()
+    now = at("2026-12-01 09:58").timestamp()
+    headers = {"X-Qunflow-Timestamp": str(int(now)), "X-Qunflow-Signature": sign(body, "k3y-for-tests", int(now))}
+    store.read()
+    server.reset_counts()
+    taken = store.lease
+
+    def busy(name, seconds=0):
+        raise AssertionError(f"ingest took the sheet's {name} lease")
+    store.lease = busy                               # as if a tick held the sheet: ingest must not wait for it
+    first = ingest_into(store, headers, body, "k3y-for-tests", now, state=state)
+    again = ingest_into(store, headers, body, "k3y-for-tests", now, state=state)    # a retried delivery
+    assert first.body() == {"accepted": 1, "duplicates": 0} and again.body() == {"accepted": 0, "duplicates": 1}
+    assert server.count("values.batchGet") == 2 and server.request_count == 2      # reads only
+    assert [e["event_id"] for e in state.pending_events()] == ["IN-1"]
+    store.lease = taken
+    shop.tick(at("2026-12-01 10:00"))
+    shop.tick(at("2026-12-01 10:05"))
+    wb = load_workbook(store.read().raw)
+    assert [e.event_id for e in wb.events].count("IN-1") == 1
+    assert wb.members["N0009"].welcomed_at is not None and wb.members["N0009"].coupon_code
+    assert state.pending_events() == []
+    assert sum("Nine" in m["text"] or "nine" in str(m.get("mentions")) for m in shop.emulator.messages) == 1

@@ -25,7 +25,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
@@ -221,13 +221,28 @@ def _ids(table: Any, column: str, folded: bool = True) -> set[str]:
     return out
 
 
-def ingest_into(store: Any, headers: Any, body: bytes, secret: str, now: float) -> IngestResult:
-    """Authenticate (before touching the sheet), read it, check every event, append the new ones (RAW)."""
+def ingest_into(store: Any, headers: Any, body: bytes, secret: str, now: float, state: Any = None) -> IngestResult:
+    """Authenticate (before touching anything), read the sheet, check every event, keep the new ones.
+
+    With a state store the events go to its inbox in one transaction and the request is answered at once: the
+    sheet is only read (its groups and event ids), never locked or written; the next tick appends them to the
+    Events tab. Without one they are appended to the Events tab (RAW) under the sheet's lease."""
     from ..sheet.changes import Changes
     from ..sheet.load import load_workbook
     refused = authenticate(headers, body, secret, now)
     if refused:
         return refused
+    if state is not None:
+        snapshot = store.read()
+        wb = load_workbook(snapshot.raw, grid_rows=snapshot.grid_rows)
+        result = verify_and_parse(headers, body, secret, now, group_lookup(wb), existing_event_ids(wb),
+                                  tz=wb.settings.timezone)
+        if result.ok and result.events:
+            known = state.known_events(e["event_id"] for e in result.events)   # a retried delivery: duplicates
+            result.duplicates += [e["event_id"] for e in result.events if e["event_id"] in known]
+            result.events = [e for e in result.events if e["event_id"] not in known]
+            state.put_events(result.events, datetime.fromtimestamp(now, timezone.utc))
+        return result
     with store.lease("ingest", 30):
         snapshot = store.read()
         wb = load_workbook(snapshot.raw, grid_rows=snapshot.grid_rows)

@@ -94,6 +94,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
                 tick_state.recover_claims(state, now)
             tick_state.ledger_from_state(state, ledger)
             tick_state.restore_bindings(state, wb, changes)
+            inbox = tick_state.drain_inbox(state, wb, sink, today, changes)
         start = window_start(wb, now, state)
         report.window = [start.isoformat(), now.isoformat()]
         apply_events(wb, now, sink, changes)
@@ -134,6 +135,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         written = store.write(changes, snapshot, wb.lang)
         if not written.deferred:
             deps.journal.clear()
+        if state is not None and inbox:
+            state.mark_folded(inbox)       # in the Events tab now, or in the write kept for the next run
         else:
             report.note = written.reason
         report.problems = len(sink.items)

@@ -168,3 +168,28 @@ def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now:
         for sid in p.sends:
             rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, p.occurrence, reason=reason))
     state.record([r for r in rows if r.status in ("skipped", "missed", "deferred", "retry", "failed")], now)
+
+
+def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Changes) -> list[str]:
+    """Events the inbox holds and the Events tab does not: appended to the tab (through `changes`) and to the
+    workbook the tick folds; the ids to mark folded once the write-back is done. Events already in the tab (a
+    write-back kept for later, then applied) are only marked."""
+    from ..jobs.ingest import existing_event_ids
+    from ..sheet.cells import fold
+    from ..sheet.parse import parse_table
+    from ..sheet.tables import Table
+    pending = state.pending_events()
+    if not pending:
+        return []
+    table = wb.tables["events"]
+    shown = existing_event_ids(wb)
+    new = [e for e in pending if fold(str(e.get("event_id", ""))) not in shown]
+    if new and not table.missing:
+        rows = [[None] * table.width for _ in new]
+        for row, event in zip(rows, new):
+            for key, index in table.columns.items():
+                row[index] = event.get(key)
+        padded = Table(table.schema, table.title, table.header, table.columns, [[]] * len(table.rows) + rows)
+        wb.events.extend(parse_table(padded, sink, today))
+        changes.append("events", [{k: v for k, v in e.items() if k in table.columns} for e in new])
+    return [str(e.get("event_id")) for e in pending]

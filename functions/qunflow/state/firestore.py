@@ -278,6 +278,14 @@ class FirestoreState:
             return len(new)
         return sum(self._tx(body, ids) for ids in _chunks(list(rows)))
 
+    def known_events(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            snaps = self.client.get_all([self._inbox.document(_id(e)) for e in chunk])
+            found |= {s.get("event_id") for s in snaps if s.exists}
+        return found
+
     def pending_events(self, limit: int | None = None) -> list[dict]:
         query = self._inbox.order_by("pending")
         if limit and int(limit) > 0:                    # SQLite: no LIMIT for None or 0, and LIMIT -n is none

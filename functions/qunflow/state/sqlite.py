@@ -166,6 +166,14 @@ class SqliteState:
             db.executemany("INSERT OR IGNORE INTO inbox (event_id, received_at, body) VALUES (?, ?, ?)", rows)
             return db.total_changes - before
 
+    def known_events(self, event_ids: Iterable[str]) -> set[str]:
+        ids, found = list(dict.fromkeys(event_ids)), set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = self._db.execute(f"SELECT event_id FROM inbox WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
+            found |= {r["event_id"] for r in rows}
+        return found
+
     def pending_events(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT body FROM inbox WHERE folded = 0 ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else "")
         return [json.loads(r["body"]) for r in self._db.execute(sql)]

@@ -125,25 +125,28 @@ class FakeSheetsServer:
         with self.lock:
             self.requests.clear()
 
-    def inject(self, status: int, count: int = 1, kind: str | None = None, retry_after: float | None = None) -> None:
-        """The next `count` requests (of `kind`, or any) answer `status`. count=0 cancels that kind's faults."""
+    def inject(self, status: int, count: int = 1, kind: str | None = None, retry_after: float | None = None,
+               applied: bool = False) -> None:
+        """The next `count` requests (of `kind`, or any) answer `status`. count=0 cancels that kind's faults.
+        `applied`: the request is carried out first and only its reply is the error (a reply lost on the way
+        back, as a proxy or a dropped connection makes it)."""
         if kind is not None and kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; one of {KINDS}")
         with self.lock:
             if count <= 0:
                 self._faults.pop(kind, None)
             else:
-                self._faults[kind] = [status, count, retry_after]
+                self._faults[kind] = [status, count, retry_after, applied]
 
     def _fault(self, kind: str, method: str) -> tuple[ApiError, float | None] | None:
         for key in (kind, None):
             fault = self._faults.get(key)
             if fault:
-                status, left, retry_after = fault
+                status, left, retry_after, applied = fault
                 fault[1] -= 1
                 if fault[1] <= 0:
                     del self._faults[key]
-                return _injected(status, method), retry_after
+                return _injected(status, method), retry_after, applied
         return None
 
     # --- HTTP -------------------------------------------------------------------------------------
@@ -169,13 +172,16 @@ class FakeSheetsServer:
                 if fault:
                     if fault[1] is not None:
                         headers["Retry-After"] = str(fault[1])
-                    raise fault[0]
+                    if not fault[2]:
+                        raise fault[0]
                 if kind == "unknown":
                     raise ApiError(404, "Method not found.")
                 if isinstance(body, ApiError):
                     raise body
                 book = self.api.book(sid)
                 status, reply = 200, getattr(self.api, _method_name(kind))(book, range_text, query, body)
+                if fault:
+                    raise fault[0]                       # carried out; the reply is lost
             except ApiError as err:
                 status, reply = err.code, err.body()
             record["status"] = status

@@ -227,3 +227,28 @@ def test_ingest_with_a_state_store_never_writes_the_sheet_and_the_tick_folds_the
     assert wb.members["N0009"].welcomed_at is not None and wb.members["N0009"].coupon_code
     assert state.pending_events() == []
     assert sum("Nine" in m["text"] or "nine" in str(m.get("mentions")) for m in shop.emulator.messages) == 1
+
+
+def test_on_google_an_append_whose_reply_was_lost_is_not_applied_twice(google_shop):
+    """The Sheets fake carries out the append, then answers 500 (the reply lost): the retry finds the rows
+    already there and adds nothing, so no Members or SendLog row is doubled."""
+    server, store, shop = google_shop
+    shop.tick(at("2026-12-01 09:55"))
+    event = {"event_id": "J-LOST", "type": "join", "member_id": "N0077", "group_id": "G01", "at": "2026-12-01 09:56",
+             "detail": "name=Seven; user=seven"}
+    store.write(_append_events([event]), store.read(), "en")          # typed into the Events tab
+    server.inject(500, count=1, kind="values.append", applied=True)
+    shop.tick(at("2026-12-01 10:00"))
+    wb = load_workbook(store.read().raw)
+    members = [r for r in server.sheet_values("SHOP", "Members")[1:] if r and r[0] == "N0077"]
+    assert len(members) == 1
+    sent = [r.send_id for r in wb.sendlog]
+    assert len(sent) == len(set(sent)), Counter(sent).most_common(3)
+    assert not [p for p in wb.problems if "already" in p.message]
+
+
+def _append_events(events):
+    from qunflow.sheet.changes import Changes
+    changes = Changes()
+    changes.append("events", events)
+    return changes

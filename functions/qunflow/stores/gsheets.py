@@ -24,7 +24,7 @@ import requests
 from ..sheet.changes import Changes
 from ..sheet.problems import ProblemSink
 from ..sheet.schema import LANGS, is_schema_title, load_schemas
-from ..sheet.tables import locate
+from ..sheet.tables import column_letter, locate
 from .writeplan import WritePlan, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
 from .retry import status_of, with_retries
@@ -180,11 +180,38 @@ class GoogleSheetsStore:
                 {"range": f"{quote_title(w.title)}!{a1(w.row, w.col)}", "majorDimension": "ROWS", "values": w.values}
                 for w in plan.writes]}
             self._call("write", lambda: self.http.values_batch_update(self.spreadsheet_id, body))
+        by_title = {t.title: t for t in tables.values()}
         for append in plan.appends:
-            self._call("write", lambda append=append: self.http.values_append(
-                self.spreadsheet_id, f"{quote_title(append.title)}!A1",
-                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": append.rows}))
+            self._append_once(append, by_title.get(append.title))
         return WriteReport(requests=self.requests.write - before, skipped=plan.skipped)
+
+    def _append_once(self, append: Any, table: Any) -> None:
+        """values.append is not idempotent: retried after a reply that was lost, it would add the rows twice. So a
+        retry first reads the tab's key column (1 request) and does nothing when its last rows are these rows."""
+        key = table.schema.key_columns[0] if table is not None and table.schema.key_columns else None
+        index = table.columns.get(key) if key else None
+        tried = False
+
+        def landed() -> bool:
+            if index is None:
+                return False
+            letter = column_letter(index)
+            self.requests.read += 1
+            reply = self.http.values_get(self.spreadsheet_id, f"{quote_title(append.title)}!{letter}:{letter}",
+                                         params={"valueRenderOption": "UNFORMATTED_VALUE"})
+            column = [str(r[0]) if r else "" for r in reply.get("values", [])]
+            keys = [str(r[index]) if index < len(r) and r[index] is not None else "" for r in append.rows]
+            return len(column) > len(keys) and column[-len(keys):] == keys
+
+        def attempt() -> Any:
+            nonlocal tried
+            if tried and landed():
+                return None
+            tried = True
+            return self.http.values_append(self.spreadsheet_id, f"{quote_title(append.title)}!A1",
+                                           {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                                           {"values": append.rows})
+        self._call("write", attempt)
 
     def write_ahead(self, tab: str, rows: list[dict], snapshot: Snapshot, lang: str) -> int:
         """Append rows now (1 request, RAW, grows the grid) and return the sheet row of the first one.

@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) bench/delivery.py --publish
 	$(PY) bench/baseline.py --publish
 	$(PY) bench/grid.py --publish
+	$(PY) bench/xlsx_write.py --publish
 
 # The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
 test-faults: $(STAMP)

@@ -86,7 +86,7 @@ def bench_parse(sizes):
             # timed once only: a second write would find the file changed since `snap` and defer (a cheap JSON
             # write), so a traced rerun would not measure the write; the grid gives the xlsx tick's RSS instead
             report, s, _ = measure(lambda: store.write(changes, snap, "en"), repeat_for_memory=False)
-            add("xlsx write back 1,000 log rows (openpyxl)", f"{members:,} members", s,
+            add("xlsx write back 1,000 log rows (sheet XML patched in place)", f"{members:,} members", s,
                 "deferred!" if report.deferred else "")
 
 

@@ -1,25 +1,34 @@
 """The embedded default: a local .xlsx workbook.
 
-- Read fast with python-calamine (openpyxl is kept for writing, where it preserves
-  formats, notes and validations).
-- Write atomically: a temporary file in the same folder, then a rename; the file keeps its permissions.
+- Read fast with python-calamine, from the very bytes whose digest is the snapshot's version.
+- Write surgically (xlsx_patch.py): only the changed cells of the changed tabs are re-encoded, every other
+  part of the file is copied byte for byte (styles, notes, validations, charts, and the cached values of the
+  operators' formulas). The plan is resolved against the snapshot the caller read when that snapshot is the
+  file's own content (no pending overlay) and the file is unchanged; else the file is read again. A missing
+  tab to create (rare), or a workbook the patcher does not handle (xlsx_patch.py says which), goes through
+  openpyxl, which rewrites the whole workbook (and drops formulas' cached values). `writer="openpyxl"`
+  keeps that old path for every write (the benchmark compares the two).
+- Write atomically: a temporary file in the same folder, flushed, then a rename; the file keeps its
+  permissions. Just before the rename the file must still be the one that was read, else nothing is replaced.
 - A lock file beside it, so two runs never interleave (`lease`, through `filelock`: Unix and Windows);
   it is removed when the run is done, also when the workbook does not exist.
-- If the file changed since it was read (an operator saved in the meantime), the
-  write is refused and the changes are kept in `<file>.qunflow-pending.json`.
-  The next read shows them as already written, and the next write applies them,
-  so nothing is lost and nothing the operator typed is overwritten.
+- While the workbook is open in Excel or WPS (`~$<name>` beside it) or LibreOffice (`.~lock.<name>#`), it is
+  not written: the operator's next save would put the old content back over qunflow's.
+- If the file changed since it was read (an operator saved in the meantime), or is open, the changes are kept
+  in `<file>.qunflow-pending.json`. The next read shows them as already written, and the next write applies
+  them, so nothing is lost and nothing the operator typed is overwritten.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import stat
 import time as _time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import python_calamine
 
@@ -30,19 +39,65 @@ from ..sheet.schema import is_schema_title, load_schemas
 from ..sheet.tables import RawWorkbook, locate
 from .writeplan import WritePlan, apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
+from .xlsx_patch import PatchUnsupported, clean_text, patch_xlsx, place
+
+REASONS = {
+    "open": {
+        "en": "{name} is open in {app} ({lock} is beside it): close the workbook so qunflow can write; nothing is "
+              "lost, the changes are kept and written on the next run (if it is not open, delete {lock})",
+        "zh-CN": "{name} 正在 {app} 中打开（旁边有 {lock}）：请关闭工作簿，qunflow 才能写入；不会丢失任何内容，改动已保留，"
+                 "下次运行时写入（如果并没有打开，请删除 {lock}）",
+    },
+    "changed": {
+        "en": "{name} changed while qunflow was working (someone saved it); the changes are kept and written on "
+              "the next run",
+        "zh-CN": "{name} 在 qunflow 工作期间被修改（有人保存了它）；改动已保留，下次运行时写入",
+    },
+}
+
+
+APPS = {"zh-CN": {"Excel or WPS": "Excel 或 WPS"}}
+
+
+def _reason(kind: str, lang: str, **values: Any) -> str:
+    """Why a write was kept for later, in the workbook's language (`WriteReport.reason`, shown by the CLI)."""
+    if "app" in values:
+        values["app"] = APPS.get(lang, {}).get(values["app"], values["app"])
+    return REASONS[kind].get(lang, REASONS[kind]["en"]).format(**values)
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+        return _digest_of(f)
+
+
+def _digest_of(f: BinaryIO) -> str:
+    h = hashlib.sha256()
+    f.seek(0)
+    for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
     return h.hexdigest()
 
 
-def read_xlsx(path: Path, every_tab: bool = False) -> RawWorkbook:
-    """qunflow's tabs (or, with every_tab, all of them) as raw rows."""
-    book = python_calamine.CalamineWorkbook.from_path(str(path))
+def office_lock(path: Path) -> tuple[str, Path] | None:
+    """(application, lock file) when Excel, WPS or LibreOffice has the workbook open, else None. Excel and WPS
+    write `~$<name>` (Word-style owner files put ~$ over the first two letters of a long name: looked for too)."""
+    names = [("Excel or WPS", "~$" + path.name), ("LibreOffice", f".~lock.{path.name}#")]
+    if len(path.stem) > 2:
+        names.append(("Excel or WPS", "~$" + path.name[2:]))
+    for app, name in names:
+        if path.with_name(name).exists():
+            return app, path.with_name(name)
+    return None
+
+
+def read_xlsx(path: Path | BinaryIO, every_tab: bool = False) -> RawWorkbook:
+    """qunflow's tabs (or, with every_tab, all of them) as raw rows; `path` may be an open binary file."""
+    if isinstance(path, (str, os.PathLike)):
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+    else:
+        path.seek(0)
+        book = python_calamine.CalamineWorkbook.from_filelike(path)
     try:
         raw: RawWorkbook = {}
         for name in book.sheet_names:
@@ -55,16 +110,24 @@ def read_xlsx(path: Path, every_tab: bool = False) -> RawWorkbook:
         book.close()
 
 
+def _shape(raw: RawWorkbook) -> dict[str, int]:
+    return {title: len(rows) for title, rows in raw.items()}
+
+
 class XlsxStore:
     kind = "xlsx"
 
     def __init__(self, path: str | os.PathLike, *, sleep: Callable[[float], None] = _time.sleep,
-                 monotonic: Callable[[], float] = _time.monotonic):
+                 monotonic: Callable[[], float] = _time.monotonic, writer: str = "patch"):
+        if writer not in ("patch", "openpyxl"):
+            raise ValueError(f"unknown writer {writer!r}: patch or openpyxl")
         self.path = Path(path)
         self.pending_path = self.path.with_name(self.path.name + ".qunflow-pending.json")
         self.lock_path = self.path.with_name(self.path.name + ".qunflow-lock")
         self.requests = RequestCount()
+        self.writer = writer
         self._sleep, self._monotonic = sleep, monotonic
+        self._clean: tuple[str, RawWorkbook, dict[str, int]] | None = None   # the last read with no overlay
 
     def describe(self) -> str:
         return str(self.path)
@@ -74,60 +137,121 @@ class XlsxStore:
             return Changes.from_json(self.pending_path.read_text(encoding="utf-8"))
         return None
 
+    def _keep(self, todo: Changes) -> None:
+        """Keep changes for the next run, atomically (a crash never leaves half a pending file)."""
+        tmp = _new_temp_beside(self.pending_path)
+        try:
+            tmp.write_text(todo.to_json(), encoding="utf-8")
+            os.replace(tmp, self.pending_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def read(self) -> Snapshot:
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist: create it with `qunflow init {self.path}`")
         self.requests.read += 1
-        version = _digest(self.path)
-        raw = read_xlsx(self.path)
+        data = io.BytesIO(self.path.read_bytes())   # one read: the digest and the rows are of the same bytes
+        version = _digest_of(data)
+        raw = read_xlsx(data)
         pending = self._pending()
         if pending is not None:  # show what is still to be written as written, so no job acts twice
+            self._clean = None
             tables = locate(raw, load_schemas(), ProblemSink("en")).tables
             apply_to_raw(raw, plan_writes(tables, pending, "en"))
+        else:
+            self._clean = (version, raw, _shape(raw))
         return Snapshot(raw, version=version)
+
+    def _file_raw(self, snapshot: Snapshot, version: str, src: BinaryIO) -> RawWorkbook:
+        """The file's own rows: the snapshot's when it was read here with no overlay and is unchanged."""
+        clean = self._clean
+        if clean is not None and clean[0] == version and clean[1] is snapshot.raw and clean[2] == _shape(snapshot.raw):
+            return snapshot.raw
+        return read_xlsx(src)
 
     def write(self, changes: Changes, snapshot: Snapshot, lang: str) -> WriteReport:
         pending = self._pending()
         todo = pending.merge(changes) if pending else changes
         if todo.is_empty():
             return WriteReport()
-        if snapshot.version is not None and _digest(self.path) != snapshot.version:
-            self.pending_path.write_text(todo.to_json(), encoding="utf-8")
-            return WriteReport(deferred=True, reason=f"{self.path.name} changed while qunflow was working "
-                               "(someone saved it); the changes are kept and written on the next run")
-        self.requests.write += 1
-        raw = read_xlsx(self.path)
-        plan = plan_writes(locate(raw, load_schemas(), ProblemSink(lang)).tables, todo, lang)
-        self._apply(plan)
+        if (deferred := self._deferred(todo, lang)) is not None:
+            return deferred
+        tmp = None
+        try:
+            with self.path.open("rb") as src:       # closed before the rename (Windows cannot replace an open file)
+                version = _digest_of(src)
+                if snapshot.version is not None and version != snapshot.version:
+                    self._keep(todo)
+                    return WriteReport(deferred=True, reason=_reason("changed", lang, name=self.path.name))
+                seen = os.fstat(src.fileno())
+                self.requests.write += 1
+                raw = self._file_raw(snapshot, version, src)
+                plan = plan_writes(locate(raw, load_schemas(), ProblemSink(lang)).tables, todo, lang)
+                if not plan.is_empty():
+                    tmp = _new_temp_beside(self.path)
+                    self._save(plan, raw, src, tmp)
+                    os.chmod(tmp, stat.S_IMODE(seen.st_mode))
+            if tmp is not None:
+                if (deferred := self._deferred(todo, lang, seen, version)) is not None:
+                    return deferred
+                os.replace(tmp, self.path)
+                tmp = None
+                self._clean = None
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
         if pending is not None:
             self.pending_path.unlink(missing_ok=True)
         return WriteReport(skipped=plan.skipped)
 
-    def _apply(self, plan: WritePlan) -> None:
+    def _deferred(self, todo: Changes, lang: str, seen: os.stat_result | None = None,
+                  version: str = "") -> WriteReport | None:
+        """Keep the changes and say why, when the workbook is open in an office suite or (`seen`: the file as
+        it was read, `version` its digest) was saved over or removed since; else None."""
+        lock = office_lock(self.path)
+        if lock is not None:
+            self._keep(todo)
+            return WriteReport(deferred=True, reason=_reason("open", lang, name=self.path.name, app=lock[0],
+                                                             lock=lock[1].name))
+        if seen is not None:
+            try:
+                now = os.stat(self.path)
+                same = (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) == (seen.st_ino, seen.st_dev,
+                                                                                seen.st_size, seen.st_mtime_ns)
+                same = same or _digest(self.path) == version     # touched, or replaced by the same bytes
+            except FileNotFoundError:
+                same = False
+            if not same:
+                self._keep(todo)
+                return WriteReport(deferred=True, reason=_reason("changed", lang, name=self.path.name))
+        return None
+
+    def _save(self, plan: WritePlan, raw: RawWorkbook, src: BinaryIO, tmp: Path) -> None:
+        """The new workbook into `tmp`, flushed to disk: patched, or (new tabs, unsupported) through openpyxl."""
+        if self.writer == "patch" and not plan.new_tabs:
+            try:
+                with open(tmp, "r+b") as out:
+                    patch_xlsx(src, out, place(plan, raw))
+                    os.fsync(out.fileno())
+                return
+            except PatchUnsupported:
+                pass                        # written whole by openpyxl below, as before the patcher existed
         from openpyxl import load_workbook
-        book = load_workbook(self.path)
-        for title, header in plan.new_tabs:
-            if title not in book.sheetnames:
-                sheet = book.create_sheet(title)
-                for col, text in enumerate(header, start=1):
-                    _put(sheet, 1, col, text)
-        for write in plan.writes:
-            sheet = book[write.title]
-            for r, values in enumerate(write.values):
-                for c, value in enumerate(values):
-                    _put(sheet, write.row + r, write.col + c, value)
-        for append in plan.appends:
-            sheet = book[append.title]
-            row = _last_row(sheet) + 1
-            for r, values in enumerate(append.rows):
-                for c, value in enumerate(values):
-                    _put(sheet, row + r, 1 + c, value)
-        save_atomic(book, self.path)
+        src.seek(0)
+        book = load_workbook(src)
+        apply_plan(book, plan)
+        book.save(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
 
     def move_rows(self, moves, snapshot: Snapshot) -> None:
-        """Archive rows and rewrite the live tabs in one atomic file write (both, or neither)."""
+        """Archive rows and rewrite the live tabs in one atomic file write (both, or neither), with openpyxl."""
         from openpyxl import load_workbook
         from ..sheet.moves import rewritten
+        if (lock := office_lock(self.path)) is not None:
+            raise RuntimeError(f"{self.path.name} is open in {lock[0]} ({lock[1].name} is beside it): close the "
+                               "workbook so housekeeping can move rows; nothing was moved, run it again")
         if snapshot.version is not None and _digest(self.path) != snapshot.version:
             raise RuntimeError(f"{self.path.name} changed while housekeeping worked; nothing was moved, run it again")
         book = load_workbook(self.path)
@@ -158,12 +282,34 @@ class XlsxStore:
             yield
 
 
+def apply_plan(book: Any, plan: WritePlan) -> None:
+    """The openpyxl writer: a plan applied to a whole loaded workbook (saved whole by the caller)."""
+    for title, header in plan.new_tabs:
+        if title not in book.sheetnames:
+            sheet = book.create_sheet(title)
+            for col, text in enumerate(header, start=1):
+                _put(sheet, 1, col, text)
+    for write in plan.writes:
+        sheet = book[write.title]
+        for r, values in enumerate(write.values):
+            for c, value in enumerate(values):
+                _put(sheet, write.row + r, write.col + c, value)
+    for append in plan.appends:
+        sheet = book[append.title]
+        row = _last_row(sheet) + 1
+        for r, values in enumerate(append.rows):
+            for c, value in enumerate(values):
+                _put(sheet, row + r, 1 + c, value)
+
+
 def _put(sheet: Any, row: int, col: int, value: Any) -> None:
     """Write a cell RAW: text never becomes a formula, whatever it starts with."""
     cell = sheet.cell(row=row, column=col)
     if value == "" or value is None:
         cell.value = None
         return
+    if isinstance(value, str):
+        value = clean_text(value)        # a control character or a lone surrogate never makes the file unsavable
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"

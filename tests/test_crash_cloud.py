@@ -1,0 +1,123 @@
+"""kill -9 at random points in `qunflow tick` on a Google sheet (the Sheets fake) with its memory in Firestore
+(the real emulator): nothing posted twice, every due send in the SendLog with its outcome, and the SendLog shows
+what the store knows.
+
+Open (issue #13): in some runs a few sends around a killed tick end `missed` (due more than catch_up ago when a
+tick first planned them) and are absent from the store; the printed line counts them. Not a double post, and
+recorded with its reason, but not yet explained; and a tick right after a killed one sometimes fails (exit 3,
+a Firestore transaction that kept aborting while the dead client's locks were held) and is retried here as
+Cloud Scheduler would retry it.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from helpers import make_raw
+from qunflow.emulator import Emulator
+from qunflow.sheet.load import load_workbook
+from qunflow.state.firestore import FirestoreState
+from sheets_fake import FakeSheetsServer
+from test_crash import PLATFORMS, QUNFLOW, T0, ShiftedClock, _token
+
+GROUPS = 4
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _rows_and_bots():
+    from qunflow.emulator import Bot
+    bots, env, groups = [], {}, []
+    for i in range(GROUPS):
+        platform = PLATFORMS[i % len(PLATFORMS)]
+        secret = f"crash-secret-{i}" if platform in ("dingtalk", "feishu") else None
+        bots.append(Bot(platform, _token(platform, i), secret=secret, group_id=f"G{i:02d}"))
+        groups.append({"group_id": f"G{i:02d}", "name": f"group {i}", "platform": platform, "kind": "traffic",
+                       "webhook": f"env:HOOK_{i}", "secret": f"env:SIGN_{i}" if secret else None, "daily_cap": 500})
+        if secret:
+            env[f"SIGN_{i}"] = secret
+    rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
+            "groups": groups,
+            "sop": [{"rule_id": "A", "groups": "*", "schedule": "cron */10 * * * *", "content": "A {{ group_name }} {{ date }} {{ time }}"},
+                    {"rule_id": "B", "groups": "*", "schedule": "cron 5 * * * *", "content": "B {{ group_name }} {{ date }} {{ time }}"}]}
+    return rows, bots, env
+
+
+def _run(now, env, clock, kill_after=None):
+    clock.offset = now.timestamp() - time.time()
+    proc = subprocess.Popen(QUNFLOW + ["tick", "gsheets:SHOP", "--now", now.isoformat(), "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if kill_after is not None:
+        try:
+            proc.wait(timeout=kill_after)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.slow
+def test_killed_cloud_ticks_on_google_and_firestore_post_nothing_twice_and_lose_nothing(firestore_emulator):
+    firestore_emulator.reset()
+    rows, bots, env_extra = _rows_and_bots()
+    clock, rng = ShiftedClock(), random.Random(11)
+    runs = int(os.environ.get("CRASH_CLOUD_RUNS", "12"))
+    with FakeSheetsServer() as server, Emulator(bots, clock=clock, latency=0.004) as emulator:
+        server.create_spreadsheet("SHOP", make_raw(rows))
+        env = dict(os.environ, **env_extra, **{f"HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)},
+                   QUNFLOW_SHEETS_API=server.base_url, QUNFLOW_STATE="firestore:(default)",
+                   FIRESTORE_EMULATOR_HOST=firestore_emulator.address, GOOGLE_CLOUD_PROJECT=firestore_emulator.project,
+                   no_grpc_proxy="127.0.0.1,localhost")
+        kills, failed = 0, []
+        for run in range(runs):
+            now = T0 + timedelta(hours=run)
+            code, out, err = _run(now, env, clock, kill_after=rng.uniform(0.3, 2.5))
+            kills += code == -signal.SIGKILL
+            for retry in range(3):        # a tick that fails (exit 3) is retried, as Cloud Scheduler retries it
+                code, out, err = _run(now + timedelta(seconds=61 + 30 * retry), env, clock)
+                if code in (0, 1):
+                    break
+                failed.append(err.strip().splitlines()[-1:] or [""])
+            assert code in (0, 1), err
+        delivered = Counter()
+        for m in emulator.messages:
+            match = re.search(r"([AB]) group (\d+) (\S+) (\d\d:\d\d)", m["text"])
+            delivered[(match[1], int(match[2]), match[3], match[4])] += 1
+        sheet = load_workbook({title: server.sheet_values("SHOP", title) for title in make_raw(rows)})
+    state = FirestoreState(firestore_emulator.client())
+    sends = {s.send_id: s for s in state.sends()}
+    expected = {}
+    t, last = T0 - timedelta(minutes=85), T0 + timedelta(hours=runs - 1, minutes=1)
+    while t <= last:
+        local = t.astimezone(SHANGHAI)
+        for g in range(GROUPS):
+            if local.minute % 10 == 0:
+                expected[f"A:G{g:02d}:{t:%Y%m%dT%H%MZ}"] = ("A", g, f"{local:%Y-%m-%d}", f"{local:%H:%M}")
+            if local.minute == 5:
+                expected[f"B:G{g:02d}:{t:%Y%m%dT%H%MZ}"] = ("B", g, f"{local:%Y-%m-%d}", f"{local:%H:%M}")
+        t += timedelta(minutes=5)
+    doubled = [k for k, n in delivered.items() if n > 1]
+    mismatched = [sid for sid, key in expected.items() if sid in sends and sends[sid].status == "sent"
+                  and delivered[key] != 1]
+    shown = {}
+    for r in sheet.sendlog:
+        shown[r.send_id] = r.status
+    silent = [sid for sid in expected if shown.get(sid) not in ("sent", "unknown", "missed")]
+    unshown = [sid for sid, s in sends.items() if shown.get(sid) != s.status]
+    missed = [sid for sid in expected if shown.get(sid) == "missed"]
+    unknown = sum(1 for s in sends.values() if s.status == "unknown")
+    print(f"cloud runs {runs}, kills {kills}, sends {len(expected)}, unknown {unknown}, missed {len(missed)} "
+          f"(in the store: {sum(1 for sid in missed if sid in sends)}), doubled {len(doubled)}, "
+          f"reruns that failed and were retried {len(failed)} {failed[:2]}")
+    assert kills >= 5, "the kills should land mid-run"
+    assert doubled == [] and mismatched == []            # nothing posted twice; every `sent` reached its group once
+    assert silent == []                                  # every due send is in the SendLog with its outcome
+    assert unshown == []                                 # and the SendLog shows what the store knows

@@ -26,3 +26,17 @@ def firestore_emulator():
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def state(request, tmp_path):
+    """A state store of each kind: SQLite in a real file, and Firestore on the real emulator (its own prefix)."""
+    if request.param == "sqlite":
+        from qunflow.state.sqlite import SqliteState
+        store = SqliteState(tmp_path / "shop.qunflow-state.sqlite")
+        yield store
+        store.close()
+    else:
+        emulator = request.getfixturevalue("firestore_emulator")
+        from qunflow.state.firestore import FirestoreState
+        yield FirestoreState(emulator.client(), prefix=f"t{abs(hash(request.node.nodeid))}")

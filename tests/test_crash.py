@@ -45,7 +45,8 @@ def _token(platform: str, i: int) -> str:
             "discord": f"{900000 + i}/crash-discord-token-{i:04d}", "telegram": ""}[platform]
 
 
-def _shop(tmp: Path, groups: int):
+def crash_groups(groups: int) -> tuple[list, dict, list[dict]]:
+    """(bots, signing-secret env, Groups rows) for `groups` groups on the platforms above, daily cap 500."""
     bots, env, group_rows = [], {}, []
     for i in range(groups):
         platform = PLATFORMS[i % len(PLATFORMS)]
@@ -55,10 +56,17 @@ def _shop(tmp: Path, groups: int):
                            "webhook": f"env:HOOK_{i}", "secret": f"env:SIGN_{i}" if secret else None, "daily_cap": 500})
         if secret:
             env[f"SIGN_{i}"] = secret
+    return bots, env, group_rows
+
+
+CRON_RULES = [{"rule_id": "A", "groups": "*", "schedule": "cron */10 * * * *", "content": "A {{ group_name }} {{ date }} {{ time }}"},
+              {"rule_id": "B", "groups": "*", "schedule": "cron 5 * * * *", "content": "B {{ group_name }} {{ date }} {{ time }}"}]
+
+
+def _shop(tmp: Path, groups: int):
+    bots, env, group_rows = crash_groups(groups)
     rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
-            "groups": group_rows,
-            "sop": [{"rule_id": "A", "groups": "*", "schedule": "cron */10 * * * *", "content": "A {{ group_name }} {{ date }} {{ time }}"},
-                    {"rule_id": "B", "groups": "*", "schedule": "cron 5 * * * *", "content": "B {{ group_name }} {{ date }} {{ time }}"}]}
+            "groups": group_rows, "sop": CRON_RULES}
     book = tmp / "shop.xlsx"
     write_xlsx(make_raw(rows), book)
     return book, bots, env

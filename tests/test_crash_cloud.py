@@ -27,27 +27,16 @@ from qunflow.emulator import Emulator
 from qunflow.sheet.load import load_workbook
 from qunflow.state.firestore import FirestoreState
 from sheets_fake import FakeSheetsServer
-from test_crash import PLATFORMS, QUNFLOW, T0, ShiftedClock, _token
+from test_crash import CRON_RULES, QUNFLOW, T0, ShiftedClock, crash_groups
 
 GROUPS = 4
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _rows_and_bots():
-    from qunflow.emulator import Bot
-    bots, env, groups = [], {}, []
-    for i in range(GROUPS):
-        platform = PLATFORMS[i % len(PLATFORMS)]
-        secret = f"crash-secret-{i}" if platform in ("dingtalk", "feishu") else None
-        bots.append(Bot(platform, _token(platform, i), secret=secret, group_id=f"G{i:02d}"))
-        groups.append({"group_id": f"G{i:02d}", "name": f"group {i}", "platform": platform, "kind": "traffic",
-                       "webhook": f"env:HOOK_{i}", "secret": f"env:SIGN_{i}" if secret else None, "daily_cap": 500})
-        if secret:
-            env[f"SIGN_{i}"] = secret
+    bots, env, groups = crash_groups(GROUPS)
     rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
-            "groups": groups,
-            "sop": [{"rule_id": "A", "groups": "*", "schedule": "cron */10 * * * *", "content": "A {{ group_name }} {{ date }} {{ time }}"},
-                    {"rule_id": "B", "groups": "*", "schedule": "cron 5 * * * *", "content": "B {{ group_name }} {{ date }} {{ time }}"}]}
+            "groups": groups, "sop": CRON_RULES}
     return rows, bots, env
 
 

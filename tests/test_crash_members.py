@@ -18,25 +18,17 @@ import pytest
 from openpyxl import load_workbook as open_book
 
 from helpers import make_raw, write_xlsx
-from qunflow.emulator import Bot, Emulator
+from qunflow.emulator import Emulator
 from qunflow.sheet.load import load_workbook
 from qunflow.stores.xlsx import XlsxStore
-from test_crash import PLATFORMS, T0, ShiftedClock, _run, _token
+from test_crash import T0, ShiftedClock, _run, crash_groups
 
 GROUPS = 4
 SHANGHAI = ZoneInfo("Asia/Shanghai")   # the workbook's default time zone
 
 
 def _shop(tmp):
-    bots, env, groups = [], {}, []
-    for i in range(GROUPS):
-        platform = PLATFORMS[i % len(PLATFORMS)]
-        secret = f"crash-secret-{i}" if platform in ("dingtalk", "feishu") else None
-        bots.append(Bot(platform, _token(platform, i), secret=secret, group_id=f"G{i:02d}"))
-        groups.append({"group_id": f"G{i:02d}", "name": f"group {i}", "platform": platform, "kind": "traffic",
-                       "webhook": f"env:HOOK_{i}", "secret": f"env:SIGN_{i}" if secret else None, "daily_cap": 500})
-        if secret:
-            env[f"SIGN_{i}"] = secret
+    bots, env, groups = crash_groups(GROUPS)
     rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
             "groups": groups, "members": [],
             "coupons": [{"code": f"WEL-{i:04d}", "campaign": "welcome50", "kind": "welcome", "value": 50}

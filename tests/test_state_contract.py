@@ -15,18 +15,6 @@ from qunflow.state.sqlite import SqliteState
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "firestore"])
-def state(request, tmp_path):
-    if request.param == "sqlite":
-        store = SqliteState(tmp_path / "state.sqlite")
-        yield store
-        store.close()
-    else:
-        emulator = request.getfixturevalue("firestore_emulator")
-        from qunflow.state.firestore import FirestoreState
-        yield FirestoreState(emulator.client(), prefix=f"t{abs(hash(request.node.nodeid))}")
-
-
 def claim(state, ids, at=T0, holder="run-1", bindings=()):
     state.claim(list(ids), rule_id="R01", group_id="G01", scheduled_for=at, holder=holder, at=at, bindings=bindings)
 

@@ -12,7 +12,6 @@ import pytest
 
 from engine_harness import SHOP, Shop
 from qunflow.sheet.load import load_workbook
-from qunflow.state.sqlite import SqliteState
 from test_members import add_events
 from zoneinfo import ZoneInfo
 
@@ -21,18 +20,6 @@ SH = ZoneInfo("Asia/Shanghai")
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SH)
-
-
-@pytest.fixture(params=["sqlite", "firestore"])
-def state(request, tmp_path):
-    if request.param == "sqlite":
-        store = SqliteState(tmp_path / "shop.qunflow-state.sqlite")
-        yield store
-        store.close()
-    else:
-        from qunflow.state.firestore import FirestoreState
-        emulator = request.getfixturevalue("firestore_emulator")
-        yield FirestoreState(emulator.client(), prefix=f"tick{abs(hash(request.node.nodeid))}")
 
 
 def _joins(shop, names, minute):

@@ -73,6 +73,7 @@ def _shop(tmp: Path, groups: int):
 
 
 def _run(book, now, env, clock, kill_after=None):
+    """`qunflow tick SOURCE` (a workbook path or gsheets:ID) at `now`, SIGKILLed after `kill_after` seconds."""
     clock.offset = now.timestamp() - time.time()
     proc = subprocess.Popen(QUNFLOW + ["tick", str(book), "--now", now.isoformat(), "--json"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -14,8 +14,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import time
 from collections import Counter
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -27,7 +25,7 @@ from qunflow.emulator import Emulator
 from qunflow.sheet.load import load_workbook
 from qunflow.state.firestore import FirestoreState
 from sheets_fake import FakeSheetsServer
-from test_crash import CRON_RULES, QUNFLOW, T0, ShiftedClock, crash_groups
+from test_crash import CRON_RULES, T0, ShiftedClock, _run, crash_groups
 
 GROUPS = 4
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -38,19 +36,6 @@ def _rows_and_bots():
     rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
             "groups": groups, "sop": CRON_RULES}
     return rows, bots, env
-
-
-def _run(now, env, clock, kill_after=None):
-    clock.offset = now.timestamp() - time.time()
-    proc = subprocess.Popen(QUNFLOW + ["tick", "gsheets:SHOP", "--now", now.isoformat(), "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if kill_after is not None:
-        try:
-            proc.wait(timeout=kill_after)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, out.decode(), err.decode()
 
 
 @pytest.mark.slow
@@ -68,10 +53,10 @@ def test_killed_cloud_ticks_on_google_and_firestore_post_nothing_twice_and_lose_
         kills, failed = 0, []
         for run in range(runs):
             now = T0 + timedelta(hours=run)
-            code, out, err = _run(now, env, clock, kill_after=rng.uniform(0.3, 2.5))
+            code, out, err = _run("gsheets:SHOP", now, env, clock, kill_after=rng.uniform(0.3, 2.5))
             kills += code == -signal.SIGKILL
             for retry in range(3):        # a tick that fails (exit 3) is retried, as Cloud Scheduler retries it
-                code, out, err = _run(now + timedelta(seconds=61 + 30 * retry), env, clock)
+                code, out, err = _run("gsheets:SHOP", now + timedelta(seconds=61 + 30 * retry), env, clock)
                 if code in (0, 1):
                     break
                 failed.append(err.strip().splitlines()[-1:] or [""])

@@ -91,8 +91,10 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             recovered = {}        # the store, not the journal, says what a run that died had done
             if not dry_run:
                 tick_state.import_sendlog(state, ledger, now)
-                tick_state.recover_claims(state, now)
-            tick_state.ledger_from_state(state, ledger)
+            sends = state.sends()                        # read once: the claims to recover, then the ledger
+            if not dry_run:
+                sends = tick_state.recover_claims(state, now, sends)
+            tick_state.ledger_from_state(sends, ledger)
             tick_state.restore_bindings(state, wb, changes)
             inbox = tick_state.drain_inbox(state, wb, sink, today, changes)
         start = window_start(wb, now, state)

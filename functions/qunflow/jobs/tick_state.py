@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -40,17 +41,21 @@ def import_sendlog(state: Any, ledger: Ledger, now: datetime) -> int:
     return count
 
 
-def recover_claims(state: Any, now: datetime) -> list[SendState]:
-    """Sends left `claimed` by a run that died (the tick's lease says no other run is alive): `unknown`."""
-    stale = [s for s in state.sends() if s.status == "claimed"]
-    for s in stale:
-        state.settle([s.send_id], "unknown", at=now, attempts=max(s.attempts, 1), reason=STALE_CLAIM)
-    return stale
+def recover_claims(state: Any, now: datetime, sends: list[SendState]) -> list[SendState]:
+    """Sends left `claimed` by a run that died (the tick's lease says no other run is alive) become `unknown`;
+    `sends` as they are now (the store's, read once by the caller)."""
+    out = []
+    for s in sends:
+        if s.status == "claimed":
+            state.settle([s.send_id], "unknown", at=now, attempts=max(s.attempts, 1), reason=STALE_CLAIM)
+            s = replace(s, status="unknown", attempts=max(s.attempts, 1), reason=STALE_CLAIM)
+        out.append(s)
+    return out
 
 
-def ledger_from_state(state: Any, ledger: Ledger) -> None:
+def ledger_from_state(sends: list[SendState], ledger: Ledger) -> None:
     """The store's states over the SendLog's: the store is the memory, the sheet may have been reverted."""
-    for s in state.sends():
+    for s in sends:
         ledger.add(Entry(s.send_id, s.status, s.attempts, s.scheduled_for, s.sent_at, s.group_id or None,
                          s.rule_id or None))
 

@@ -140,6 +140,14 @@ def check_status(status: str) -> None:
         raise ValueError(f"unknown send status {status!r}")
 
 
+def check_recordable(states: list[SendState]) -> None:
+    """What `record` takes: known statuses, never a claim (claims go through `claim`)."""
+    for s in states:
+        check_status(s.status)
+        if s.status == CLAIMED:
+            raise ValueError("claims go through claim(), not record()")
+
+
 def may_record(current: SendState | None) -> bool:
     """`record` may write over nothing, a retry or a deferral; never over a claimed or final send."""
     return current is None or current.status in WAITING

@@ -52,8 +52,8 @@ except ImportError as exc:  # pragma: no cover - only where the package is missi
     raise ImportError("FirestoreState needs google-cloud-firestore: "
                       "pip install 'google-cloud-firestore==2.34.1'") from exc
 
-from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, check_status, claimable, event_id_of,
-                   from_iso, iso, may_record, settled, utc)
+from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, check_recordable, check_status, claimable,
+                   event_id_of, from_iso, iso, may_record, settled, utc)
 
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
            "reason", "preview", "holder", "updated_at")
@@ -171,10 +171,7 @@ class FirestoreState:
 
     def record(self, states: Iterable[SendState], at: datetime) -> int:
         states = list(states)
-        for s in states:
-            check_status(s.status)
-            if s.status == CLAIMED:
-                raise ValueError("claims go through claim(), not record()")
+        check_recordable(states)
         by_id: dict[str, list[SendState]] = {}
         for s in states:
             by_id.setdefault(s.send_id, []).append(

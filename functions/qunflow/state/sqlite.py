@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, check_status, claimable, event_id_of,
-                   from_iso, iso, may_record, settled, utc)
+from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, check_recordable, check_status, claimable,
+                   event_id_of, from_iso, iso, may_record, settled, utc)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -102,10 +102,7 @@ class SqliteState:
 
     def record(self, states: Iterable[SendState], at: datetime) -> int:
         states = list(states)
-        for s in states:
-            check_status(s.status)
-            if s.status == CLAIMED:
-                raise ValueError("claims go through claim(), not record()")
+        check_recordable(states)
         with self._tx() as db:
             current = self._get(db, [s.send_id for s in states])
             fresh = [SendState(**{**s.__dict__, "scheduled_for": utc(s.scheduled_for), "updated_at": utc(at)})

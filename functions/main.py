@@ -146,7 +146,7 @@ def metrics(request: Any) -> tuple[dict, int]:
     started, now = time.monotonic(), _now(request)
     try:
         report = run_metrics(_store(), now, TickDeps(session=_session(), clock=time.time, sleep=time.sleep,
-                                                     masker=_masker()), post=True)
+                                                     masker=_masker(), state=_state()), post=True)
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job="metrics", schedule_time=now.isoformat())
         return {"skipped": str(busy)}, 200

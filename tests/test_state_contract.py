@@ -4,6 +4,7 @@ The Firestore half skips with a message where the emulator cannot start (tests/f
 """
 from __future__ import annotations
 
+import random
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -171,3 +172,31 @@ def test_firestore_spec_opens_that_database(firestore_emulator):
     assert store.kind == "firestore"
     store.advance("opened", "yes")
     assert store.cursor("opened") == "yes"
+
+
+def test_firestore_that_keeps_aborting_is_busy_and_nothing_is_written(firestore_emulator, monkeypatch):
+    """A run that died holding a transaction's locks makes Firestore abort whoever reads those documents until
+    the locks expire: after its bounded, growing pauses the step is `StoreBusy` (the function answers 503 and
+    Cloud Scheduler runs it again), never a half-written step."""
+    from google.api_core import exceptions as gexc
+
+    from qunflow.state import firestore as fs
+    from qunflow.state.base import StoreBusy
+    pauses: list[float] = []
+    store = fs.FirestoreState(firestore_emulator.client(), prefix="busy", sleep=pauses.append, rng=random.Random(1))
+    real = fs.firestore.transactional
+
+    def aborting(body):
+        def run(transaction, *args):                # what the library raises when its commit was aborted
+            raise ValueError("Failed to commit transaction in 1 attempts.") from gexc.Aborted("contention")
+        return run
+
+    monkeypatch.setattr(fs.firestore, "transactional", aborting)
+    with pytest.raises(StoreBusy, match="nothing of it was written"):
+        store.advance("last_tick", "2026-12-01T00:00:00Z")
+    assert len(pauses) == fs.ATTEMPTS - 1 and all(0 <= p <= 2.0 for p in pauses)
+    assert sum(pauses) > 1.0                      # paced, growing pauses: the locks get time to expire
+    monkeypatch.setattr(fs.firestore, "transactional", real)
+    assert store.cursor("last_tick") is None
+    store.advance("last_tick", "2026-12-01T00:00:00Z")    # once the locks are gone, the step goes through
+    assert store.cursor("last_tick") == "2026-12-01T00:00:00Z"

@@ -69,8 +69,9 @@ def metrics(source: str | None, date_text: str | None, days: int | None, now_tex
     day = _day(date_text)
     store = open_store(source)
     offset = now.timestamp() - time.time()
+    from .tick_cmds import _state_for
     deps = TickDeps(session=requests.Session(), clock=lambda: time.time() + offset, sleep=time.sleep,
-                    rng=random.Random(), masker=log_masker())
+                    rng=random.Random(), masker=log_masker(), state=_state_for(store, create=post))
     report = run_metrics(store, now, deps, day=day, count=days, post=post, chart=chart)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False))

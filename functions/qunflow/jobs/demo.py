@@ -141,6 +141,8 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     rows = demo_rows(START, seed=seed)
+    # the demo's workbook shows the whole campaign in its SendLog (a shop's default window is 14 days)
+    rows["settings"] = list(rows["settings"]) + [{"key": "sendlog_days", "value": str(days + 1)}]
     joins = _joins(rng, days)
     rows["events"] = _events(rng, joins, rows["members"], days)
     start = datetime.combine(START, time(), SHANGHAI).astimezone(timezone.utc) - TICK

@@ -50,6 +50,11 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
                            grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google")
         today = now.astimezone(wb.settings.timezone).date()
         days = days_for(today, day, count)
+        state = getattr(deps, "state", None)
+        if state is not None:     # the SendLog tab shows a window; the store remembers every send
+            from .sendlog_projection import records
+            since = datetime.combine(days[0] - timedelta(days=1), datetime.min.time(), wb.settings.timezone)
+            wb.sendlog = records([s for s in state.sends(since=since) if s.status != "claimed"])
         facts = build_facts(wb)
         result = rollup(wb, days, facts)
         report.days = [d.isoformat() for d in days]
@@ -62,10 +67,10 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
             if deps is None or ops_group(wb) is None:
                 report.posted, report.post_note = "skipped", "Settings ops_group is empty" if deps else "no sender"
             else:
-                from .report_post import post_daily_report
-                posted = post_daily_report(wb, report_day, report.report, session=deps.session, clock=deps.clock,
-                                           sleep=deps.sleep, resolver=deps.resolver, rng=deps.rng,
-                                           masker=getattr(deps, "masker", None))
+                from .report_post import post_daily_report, post_once
+                posted = post_once(state, wb, report_day, now, lambda: post_daily_report(
+                    wb, report_day, report.report, session=deps.session, clock=deps.clock, sleep=deps.sleep,
+                    resolver=deps.resolver, rng=deps.rng, masker=getattr(deps, "masker", None)))
                 report.posted, report.post_note = posted.status, posted.reason
                 if posted.row:
                     changes.append("sendlog", [posted.row])

@@ -30,6 +30,35 @@ class Posted:
     row: dict | None = None
 
 
+def post_once(state: Any, wb: Workbook, day: date, now: datetime, post: Callable[[], Posted]) -> Posted:
+    """`post()` at most once per day: with a state store, the report's send is claimed in the store before
+    the POST and settled after, as the tick's sends are (the SendLog tab is only a window of the store)."""
+    from ..metrics.report_md import ops_group
+    from ..state.base import Conflict
+    ops = ops_group(wb)
+    if state is None or ops is None:
+        return post()
+    send_id = report_send_id(ops, day)
+    known = state.get_sends([send_id]).get(send_id)
+    if known is not None and known.status in ("sent", "unknown", "claimed"):
+        return Posted("skipped", f"the report for {day} was already posted")
+    try:
+        state.claim([send_id], rule_id=REPORT_RULE, group_id=ops, scheduled_for=None, holder=f"metrics:{day}",
+                    at=now, bindings=[])
+    except Conflict:
+        return Posted("skipped", f"the report for {day} was already posted")
+    posted = post()
+    status = posted.status if posted.status in ("sent", "unknown") else "retry"   # not taken: a re-run may try
+    row = posted.row or {}
+    state.settle([send_id], status, at=now, attempts=int(row.get("attempts") or 0), sent_at=_utc(row.get("sent_at")),
+                 reason=posted.reason, preview=str(row.get("preview") or ""))
+    return posted
+
+
+def _utc(value: Any) -> datetime | None:
+    return value.astimezone(timezone.utc) if isinstance(value, datetime) and value.tzinfo else None
+
+
 def post_daily_report(wb: Workbook, day: date, text: str, *, session: Any, clock: Callable[[], float],
                       sleep: Callable[[float], None], resolver: Any, rng: random.Random | None = None,
                       masker: Any = None) -> Posted:

@@ -18,7 +18,7 @@ from ..metrics.rollup import today_so_far_changes
 from ..engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from ..engine.plan import plan_sends
 from ..engine.planned import PlannedSend
-from . import tick_state
+from . import sendlog_projection, tick_state
 from .journal import NullJournal, merge_into
 from ..engine.ledger import from_sendlog
 from ..sheet.problems import ProblemSink
@@ -80,13 +80,17 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
     with store.lease("tick", 0):
         snapshot = store.read()
         today = now.astimezone(timezone(timedelta(hours=8))).date()
-        wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google")
+        state = deps.state
+        # with a store that holds the history, the SendLog tab is its projection: located, never parsed
+        projected = state is not None and bool(state.cursor(tick_state.IMPORTED))
+        wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google",
+                           unparsed=("sendlog",) if projected else ())
         sink = ProblemSink(wb.lang, list(wb.problems))
         ledger = from_sendlog(wb.sendlog, lambda gid: (wb.groups[gid].timezone if gid in wb.groups and wb.groups[gid].timezone else wb.settings.timezone))
         recovered = deps.journal.recover()
         merge_into(ledger, recovered)
-        state = deps.state
         changes = Changes()
+        rewritten = None
         if state is not None:
             recovered = {}        # the store, not the journal, says what a run that died had done
             if not dry_run:
@@ -95,6 +99,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             if not dry_run:
                 sends = tick_state.recover_claims(state, now, sends)
             tick_state.ledger_from_state(sends, ledger)
+            window = sendlog_projection.in_window(sends, wb, now)
+            wb.sendlog = sendlog_projection.records(window)     # the engine's recent sends: the store's
             tick_state.restore_bindings(state, wb, changes)
             inbox = tick_state.drain_inbox(state, wb, sink, today, changes)
         start = window_start(wb, now, state)
@@ -122,9 +128,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         if state is not None:
             tick_state.record_policies(state, planned, outcomes, now)
             tick_state.advance_last_tick(state, now)
-            repairs = tick_state.sendlog_repairs(state, wb, {sid for p in planned for sid in p.sends}, now)
-            if repairs:
-                changes.append("sendlog", repairs)
+            rewritten = sendlog_projection.project(state, wb, window, changes, now)
         rule_statuses(wb, planned, outcomes, now, changes)
         previous = wb.settings.extra.get("last_tick")
         previous = (previous if previous.tzinfo else previous.replace(tzinfo=timezone.utc)) if previous else now
@@ -135,6 +139,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         changes = changes.merge(today_so_far_changes(wb, now))  # the Metrics rows of today, so far
         changes.fold_into_appends({k: t.schema.key_columns for k, t in wb.tables.items()})
         written = store.write(changes, snapshot, wb.lang)
+        if state is not None and rewritten:
+            state.advance(sendlog_projection.CURSOR, rewritten)
         if not written.deferred:
             deps.journal.clear()
         if state is not None and inbox:

@@ -1,6 +1,7 @@
 """The tick's side of the state store: what it remembers apart from the sheet, and how the sheet is told.
 
-- **The ledger.** Every send's state lives in the store; the SendLog tab is a projection of it. On the first
+- **The ledger.** Every send's state lives in the store; the SendLog tab is a projection of it
+  (jobs/sendlog_projection.py). On the first
   run against a store, the SendLog's history is imported (`import_sendlog`), so nothing already sent goes
   out again. A send still `claimed` when a tick starts was in flight in a run that died: it becomes `unknown`
   (it may have reached the group), never sent twice.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from ..engine.ledger import Entry, Ledger
@@ -25,7 +26,6 @@ from ..sheet.workbook import Workbook
 from ..state.base import Binding, Conflict, SendState, from_iso, iso
 
 IMPORTED = "sendlog_imported"
-PROJECTION_DAYS = 14          # how far back the SendLog is re-projected from the store
 STALE_CLAIM = "the run stopped after claiming it; it may have been delivered"
 
 
@@ -58,28 +58,6 @@ def ledger_from_state(sends: list[SendState], ledger: Ledger) -> None:
     for s in sends:
         ledger.add(Entry(s.send_id, s.status, s.attempts, s.scheduled_for, s.sent_at, s.group_id or None,
                          s.rule_id or None))
-
-
-def sendlog_repairs(state: Any, wb: Workbook, written_here: set[str], now: datetime,
-                    days: int = PROJECTION_DAYS) -> list[dict]:
-    """SendLog rows for sends of the last `days` whose state the sheet does not show (a run that died before
-    writing back, an operator's stale save): the projection of the store, appended (later rows win)."""
-    shown: dict[str, str] = {}
-    for r in wb.sendlog:
-        shown[r.send_id] = r.status
-    rows = []
-    for s in state.sends(since=now - timedelta(days=days)):
-        if s.status == "claimed" or s.send_id in written_here or shown.get(s.send_id) == s.status:
-            continue
-        group = wb.groups.get(s.group_id)
-        tz = (group.timezone if group and group.timezone else None) or wb.settings.timezone
-        local = (lambda t: t.astimezone(tz).replace(tzinfo=None, microsecond=0) if t else None)
-        parts = s.send_id.split(":")
-        rows.append({"send_id": s.send_id, "rule_id": s.rule_id, "group_id": s.group_id,
-                     "member_id": parts[3] if len(parts) > 3 else "", "scheduled_for": local(s.scheduled_for),
-                     "status": s.status, "attempts": s.attempts, "sent_at": local(s.sent_at), "outcome": s.reason,
-                     "preview": s.preview})
-    return rows
 
 
 def last_tick(state: Any) -> datetime | None:

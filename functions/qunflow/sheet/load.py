@@ -15,14 +15,19 @@ from .workbook import Workbook
 
 
 def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
-                  grid_rows: dict[str, int] | None = None, shared_sheet: bool = False) -> Workbook:
-    """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read."""
+                  grid_rows: dict[str, int] | None = None, shared_sheet: bool = False,
+                  unparsed: tuple[str, ...] = ()) -> Workbook:
+    """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read.
+    `unparsed`: tabs located but not parsed into records (the SendLog, when the state store is the memory)."""
     schemas = schemas or load_schemas()
     sink = ProblemSink(detect_language(raw, schemas))
     located = locate(raw, schemas, sink, grid_rows)
     tables = located.tables
     settings = check_settings(tables["settings"], sink, today)
-    parsed = {key: parse_table(table, sink, today) for key, table in tables.items() if key != "settings"}
+    parsed = {key: parse_table(table, sink, today) for key, table in tables.items()
+              if key != "settings" and key not in unparsed}
+    for key in unparsed:
+        parsed.setdefault(key, [])
     for key in ("groups", "members", "tags", "coupons", "templates", "sop", "events"):
         parsed[key] = drop_duplicates(tables[key], parsed[key], sink)
     wb = Workbook(

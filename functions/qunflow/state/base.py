@@ -40,6 +40,11 @@ class LeaseBusy(Exception):
     """Another holder has the lease, and it did not come free within the wait."""
 
 
+class StoreBusy(Exception):
+    """The store kept refusing a step for contention (a run that died may hold its locks until they expire);
+    nothing of that step was written. A later run goes on where this one stopped."""
+
+
 @dataclass(frozen=True)
 class SendState:
     send_id: str

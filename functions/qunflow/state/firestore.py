@@ -52,8 +52,8 @@ except ImportError as exc:  # pragma: no cover - only where the package is missi
     raise ImportError("FirestoreState needs google-cloud-firestore: "
                       "pip install 'google-cloud-firestore==2.34.1'") from exc
 
-from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, check_recordable, check_status, claimable,
-                   event_id_of, from_iso, iso, may_record, settled, utc)
+from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, StoreBusy, check_recordable, check_status,
+                   claimable, event_id_of, from_iso, iso, may_record, settled, utc)
 
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
            "reason", "preview", "holder", "updated_at")
@@ -130,8 +130,11 @@ class FirestoreState:
             try:
                 return run(self.client.transaction(max_attempts=1), *args)
             except Exception as exc:
-                if not _aborted(exc) or attempt == ATTEMPTS - 1:
+                if not _aborted(exc):
                     raise
+                if attempt == ATTEMPTS - 1:
+                    raise StoreBusy(f"Firestore aborted this step {ATTEMPTS} times for contention; "
+                                    "nothing of it was written") from exc
             self._sleep(self._rng.uniform(0.0, min(2.0, 0.1 * 2 ** attempt)))
         raise AssertionError("unreachable")
 

@@ -102,3 +102,49 @@ def test_without_a_store_the_broken_sendlog_cell_is_a_problem():
         assert [p for p in load_workbook(shop.store.raw).previous_problems if p.tab == SENDLOG]
     finally:
         shop.close()
+
+
+def _report_shop():
+    from helpers import make_raw
+    from qunflow.stores.memory import MemoryStore
+    rows = {"settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"},
+                         {"key": "ops_group", "value": "OPS"}],
+            "groups": [{"group_id": "OPS", "name": "Team", "platform": "wecom", "webhook": "env:QUNFLOW_OPS_HOOK",
+                        "kind": "content"}]}
+    return MemoryStore(make_raw(rows))
+
+
+def _post_report(store, state, emulator, now):
+    import random
+
+    import requests
+
+    from qunflow.delivery.secrets import SecretResolver
+    from qunflow.emulator import Bot
+    from qunflow.jobs.metrics_job import run_metrics
+    from qunflow.jobs.tick import TickDeps
+    hook = emulator.webhook_url(Bot("wecom", "report-ops-key-0123456789abcdef"))
+    deps = TickDeps(session=requests.Session(), clock=now.timestamp, sleep=lambda s: None, rng=random.Random(1),
+                    resolver=SecretResolver(env={"QUNFLOW_OPS_HOOK": hook}), state=state)
+    return run_metrics(store, now, deps, post=True, chart=False)
+
+
+def test_the_daily_report_is_posted_once_even_after_the_sendlog_lost_its_row(state):
+    from qunflow.emulator import Emulator
+    store, now = _report_shop(), at("2026-12-02 09:00")
+    with Emulator(strict=False) as emulator:
+        assert _post_report(store, state, emulator, now).posted == "sent"
+        store.raw[SENDLOG] = store.raw[SENDLOG][:1]        # the tab is a window: a rewrite or a stale save
+        again = _post_report(store, state, emulator, now + timedelta(hours=1))
+        assert again.posted == "skipped" and len(emulator.messages) == 1
+    assert state.get_sends(["daily_report:OPS:20261201"])["daily_report:OPS:20261201"].status == "sent"
+
+
+def test_without_a_store_the_report_goes_out_again_once_its_row_is_gone():
+    from qunflow.emulator import Emulator
+    store, now = _report_shop(), at("2026-12-02 09:00")
+    with Emulator(strict=False) as emulator:
+        _post_report(store, None, emulator, now)
+        store.raw[SENDLOG] = store.raw[SENDLOG][:1]
+        _post_report(store, None, emulator, now + timedelta(hours=1))
+        assert len(emulator.messages) == 2

@@ -29,6 +29,8 @@ from ..sheet.workbook import Workbook
 from ..sheet.writeback import problems_changes
 
 log = logging.getLogger("qunflow.tick")
+# tabs only qunflow writes and the tick never reads back (located for the write, never parsed)
+PROJECTIONS = ("metrics", "cohorts", "rules_report")
 
 
 @dataclass
@@ -84,7 +86,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         # with a store that holds the history, the SendLog tab is its projection: located, never parsed
         projected = state is not None and bool(state.cursor(tick_state.IMPORTED))
         wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google",
-                           unparsed=("sendlog",) if projected else ())
+                           unparsed=PROJECTIONS + (("sendlog",) if projected else ()))
         sink = ProblemSink(wb.lang, list(wb.problems))
         ledger = from_sendlog(wb.sendlog, lambda gid: (wb.groups[gid].timezone if gid in wb.groups and wb.groups[gid].timezone else wb.settings.timezone))
         recovered = deps.journal.recover()

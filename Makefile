@@ -54,6 +54,7 @@ bench: $(STAMP)
 test-faults: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_fault_campaign.py tests/test_outages.py \
 	  tests/test_tick_google.py tests/test_delivery_integration.py tests/test_dispatcher.py
+	CRASH_CLOUD_RUNS=50 $(PY) -m pytest -q -p no:cacheprovider -s tests/test_crash_cloud.py
 
 # The bad-input fuzz at 10,000 examples (500 run in `make test`).
 fuzz: $(STAMP)

@@ -631,3 +631,40 @@ def regenerate() -> None:
 
 if __name__ == "__main__" and "--regenerate" in sys.argv:
     regenerate()
+
+
+@pytest.mark.parametrize("dies", ["after the replace", "before the replace"])
+def test_a_run_that_dies_around_the_replace_applies_kept_changes_once(tmp_path, monkeypatch, dies):
+    """Changes kept while the workbook was open are written with the next run's own. A run killed after the
+    new workbook replaced the old one but before the kept changes were removed must not append them again;
+    one killed before the replace must still write them."""
+    path = _book(tmp_path)
+    lock = tmp_path / "~$shop.xlsx"
+    lock.write_text("an operator")
+    kept = Changes()
+    kept.append("events", [{"event_id": "E-kept", "type": "message", "member_id": "M0001", "group_id": "G01",
+                            "at": "2026-12-01 10:00"}])
+    assert XlsxStore(path).write(kept, XlsxStore(path).read(), "en").deferred
+    lock.unlink()
+
+    class Killed(BaseException):
+        pass
+
+    real_replace = xlsx_module.os.replace
+
+    def replace_then_die(src, dst):
+        if str(dst) != str(path):
+            return real_replace(src, dst)
+        if dies == "after the replace":
+            real_replace(src, dst)
+        raise Killed()
+    monkeypatch.setattr(xlsx_module.os, "replace", replace_then_die)
+    store = XlsxStore(path)
+    with pytest.raises(Killed):
+        store.write(Changes(), store.read(), "en")
+    monkeypatch.setattr(xlsx_module.os, "replace", real_replace)
+    store = XlsxStore(path)
+    assert not store.write(Changes(), store.read(), "en").deferred       # the next run
+    rows = [r for r in read_xlsx(path)["Events"] if "E-kept" in r]
+    assert len(rows) == 1, rows
+    assert not store.pending_path.exists() and not store.written_path.exists()

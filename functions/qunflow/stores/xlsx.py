@@ -124,6 +124,7 @@ class XlsxStore:
         self.path = Path(path)
         self.pending_path = self.path.with_name(self.path.name + ".qunflow-pending.json")
         self.lock_path = self.path.with_name(self.path.name + ".qunflow-lock")
+        self.written_path = self.path.with_name(self.path.name + ".qunflow-pending.written")  # see write()
         self.requests = RequestCount()
         self.writer = writer
         self._sleep, self._monotonic = sleep, monotonic
@@ -133,6 +134,11 @@ class XlsxStore:
         return str(self.path)
 
     def _pending(self) -> Changes | None:
+        if self.written_path.exists():   # a run died between writing the pending changes and removing them
+            written = self.written_path.read_text(encoding="ascii").strip()
+            if self.path.exists() and _digest(self.path) == written:
+                self.pending_path.unlink(missing_ok=True)     # the workbook is the one they were written into
+            self.written_path.unlink(missing_ok=True)
         if self.pending_path.exists():
             return Changes.from_json(self.pending_path.read_text(encoding="utf-8"))
         return None
@@ -195,6 +201,8 @@ class XlsxStore:
             if tmp is not None:
                 if (deferred := self._deferred(todo, lang, seen, version)) is not None:
                     return deferred
+                if pending is not None:   # the digest of the workbook the pending changes go into, first:
+                    self._mark_written(_digest(tmp))   # a crash before their removal cannot apply them twice
                 os.replace(tmp, self.path)
                 tmp = None
                 self._clean = None
@@ -203,7 +211,20 @@ class XlsxStore:
                 tmp.unlink(missing_ok=True)
         if pending is not None:
             self.pending_path.unlink(missing_ok=True)
+            self.written_path.unlink(missing_ok=True)
         return WriteReport(skipped=plan.skipped)
+
+    def _mark_written(self, digest: str) -> None:
+        tmp = _new_temp_beside(self.written_path)
+        try:
+            with open(tmp, "w", encoding="ascii") as out:
+                out.write(digest)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.written_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _deferred(self, todo: Changes, lang: str, seen: os.stat_result | None = None,
                   version: str = "") -> WriteReport | None:

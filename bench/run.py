@@ -132,7 +132,7 @@ def bench_tick(members: int, groups: int, rules: int):
             self.t += max(0.0, s)
     clock = Clock()
     with Emulator(clock=clock, strict=False) as emulator:
-        env = {f"HOOK_{g}": f"{emulator.base_url}/cgi-bin/webhook/send?key=bench-{g:05d}-key" for g in range(groups)}
+        env = {f"QUNFLOW_HOOK_{g}": f"{emulator.base_url}/cgi-bin/webhook/send?key=bench-{g:05d}-key" for g in range(groups)}
         store = MemoryStore(book)
         wb = load_workbook(book, today=TODAY)
         _, s, peak = measure(lambda: plan_sends(wb, Ledger(), now.replace(minute=0), now, now))

@@ -110,7 +110,7 @@ def measure(members: int, groups: int, rules: int, kind: str, folder: Path | Non
     del book                                # the memory store keeps its own copy
     clock = VirtualClock(NOW.timestamp())
     with Emulator(clock=clock, strict=False) as emulator, requests.Session() as session:
-        env = {f"HOOK_{g}": f"{emulator.base_url}/cgi-bin/webhook/send?key=bench-{g:05d}-key" for g in range(groups)}
+        env = {f"QUNFLOW_HOOK_{g}": f"{emulator.base_url}/cgi-bin/webhook/send?key=bench-{g:05d}-key" for g in range(groups)}
         deps = TickDeps(session=session, clock=clock, sleep=clock.sleep, resolver=SecretResolver(env=env))
         release_freed_memory()
         rss_before = status_kib("VmRSS")

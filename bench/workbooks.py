@@ -18,7 +18,7 @@ SCHEDULES = ["daily 23:00", "weekly mon,thu 20:00", "day 3 20:00", "day 8-16 20:
 def rows(members: int, groups: int, rules: int, seed: int = 1) -> dict:
     rng = random.Random(seed)
     group_rows = [{"group_id": f"G{g:04d}", "name": f"group {g}", "platform": PLATFORMS[g % 6],
-                   "webhook": f"env:HOOK_{g}", "kind": KINDS[g % 4], "campaign_start": "2026-12-01",
+                   "webhook": f"env:QUNFLOW_HOOK_{g}", "kind": KINDS[g % 4], "campaign_start": "2026-12-01",
                    "daily_cap": 10, "enabled": "yes"} for g in range(groups)]
     member_rows = [{"member_id": f"M{i:07d}", "name": f"member {i}", "group_id": f"G{rng.randrange(groups):04d}",
                     "platform_user_id": f"u{i}", "mobile": f"0{13800000000 + i}",

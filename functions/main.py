@@ -8,6 +8,7 @@ schedule time finds an empty window (last tick = that time) and sends nothing tw
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from datetime import datetime, timezone
@@ -18,20 +19,29 @@ import functions_framework
 _CLIENTS: dict[str, Any] = {}
 
 
-def _log(severity: str, message: str, **fields: Any) -> None:
-    """One structured line Cloud Logging understands; every value passes through the masker."""
+def _log(severity: str, message: str, *, exc: BaseException | None = None,
+         where: tuple[str, int, str] | None = None, **fields: Any) -> None:
+    """One structured line Cloud Logging understands; every value passes through the masker. An ERROR line
+    is also an event Cloud Error Reporting groups: with `exc`, its type and stack trace; without, the place it
+    was logged (`where`, default the caller)."""
+    from qunflow.jobs.logmask import ERROR_SEVERITIES, error_report, masked_fields
     masker = _masker()
-    line = {"severity": severity, "message": masker.mask(message), **{k: masker.mask(str(v)) if isinstance(v, str) else v
-                                                                       for k, v in fields.items()}}
+    if severity in ERROR_SEVERITIES:
+        if exc is None and where is None:
+            caller = sys._getframe(1)
+            where = (caller.f_code.co_filename, caller.f_lineno, caller.f_code.co_name)
+        fields = {**fields, **error_report(exc, where)}
+    line = {"severity": severity, "message": masker.mask(message), **masked_fields(masker, fields)}
     print(json.dumps(line, ensure_ascii=False, default=str), file=sys.stdout, flush=True)
 
 
 def _failed(job: str, now: datetime, exc: BaseException) -> tuple[dict, int]:
-    """A run that could not finish (the sheet unreachable, say): one ERROR line that says why, no traceback, and
-    503 so Cloud Scheduler retries. Nothing is lost by failing: the next tick's window starts at the last tick
-    that finished, and the SendLog/journal keep what was already sent."""
+    """A run that could not finish (the sheet unreachable, say): one ERROR line with the exception's type and
+    stack trace (for Error Reporting; masked), a reply that says why without a traceback, and 503 so Cloud
+    Scheduler retries. Nothing is lost by failing: the next tick's window starts at the last tick that
+    finished, and the SendLog/journal keep what was already sent."""
     what = f"{type(exc).__name__}: {exc}"[:500]
-    _log("ERROR", f"{job} failed: {what}", job=job, schedule_time=now.isoformat())
+    _log("ERROR", f"{job} failed: {what}", exc=exc, job=job, schedule_time=now.isoformat())
     return {"error": _masker().mask(what)}, 503
 
 
@@ -69,18 +79,35 @@ def _state() -> Any:
     return _CLIENTS["state"]
 
 
+class JsonLines(logging.Handler):
+    """Log records (the libraries', and Flask's "Exception on / [POST]" for an exception no entry point caught)
+    as JSON lines with a severity, like _log's; a record with an exception carries its type and stack trace."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        if exc is not None:
+            message = f"{message}: {type(exc).__name__}: {exc}"[:1000]
+        _log(record.levelname, message, exc=exc, where=(record.pathname, record.lineno, record.funcName),
+             logger=record.name)
+
+
+def _json_logging() -> None:
+    """As deployed the root logger has no handler: give it JsonLines now, before Flask first logs (it adds a
+    plain-text handler of its own to a logger that has none to reach). A test runner's handlers are left alone."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.setLevel(logging.INFO)
+        root.addHandler(JsonLines())
+
+
+_json_logging()
+
+
 def _masker() -> Any:
     """One Masker on every log handler: secrets the tick resolves are added to it."""
     if "masker" not in _CLIENTS:
-        import logging
         from qunflow.jobs.logmask import masked_logging
-
-        class JsonLines(logging.Handler):
-            """Library log records as JSON lines with a severity, like _log's."""
-
-            def emit(self, record: logging.LogRecord) -> None:
-                _log(record.levelname, record.getMessage(), logger=record.name)
-        # as deployed, the root logger has no handler; a test runner's own handlers are left alone
         _CLIENTS["masker"] = masked_logging(JsonLines(), logging.INFO)
     return _CLIENTS["masker"]
 
@@ -131,6 +158,8 @@ def ingest(request: Any) -> tuple[dict, int]:
     except LeaseBusy as busy:
         _log("WARNING", str(busy), job="ingest")
         return {"error": "busy, retry in a minute"}, 503
+    except Exception as exc:  # noqa: BLE001 - the sheet or the state store unreachable: one ERROR line, 503, retried
+        return _failed("ingest", datetime.now(timezone.utc), exc)
     _log("INFO" if result.ok else "WARNING", "ingest done" if result.ok else "ingest refused", job="ingest",
          status=result.status, duration_ms=round((time.monotonic() - started) * 1000), **result.body())
     return result.body(), result.status
@@ -171,7 +200,7 @@ def housekeeping(request: Any) -> tuple[dict, int]:
         _log("WARNING", str(busy), job="housekeeping")
         return {"skipped": str(busy)}, 200
     except ValueError as exc:
-        _log("ERROR", str(exc), job="housekeeping")
+        _log("ERROR", str(exc), exc=exc, job="housekeeping")
         return {"error": str(exc)}, 400
     _log("INFO", "housekeeping done", job="housekeeping", duration_ms=round((time.monotonic() - started) * 1000),
          moved=summary["moved"])

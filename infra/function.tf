@@ -109,6 +109,7 @@ resource "google_cloudfunctions2_function" "fn" {
       QUNFLOW_SOURCE       = "gsheets:${var.spreadsheet_id}"
       QUNFLOW_LEASE_BUCKET = google_storage_bucket.lease.name
       QUNFLOW_STATE        = "firestore:${google_firestore_database.state.name}"
+      QUNFLOW_SECRET_NAMES = join(",", sort(tolist(var.secrets)))
     }
 
     dynamic "secret_environment_variables" {

@@ -20,12 +20,12 @@ SHOP = {
     "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"},
                  {"key": "catch_up", "value": "30m"}],
     "groups": [
-        {"group_id": "G01", "name": "Spring deals", "platform": "wecom", "webhook": "env:HOOK_G01", "kind": "traffic",
+        {"group_id": "G01", "name": "Spring deals", "platform": "wecom", "webhook": "env:QUNFLOW_HOOK_G01", "kind": "traffic",
          "campaign_start": "2026-12-01", "daily_cap": 5},
-        {"group_id": "G02", "name": "Flash sale", "platform": "dingtalk", "webhook": "env:HOOK_G02",
-         "secret": "env:SIGN_G02", "kind": "flash", "campaign_start": "2026-12-01"},
-        {"group_id": "G03", "name": "Style lab", "platform": "feishu", "webhook": "env:HOOK_G03",
-         "secret": "env:SIGN_G03", "kind": "content", "quiet_hours": "22:00-08:00"},
+        {"group_id": "G02", "name": "Flash sale", "platform": "dingtalk", "webhook": "env:QUNFLOW_HOOK_G02",
+         "secret": "env:QUNFLOW_SIGN_G02", "kind": "flash", "campaign_start": "2026-12-01"},
+        {"group_id": "G03", "name": "Style lab", "platform": "feishu", "webhook": "env:QUNFLOW_HOOK_G03",
+         "secret": "env:QUNFLOW_SIGN_G03", "kind": "content", "quiet_hours": "22:00-08:00"},
     ],
     "members": [
         {"member_id": "M0001", "name": "Lin", "group_id": "G01", "platform_user_id": "lin", "joined_at": "2026-11-01 10:00",
@@ -56,8 +56,8 @@ class Shop:
         self.emulator = Emulator(BOTS, clock=self.clock, **(emulator_options or {}))
         self.emulator.start()
         hooks = {b.platform: self.emulator.webhook_url(b) for b in BOTS}
-        env = {"HOOK_G01": hooks["wecom"], "HOOK_G02": hooks["dingtalk"], "SIGN_G02": "SEC-ding-G02-0000000000000002",
-               "HOOK_G03": hooks["feishu"], "SIGN_G03": "feishu-sign-G03-000000000003"}
+        env = {"QUNFLOW_HOOK_G01": hooks["wecom"], "QUNFLOW_HOOK_G02": hooks["dingtalk"], "QUNFLOW_SIGN_G02": "SEC-ding-G02-0000000000000002",
+               "QUNFLOW_HOOK_G03": hooks["feishu"], "QUNFLOW_SIGN_G03": "feishu-sign-G03-000000000003"}
         self.resolver = SecretResolver(env=env)
         self.store = store or MemoryStore(make_raw(copy.deepcopy(rows or SHOP)))
         self.journal = FileJournal(journal_path) if journal_path else NullJournal()

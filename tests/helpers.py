@@ -36,10 +36,10 @@ def make_raw(rows: dict[str, list[dict[str, Any]]], lang: str = "en", order: dic
 BASE = {
     "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"}],
     "groups": [
-        {"group_id": "G01", "name": "Spring deals", "platform": "wecom", "webhook": "env:HOOK_G01", "kind": "traffic",
+        {"group_id": "G01", "name": "Spring deals", "platform": "wecom", "webhook": "env:QUNFLOW_HOOK_G01", "kind": "traffic",
          "campaign_start": "2026-12-01", "quiet_hours": "22:00-08:00", "daily_cap": 8, "enabled": "yes"},
-        {"group_id": "G02", "name": "Flash sale", "platform": "dingtalk", "webhook": "env:HOOK_G02",
-         "secret": "env:SIGN_G02", "kind": "flash", "campaign_start": "2026-12-01"},
+        {"group_id": "G02", "name": "Flash sale", "platform": "dingtalk", "webhook": "env:QUNFLOW_HOOK_G02",
+         "secret": "env:QUNFLOW_SIGN_G02", "kind": "flash", "campaign_start": "2026-12-01"},
     ],
     "members": [
         {"member_id": "M0001", "name": "Lin", "group_id": "G01", "platform_user_id": "lin", "mobile": "013800138000",

@@ -1,4 +1,5 @@
-"""bench/grid.py on one tiny cell per store, and bench/publish.py's block replacement.
+"""bench/grid.py on one tiny cell per store, bench/history.py at its quick size, and bench/publish.py's block
+replacement.
 
 No timing is asserted: only that a cell runs a real tick end to end and reports sane figures, and that
 publishing touches its own block and nothing else. The real docs/PERFORMANCE.md is never written.
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import grid  # noqa: E402
+import history  # noqa: E402
 import publish  # noqa: E402
 
 
@@ -46,6 +48,23 @@ def test_a_failing_cell_becomes_a_short_error_and_the_table_still_renders():
     ok = {"wall_s": 1.234, "cpu_s": 1.1, "peak_rss_mib": 100.0, "rss_before_mib": 60.0, "peak_scope": "tick", "due": 3, "sent": 3}
     text = grid.table({(1000, 10, 50, "memory"): ok, (1000, 10, 50, "xlsx"): {"error": "timeout"}}, ("memory", "xlsx"))
     assert "| 1,000 | 10 | 50 | 1.23 s (CPU 1.10) | 100 MiB (+40) | timeout | - | 3 / 3 |" in text
+
+
+def test_the_history_bench_runs_both_cases_at_its_quick_size(tmp_path):
+    counts = history.prepare(tmp_path, history.QUICK)
+    before, after = (history.run_case(case, "memory", tmp_path, timeout=120) for case in history.CASES)
+    assert "error" not in before and "error" not in after, (before, after)
+    assert before["due"] == after["due"] > 0 and before["sent"] == after["sent"] == before["due"]
+    assert before["failed"] == after["failed"] == 0 and before["problems"] == after["problems"] == 0
+    # before parses the month's SendLog; after parses none of it, and the tab held the 14-day window only,
+    # which matched the store (nothing to rewrite: the bench measures the everyday tick, not the daily rewrite)
+    assert before["sendlog_rows_parsed"] == before["sendlog_tab_rows"] == counts["sends"] == 3_000
+    assert after["sendlog_rows_parsed"] == 0 and after["sendlog_tab_rows"] == counts["window"] < counts["sends"]
+    assert after["sendlog_rewritten"] is False
+    assert before["events_parsed"] == after["events_parsed"] == counts["events"]
+    assert before["sheets_requests"] == after["sheets_requests"] == {"read": 1, "write": 1}
+    text = history.table([before, after], counts)
+    assert "| after: state store, SendLog projected | memory |" in text and "0 of 1,400" in text
 
 
 DOC = """# Title

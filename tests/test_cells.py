@@ -60,11 +60,35 @@ def test_ids_stay_text_exactly_as_typed(raw, want):
     assert cells.parse_id(raw) == want
 
 
-@pytest.mark.parametrize("raw", ["1.38E+10", "1.38e10", 1.5, 1e17])
+@pytest.mark.parametrize("raw", ["1.38E+10", "1.38e10", 1.5, 1e17, 1.38e10, 13800000000.5, 138000000000, 1.2e14,
+                                 float("nan"), float("inf")])
 def test_ids_that_lost_digits_are_problems_not_numbers(raw):
     with pytest.raises(CellError) as err:
         cells.parse_id(raw)
     assert err.value.code == "lost_digits"
+    with pytest.raises(CellError):
+        cells.parse_phone(raw)
+
+
+@pytest.mark.parametrize("raw, want", [(13812345678.0, "13812345678"), (1000.0, "1000"), (10000000, "10000000"),
+                                       (20261203001.0, "20261203001"), (12345678901234, "12345678901234")])
+def test_exact_integers_with_their_digits_stay_ids(raw, want):
+    assert cells.parse_id(raw) == want
+
+
+def test_text_no_workbook_can_hold_reads_as_ufffd_and_folds_as_it_will_read():
+    assert cells.unstorable("a\x00b\x0bc\ud800\ufffe\uffff\x0b") == "U+0000, U+000B, U+D800, U+FFFE, U+FFFF"
+    assert cells.unstorable("tab\tnew\nline\rok 🎉 \x7f \u2028 \ufffd") == ""
+    assert cells.storable("a\x00b\udfffc") == "a\ufffdb\ufffdc"
+    assert cells.fold("M\x0b1") == cells.fold("M\ufffd1") != cells.fold("M 1")   # a key matches once written back
+    raw = {"T": [["h"], ["ok"], ["bad\x0c"]], "U": [["fine", 1]]}
+    scrubbed, spots = cells.scrub_workbook(raw)
+    assert scrubbed["T"] == [["h"], ["ok"], ["bad\ufffd"]] and spots == [("T", 2, 0, "bad\x0c")]
+    assert raw["T"][2] == ["bad\x0c"] and scrubbed["U"] is raw["U"] and scrubbed["T"][1] is raw["T"][1]
+    clean = {"U": raw["U"]}
+    assert cells.scrub_workbook(clean) == (clean, []) and cells.scrub_workbook(clean)[0] is clean   # nothing copied
+    with pytest.raises(CellError):
+        cells.parse_decimal(float("inf"))
 
 
 def test_datetimes_and_durations():

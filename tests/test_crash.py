@@ -30,13 +30,18 @@ PLATFORMS = ["wecom", "dingtalk", "feishu", "wecom"]  # platforms whose limits a
 
 
 class ShiftedClock:
-    """The emulator's clock follows the `--now` of the run it serves, so rate windows and signatures agree."""
+    """The emulator's clock follows the `--now` of the run it serves, so rate windows agree. Signatures are dated
+    by the real clock, whatever --now says: the emulator checks them against `real` (its wall_clock)."""
 
     def __init__(self):
         self.offset = 0.0
 
     def __call__(self):
         return time.time() + self.offset
+
+    @staticmethod
+    def real() -> float:
+        return time.time()
 
 
 def _token(platform: str, i: int) -> str:
@@ -51,11 +56,12 @@ def crash_groups(groups: int) -> tuple[list, dict, list[dict]]:
     for i in range(groups):
         platform = PLATFORMS[i % len(PLATFORMS)]
         secret = f"crash-secret-{i}" if platform in ("dingtalk", "feishu") else None
+        # the tick signs with the real clock: the emulator checks signatures against it (wall_clock=clock.real)
         bots.append(Bot(platform, _token(platform, i), secret=secret, group_id=f"G{i:02d}"))
         group_rows.append({"group_id": f"G{i:02d}", "name": f"group {i}", "platform": platform, "kind": "traffic",
-                           "webhook": f"env:HOOK_{i}", "secret": f"env:SIGN_{i}" if secret else None, "daily_cap": 500})
+                           "webhook": f"env:QUNFLOW_HOOK_{i}", "secret": f"env:QUNFLOW_SIGN_{i}" if secret else None, "daily_cap": 500})
         if secret:
-            env[f"SIGN_{i}"] = secret
+            env[f"QUNFLOW_SIGN_{i}"] = secret
     return bots, env, group_rows
 
 
@@ -117,8 +123,8 @@ def test_sigkill_at_random_points_in_50_runs_loses_nothing_and_doubles_nothing(t
     book, bots, env_extra = _shop(tmp_path, 8)
     clock = ShiftedClock()
     rng = random.Random(2027)
-    with Emulator(bots, clock=clock, latency=0.004) as emulator:
-        env = dict(os.environ, **env_extra, **{f"HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)})
+    with Emulator(bots, clock=clock, wall_clock=clock.real, latency=0.004) as emulator:
+        env = dict(os.environ, **env_extra, **{f"QUNFLOW_HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)})
         kills = 0
         for run in range(50):
             now = T0 + timedelta(hours=run)
@@ -138,8 +144,8 @@ def test_sigkill_at_random_points_in_50_runs_loses_nothing_and_doubles_nothing(t
 def test_two_ticks_started_together_deliver_each_message_once(tmp_path):
     book, bots, env_extra = _shop(tmp_path, 6)
     clock = ShiftedClock()
-    with Emulator(bots, clock=clock, latency=0.002) as emulator:
-        env = dict(os.environ, **env_extra, **{f"HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)})
+    with Emulator(bots, clock=clock, wall_clock=clock.real, latency=0.002) as emulator:
+        env = dict(os.environ, **env_extra, **{f"QUNFLOW_HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)})
         for run in range(3):
             now = T0 + timedelta(hours=run)
             clock.offset = now.timestamp() - time.time()

@@ -43,9 +43,9 @@ def test_killed_cloud_ticks_on_google_and_firestore_post_nothing_twice_and_lose_
     rows, bots, env_extra = _rows_and_bots()
     clock, rng = ShiftedClock(), random.Random(11)
     runs = int(os.environ.get("CRASH_CLOUD_RUNS", "12"))
-    with FakeSheetsServer() as server, Emulator(bots, clock=clock, latency=0.004) as emulator:
+    with FakeSheetsServer() as server, Emulator(bots, clock=clock, wall_clock=clock.real, latency=0.004) as emulator:
         server.create_spreadsheet("SHOP", make_raw(rows))
-        env = dict(os.environ, **env_extra, **{f"HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)},
+        env = dict(os.environ, **env_extra, **{f"QUNFLOW_HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)},
                    QUNFLOW_SHEETS_API=server.base_url, QUNFLOW_STATE="firestore:(default)",
                    FIRESTORE_EMULATOR_HOST=firestore_emulator.address, GOOGLE_CLOUD_PROJECT=firestore_emulator.project,
                    no_grpc_proxy="127.0.0.1,localhost")

@@ -57,8 +57,8 @@ def test_killed_runs_never_welcome_twice_nor_bind_a_code_to_two_members(tmp_path
     book, bots, env_extra = _shop(tmp_path)
     clock, rng = ShiftedClock(), random.Random(7)
     joined: dict[str, str] = {}
-    with Emulator(bots, clock=clock, latency=0.004) as emulator:
-        env = dict(os.environ, **env_extra, **{f"HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)})
+    with Emulator(bots, clock=clock, wall_clock=clock.real, latency=0.004) as emulator:
+        env = dict(os.environ, **env_extra, **{f"QUNFLOW_HOOK_{i}": emulator.webhook_url(b) for i, b in enumerate(bots)})
         env.pop("QUNFLOW_STATE", None)                        # the SQLite file beside the workbook
         kills = 0
         for run in range(30):

@@ -149,7 +149,8 @@ def test_signatures_verify_with_the_right_secret_and_a_wrong_one_disables(platfo
 def test_dingtalk_clock_skew_is_retried_not_disabled(clock):
     b = bot("dingtalk", secret=SECRETS["dingtalk"])
     with Emulator([b], clock=clock) as emu:
-        skewed = Dispatcher(requests.Session(), lambda: clock() + 2 * 3600, clock.sleep, random.Random(1))
+        skewed = Dispatcher(requests.Session(), clock, clock.sleep, random.Random(1),
+                            wall_clock=lambda: clock() + 2 * 3600)             # the signer's clock is 2 h off
         report = skewed.dispatch([Delivery("s1", target(emu, b, SECRETS["dingtalk"]), Message("text", "hi"))])
         result = report.results[0]
         assert (result.status, result.code, result.attempts) == ("retry", "310000", 4)
@@ -222,11 +223,13 @@ def test_a_reply_that_never_comes_is_unknown_recorded_once_and_never_resent(cloc
         report = dispatcher(clock, timeout=(2.0, 0.3)).dispatch(deliveries)
         unknown = [r for r in report.results if r.status == "unknown"]
         assert len(unknown) == emu.faults["timeout"] >= 1
-        assert {r.status for r in report.results} == {"sent", "unknown"}
+        assert {r.status for r in report.results} <= {"sent", "unknown", "retry"}   # retry: after an unknown
         assert all(r.attempts == 1 and "not sent again" in r.reason for r in unknown)
+        status = {r.send_id: r for r in report.results}
         for d in deliveries:                                   # sent or unknown: the group saw it exactly once
-            assert len(recorded(emu, f"marker {d.send_id} end")) == 1, d.send_id
-        assert emu.requests_total == len(deliveries)
+            seen = 0 if status[d.send_id].status == "retry" else 1  # retry: its lane ended, not tried in this run
+            assert len(recorded(emu, f"marker {d.send_id} end")) == seen, d.send_id
+        assert emu.requests_total == sum(r.attempts for r in report.results)
 
 
 # ---- masking ---------------------------------------------------------------------------------------------------
@@ -296,8 +299,9 @@ CLI_BOTS = [Bot("wecom", "cliWecomKey0a1b2c3d4e5f", group_id="G01"),
             Bot("wecom", "cliDeadKey0a1b2c3d4e5f", dead=True, group_id="G03")]
 CLI_ROWS = {
     "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"}],
-    "groups": [{"group_id": f"G0{i}", "name": f"Group {i}", "platform": p, "webhook": f"env:HOOK_G0{i}",
-                "kind": "traffic", **({"secret": "env:SIGN_G02"} if i == 2 else {})}
+    "groups": [{"group_id": f"G0{i}", "name": f"Group {i}", "platform": p, "webhook": f"env:QUNFLOW_HOOK_G0{i}",
+    # checkov:skip=CKV_SECRET_6: references to environment variables (env:QUNFLOW_…), not secrets
+                "kind": "traffic", **({"secret": "env:QUNFLOW_SIGN_G02"} if i == 2 else {})}
                for i, p in enumerate(("wecom", "dingtalk", "wecom", "feishu"), start=1)],
     "members": [{"member_id": "M0001", "name": "Lin", "group_id": "G01", "platform_user_id": "lin"},
                 {"member_id": "M0002", "name": "Chen", "group_id": "G02", "mobile": "13900139000"}],
@@ -310,8 +314,8 @@ def shop(tmp_path):
     book = tmp_path / "shop.xlsx"
     write_xlsx(make_raw(CLI_ROWS), book)
     with Emulator(CLI_BOTS) as emu:
-        env = {f"HOOK_{b.group_id}": emu.webhook_url(b) for b in CLI_BOTS}
-        env.update(SIGN_G02="SEC-cli-ding-G02-00000000002", HOOK_G04=None, QUNFLOW_SECRETS_FILE=str(tmp_path / "none"),
+        env = {f"QUNFLOW_HOOK_{b.group_id}": emu.webhook_url(b) for b in CLI_BOTS}
+        env.update(QUNFLOW_SIGN_G02="SEC-cli-ding-G02-00000000002", QUNFLOW_HOOK_G04=None, QUNFLOW_SECRETS_FILE=str(tmp_path / "none"),
                    QUNFLOW_SOURCE=None)
         yield book, emu, env
 
@@ -351,7 +355,7 @@ def test_send_to_a_removed_bot_says_so_plainly_and_exits_non_zero(shop):
 
 @pytest.mark.parametrize("args,words", [
     (["--group", "G99", "--text", "x"], "no group 'G99' in the Groups tab"),
-    (["--group", "G04", "--text", "x"], "env:HOOK_G04, which is not set: set the environment variable HOOK_G04"),
+    (["--group", "G04", "--text", "x"], "env:QUNFLOW_HOOK_G04, which is not set: set the environment variable QUNFLOW_HOOK_G04"),
     (["--group", "G01", "--text", "x", "--mention", "M0002"], "no member M0002 in group G01"),
     (["--group", "G01"], "exactly one of --text or --markdown"),
 ])
@@ -366,7 +370,7 @@ def test_send_refuses_clearly_without_a_traceback(shop, args, words):
 def test_send_retries_a_busy_platform_only_as_long_as_wait_allows(shop):
     book, _, env = shop
     with Emulator([CLI_BOTS[0]], error_rate=1.0) as busy:
-        env = dict(env, HOOK_G01=busy.webhook_url(CLI_BOTS[0]))
+        env = dict(env, QUNFLOW_HOOK_G01=busy.webhook_url(CLI_BOTS[0]))
         result = qunflow(env, "send", book, "--group", "G01", "--text", "hi", "--wait", "0", "--json")
     assert result.exit_code == 1 and busy.requests_total == 1
     assert json.loads(result.stdout)["attempts"] == 1 and "HTTP 50" in result.stderr

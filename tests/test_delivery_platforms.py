@@ -18,8 +18,8 @@ from qunflow.delivery.message import Mentions, Message, NewsCard, Target
 from qunflow.delivery.platforms import PLATFORMS, MessageRejected, OutcomeKind, sign_dingtalk, sign_feishu
 from qunflow.delivery.platforms.base import encode_json
 
-OK, RETRY, REJECT, DISABLE = (OutcomeKind.OK, OutcomeKind.RETRY, OutcomeKind.REJECT_MESSAGE,
-                              OutcomeKind.DISABLE_TARGET)
+OK, RETRY, REJECT, DISABLE, UNKNOWN = (OutcomeKind.OK, OutcomeKind.RETRY, OutcomeKind.REJECT_MESSAGE,
+                                       OutcomeKind.DISABLE_TARGET, OutcomeKind.UNKNOWN)
 TS = 1_700_000_000.25
 WEBHOOKS = {
     "wecom": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=fakekey1-test-only-not-real-wecomkey00",
@@ -408,6 +408,13 @@ CLASSIFY_CASES = [
     ("telegram", 400, {}, j(ok=False, error_code=400, description="Bad Request: message is too long"),
      REJECT, None, "400"),
     ("telegram", 502, {}, b"Bad Gateway", RETRY, None, "502"),
+    # a gateway's 504 came after the request reached it: the platform may have posted it, never resent;
+    # 502 and 503 say the platform did not take it: retried
+    *[(p, 504, {}, body, UNKNOWN, None, "504") for p, body in (
+        ("wecom", b"<html>504 Gateway Time-out</html>"), ("dingtalk", j(errcode=-1, errmsg="busy")),
+        ("feishu", b""), ("slack", b"upstream request timeout"), ("discord", j(message="timeout")),
+        ("telegram", j(ok=False, error_code=504, description="Gateway Timeout")))],
+    *[(p, status, {}, b"Bad Gateway", RETRY, None, str(status)) for p in PLATFORMS for status in (502, 503)],
 ]
 
 

@@ -219,7 +219,7 @@ def test_dingtalk_throttle_holds_the_robot_for_ten_minutes_even_after_giving_up(
 
     session = FakeSession(clock, reply)
     items = [Delivery(f"d{i}", target, Message("text", f"m{i}")) for i in range(2)]
-    report = make(clock, session, max_attempts=2, max_hold=900).dispatch(items)
+    report = make(clock, session, max_attempts=2, max_hold=900, run_budget=None).dispatch(items)   # waits 600 s
     assert [r.status for r in report.results] == ["sent", "sent"]
     assert session.calls[1].at - session.calls[0].at >= 600
 
@@ -289,15 +289,18 @@ def reset():
 
 @pytest.mark.parametrize("error", [lambda: requests.exceptions.ReadTimeout("read timed out"), reset],
                          ids=["read-timeout", "connection-reset"])
-def test_no_reply_after_sending_is_unknown_and_never_resent(error):
+def test_no_reply_after_sending_is_unknown_never_resent_and_ends_the_lane(error):
     clock = Clock()
-    session = FakeSession(clock, lambda c, n: error() if n == 1 else Resp())
-    report = make(clock, session).dispatch(deliveries(["A"], 2))
-    first = report.results[0]
+    session = FakeSession(clock, lambda c, n: error() if c.body["text"]["content"] == "A #0" else Resp())
+    report = make(clock, session).dispatch(deliveries(["A", "B"], 3))
+    by_id = {r.send_id: r for r in report.results}
+    first = by_id["A-0"]
     assert (first.status, first.attempts, first.code) == ("unknown", 1, "network")
     assert first.sent_at == T0 and "not sent again" in first.reason
-    assert report.results[1].status == "sent"
-    assert session.texts("A") == ["A #0", "A #1"]              # A #0 went once
+    assert [(by_id[f"A-{i}"].status, by_id[f"A-{i}"].attempts) for i in (1, 2)] == [("retry", 0), ("retry", 0)]
+    assert all("not tried in this run" in by_id[f"A-{i}"].reason for i in (1, 2))
+    assert session.texts("A") == ["A #0"]                      # A #0 went once; the rest waits for the next run
+    assert [by_id[f"B-{i}"].status for i in range(3)] == ["sent"] * 3
 
 
 @pytest.mark.parametrize("error", [refused, lambda: requests.exceptions.ConnectTimeout("connect timed out")],
@@ -443,8 +446,8 @@ def test_keys_tokens_and_secrets_never_appear_whole(caplog):
 
 def test_a_deadline_already_passed_sends_nothing_more():
     clock = Clock()
-    session = FakeSession(clock, latency=10.0)                 # each reply takes 10 s
-    report = make(clock, session, deadline=T0 + 25).dispatch(deliveries([f"G{i}" for i in range(5)], 1))
+    session = FakeSession(clock, latency=10.0)                 # each reply takes 10 s, one at a time
+    report = make(clock, session, deadline=T0 + 25, workers=1).dispatch(deliveries([f"G{i}" for i in range(5)], 1))
     assert [r.status for r in report.results] == ["sent", "sent", "sent", "retry", "retry"]
 
 

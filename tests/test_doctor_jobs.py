@@ -31,14 +31,14 @@ PARENT = "projects/my-shop/locations/asia-east2"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     for name in ("QUNFLOW_SOURCE", "QUNFLOW_SHEETS_API", "QUNFLOW_RUNTIME_SA", "GOOGLE_CLOUD_PROJECT", "QUNFLOW_REGION",
-                 "HOOK_G01", "HOOK_G02", "SIGN_G02", "QUNFLOW_SECRETS_DIR", "QUNFLOW_SERVICE_ACCOUNT_FILE"):
+                 "QUNFLOW_HOOK_G01", "QUNFLOW_HOOK_G02", "QUNFLOW_SIGN_G02", "QUNFLOW_SECRETS_DIR", "QUNFLOW_SERVICE_ACCOUNT_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("QUNFLOW_SECRETS_FILE", str(tmp_path / "no-secrets-file"))
     monkeypatch.setenv("NO_GCE_CHECK", "true")  # belt and braces: never probe a metadata server from a test
 
 
 def set_refs(monkeypatch, *, skip: str = "") -> None:
-    for name, value in (("HOOK_G01", HOOK_G01), ("HOOK_G02", HOOK_G02), ("SIGN_G02", SIGN_G02)):
+    for name, value in (("QUNFLOW_HOOK_G01", HOOK_G01), ("QUNFLOW_HOOK_G02", HOOK_G02), ("QUNFLOW_SIGN_G02", SIGN_G02)):
         if name != skip:
             monkeypatch.setenv(name, value)
 
@@ -121,8 +121,8 @@ def test_doctor_on_a_good_workbook_with_every_reference_set_passes(monkeypatch, 
     assert checks["credentials"].startswith("–")  # not needed for a local workbook
     for name in ("workbook", "tabs and headers", "group G01", "group G02", "time zones"):
         assert checks[name].startswith("✓"), checks[name]
-    assert "env:HOOK_G01" in checks["group G01"] and "qyapi.weixin.qq.com" in checks["group G01"]
-    assert "secret env:SIGN_G02 set" in checks["group G02"]
+    assert "env:QUNFLOW_HOOK_G01" in checks["group G01"] and "qyapi.weixin.qq.com" in checks["group G01"]
+    assert "secret env:QUNFLOW_SIGN_G02 set" in checks["group G02"]
     assert checks["scheduler jobs"].startswith("–") and "--check-jobs" in checks["scheduler jobs"]
     assert "All checks passed." in result.output
     for secret in (HOOK_G01, HOOK_G02, SIGN_G02, "secret-key-G01", "secret-G02", "signing-secret"):
@@ -130,14 +130,14 @@ def test_doctor_on_a_good_workbook_with_every_reference_set_passes(monkeypatch, 
 
 
 def test_doctor_fails_the_group_whose_reference_is_unset_with_the_fix(monkeypatch, xlsx):
-    set_refs(monkeypatch, skip="SIGN_G02")
+    set_refs(monkeypatch, skip="QUNFLOW_SIGN_G02")
     result = invoke(["doctor", str(xlsx)])
     assert result.exit_code == 1, result.output
     checks = lines(result.output)
     assert checks["group G01"].startswith("✓")
     assert checks["group G02"].startswith("✗")
-    assert "secret env:SIGN_G02 is not set" in checks["group G02"]
-    assert "fix: set the environment variable SIGN_G02" in checks["group G02"]
+    assert "secret env:QUNFLOW_SIGN_G02 is not set" in checks["group G02"]
+    assert "fix: set the environment variable QUNFLOW_SIGN_G02" in checks["group G02"]
     assert HOOK_G02 not in result.output
 
 

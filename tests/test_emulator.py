@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 import zlib
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from urllib.parse import quote_plus
 
@@ -401,6 +402,43 @@ def test_feishu_signature_in_body(emu, http, clock):
     assert http.post(url(emu, "feishu_signed"), json=unsigned).json()["code"] == 19021
     clock.advance(3000)  # still within the hour
     assert http.post(url(emu, "feishu_signed"), json=body).json()["code"] == 0
+
+
+def test_a_signature_for_a_bot_registered_without_a_secret_is_refused(emu, http, clock):
+    """A robot the emulator knows no secret for cannot have its signature checked: refused as a wrong one is,
+    never waved through (the sheet says the group signs; the registry says it does not)."""
+    ts = int(clock.now)
+    ding = url(emu, "dingtalk") + f"&timestamp={ts * 1000}&sign=c2lnbg%3D%3D"
+    refused = http.post(ding, json={"msgtype": "text", "text": {"content": "x"}}).json()
+    assert refused["errcode"] == 310000 and "sign not match" in refused["errmsg"]
+    assert "no signing secret" in refused["errmsg"] and "invalid timestamp" not in refused["errmsg"]
+    body = {"timestamp": str(ts), "sign": feishu_sign("guess", ts), "msg_type": "text", "content": {"text": "x"}}
+    assert http.post(url(emu, "feishu"), json=body).json()["code"] == 19021
+    assert not emu.messages
+
+
+def test_signed_bots_registered_over_the_admin_endpoint_are_checked_against_the_wall_clock(http, clock):
+    """Out of process, the demo or a test registers a signed group with its secret; with `wall_clock`, signature
+    timestamps are checked against it while rate windows and records follow `clock` (a run's --now)."""
+    real = FakeClock()
+    clock.advance(30 * 86400)                                # the run's --now is a month ahead of the wall
+    with Emulator(clock=clock, wall_clock=real) as emu:
+        reply = http.post(f"{emu.base_url}/_emulator/bots",
+                          json={"platform": "dingtalk", "token": "dt-admin-signed", "secret": "SEC-admin-0001"})
+        # checkov:skip=CKV_SECRET_6: a made-up test key or secret for the emulator, not a real one
+        assert reply.status_code == 201
+        base = reply.json()["bots"][0]["webhook_url"]
+        body = {"msgtype": "text", "text": {"content": "signed"}}
+
+        def signed(secret: str, ts_ms: int) -> str:
+            digest = hmac.new(secret.encode(), f"{ts_ms}\n{secret}".encode(), hashlib.sha256).digest()
+            return base + f"&timestamp={ts_ms}&sign={quote_plus(base64.b64encode(digest))}"
+        assert http.post(signed("SEC-admin-0001", int(real.now * 1000)), json=body).json()["errcode"] == 0
+        assert http.post(signed("SEC-wrong-0001", int(real.now * 1000)), json=body).json()["errcode"] == 310000
+        by_now = http.post(signed("SEC-admin-0001", int(clock.now * 1000)), json=body).json()
+        assert by_now["errcode"] == 310000 and "invalid timestamp" in by_now["errmsg"]
+        assert [m["at"][:10] for m in emu.messages] == [
+            datetime.fromtimestamp(clock.now, timezone.utc).date().isoformat()]
 
 
 def test_keywords(http, clock):

@@ -13,7 +13,7 @@ from qunflow.sheet.load import load_workbook
 
 
 def group(gid: str, holdout: bool = False) -> Group:
-    return Group(gid, gid, "wecom", "env:X", "traffic", holdout=holdout)
+    return Group(gid, gid, "wecom", "env:QUNFLOW_X", "traffic", holdout=holdout)
 
 
 def rule(variant: str | None, phase: str | None = "momentum") -> SopRule:
@@ -85,7 +85,7 @@ def shop(rates: dict[str, float], seed: int = 3, groups: int = 40, holdouts: int
     for i in range(groups + holdouts):
         gid = f"G{i:02d}"
         holdout = i >= groups
-        rows["groups"].append({"group_id": gid, "name": gid, "platform": "wecom", "webhook": "env:X", "kind": "traffic",
+        rows["groups"].append({"group_id": gid, "name": gid, "platform": "wecom", "webhook": "env:QUNFLOW_X", "kind": "traffic",
                                "holdout": "yes" if holdout else "no"})
         arm = "holdout" if holdout else arm_of(gid, "exp")
         rows["members"] += [{"member_id": f"{gid}-{k}", "name": "m", "group_id": gid, "joined_at": "2026-11-01 10:00"}

@@ -166,6 +166,19 @@ def test_plan_import_is_pure_and_counts_progress():
         plan_import(["a"], [], "nope", groups={}, seen=set())
 
 
+def test_text_no_workbook_can_hold_is_imported_as_ufffd_with_a_warning_and_impossible_years_are_bad_rows():
+    header = ["事件ID", "类型", "成员ID", "时间", "详情"]
+    result = plan_import(header, [["A", "join", "M1", "2026-12-01", "小\x0b林"], ["B", "join", "M\x002", "2026-12-02", ""],
+                                  ["C", "join", "M3", "0001-01-01T00:00:00+08:00", ""], ["D", "join", "M4", 2958465.5, ""]],
+                         "events", groups={}, seen=set(), lang="zh-CN")
+    assert [(e["event_id"], e["member_id"], e["detail"]) for e in result.new] == [("A", "M1", "小\ufffd林"),
+                                                                                ("B", "M\ufffd2", None)]
+    assert [(w.row, w.reason.split("：")[0]) for w in result.warnings] == [(2, "详情"), (3, "成员ID")]
+    assert "U+000B" in result.warnings[0].reason and "U+0000" in result.warnings[1].reason
+    assert [b.row for b in result.bad] == [4, 5] and all("1900" in b.reason for b in result.bad)
+    assert result.summary()["warnings"][0]["row"] == 2
+
+
 def test_read_rows_keeps_ids_and_blank_rows(tmp_path):
     header, rows = read_rows(write_csv(tmp_path / "a.csv", [["id"], ["0042"], [], ["x"]]))
     assert (header, rows) == (["id"], [["0042"], [], ["x"]])

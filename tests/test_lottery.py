@@ -90,7 +90,7 @@ def test_the_result_message_mentions_the_winners_and_says_how_to_verify():
 
 ROWS = {
     "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"}],
-    "groups": [{"group_id": "G01", "name": "Deals", "platform": "wecom", "webhook": "env:LOTTO_HOOK", "kind": "traffic"}],
+    "groups": [{"group_id": "G01", "name": "Deals", "platform": "wecom", "webhook": "env:QUNFLOW_LOTTO_HOOK", "kind": "traffic"}],
     "members": [{"member_id": f"M{i:04d}", "name": f"Name{i}", "group_id": "G01", "platform_user_id": f"u{i}",
                  "joined_at": "2026-11-20 20:00", "status": "blacklisted" if i == 3 else "active",
                  "tags": "VIP" if i % 2 else ""} for i in range(1, 13)],
@@ -172,7 +172,7 @@ def test_post_announces_the_result_in_the_group_with_mentions(book):
     bot = Bot("wecom", "lottery-wecom-key-0123456789abcdef")
     with Emulator([bot]) as emu:
         out = run("lottery", "draw", book, "--group", "G01", "--winners", "2", "--seed", "s", "--post",
-                  env={"LOTTO_HOOK": emu.webhook_url(bot), "QUNFLOW_SOURCE": None})
+                  env={"QUNFLOW_LOTTO_HOOK": emu.webhook_url(bot), "QUNFLOW_SOURCE": None})
         assert out.exit_code == 0, out.output
         posted = emu.messages[-1]
         winners = draw([f"M{i:04d}" for i in range(1, 13) if i != 3], 2, "s").winners
@@ -181,11 +181,11 @@ def test_post_announces_the_result_in_the_group_with_mentions(book):
     dead = Bot("wecom", "lottery-dead-key-0123456789abcdef", dead=True)
     with Emulator([dead]) as emu:
         out = run("lottery", "draw", book, "--group", "G01", "--seed", "s", "--post", "--prize", "lucky50",
-                  env={"LOTTO_HOOK": emu.webhook_url(dead), "QUNFLOW_SOURCE": None})
+                  env={"QUNFLOW_LOTTO_HOOK": emu.webhook_url(dead), "QUNFLOW_SOURCE": None})
         assert out.exit_code == 1 and "not posted to G01" in out.stderr and "the coupons are issued" in out.stderr
         assert "lottery-dead-key" not in out.output
     before = book.read_bytes()
     out = run("lottery", "draw", book, "--group", "G01", "--seed", "s", "--post", "--prize", "lucky50",
-              env={"LOTTO_HOOK": None, "QUNFLOW_SECRETS_FILE": str(book.parent / "none")})
-    assert out.exit_code == 2 and "LOTTO_HOOK" in out.stderr and "🎉" not in out.output
+              env={"QUNFLOW_LOTTO_HOOK": None, "QUNFLOW_SECRETS_FILE": str(book.parent / "none")})
+    assert out.exit_code == 2 and "QUNFLOW_LOTTO_HOOK" in out.stderr and "🎉" not in out.output
     assert book.read_bytes() == before                                     # nothing drawn, no coupon issued

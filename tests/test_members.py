@@ -100,7 +100,7 @@ def test_transferred_and_double_redemptions_are_flagged(shop):
 
 def test_check_in_reminders_milestones_layers_and_coupon_expiry():
     rows = copy.deepcopy(SHOP)
-    rows["groups"].append({"group_id": "G04", "name": "Early birds", "platform": "wecom", "webhook": "env:HOOK_G01",
+    rows["groups"].append({"group_id": "G04", "name": "Early birds", "platform": "wecom", "webhook": "env:QUNFLOW_HOOK_G01",
                            "kind": "checkin"})
     rows["members"] += [{"member_id": f"K{i}", "name": f"Bird{i}", "group_id": "G04", "platform_user_id": f"bird{i}",
                          "joined_at": "2026-11-01 08:00", "welcomed_at": "2026-11-01 08:01"} for i in range(3)]

@@ -17,8 +17,8 @@ OPS = Bot("wecom", "metrics-ops-key-0123456789abcdef")
 SHOP = {
     "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"},
                  {"key": "ops_group", "value": "OPS"}],
-    "groups": [{"group_id": "G01", "name": "Deals", "platform": "wecom", "webhook": "env:NOT_USED", "kind": "traffic"},
-               {"group_id": "OPS", "name": "Team", "platform": "wecom", "webhook": "env:METRICS_OPS_HOOK", "kind": "content"}],
+    "groups": [{"group_id": "G01", "name": "Deals", "platform": "wecom", "webhook": "env:QUNFLOW_NOT_USED", "kind": "traffic"},
+               {"group_id": "OPS", "name": "Team", "platform": "wecom", "webhook": "env:QUNFLOW_METRICS_OPS_HOOK", "kind": "content"}],
     "members": [{"member_id": "M1", "name": "Lin", "group_id": "G01", "joined_at": "2026-11-01 10:00"}],
 }
 
@@ -33,7 +33,7 @@ def test_the_daily_job_rolls_up_and_posts_the_report_once(monkeypatch):
         monkeypatch.setenv("QUNFLOW_SOURCE", "gsheets:METRICS")
         monkeypatch.setenv("QUNFLOW_SHEETS_API", sheets.base_url)
         monkeypatch.setenv("QUNFLOW_SECRETS_FILE", "/nonexistent/.qunflow-secrets")
-        monkeypatch.setenv("METRICS_OPS_HOOK", emulator.webhook_url(OPS))
+        monkeypatch.setenv("QUNFLOW_METRICS_OPS_HOOK", emulator.webhook_url(OPS))
         replies = []
         for _ in range(2):
             app = functions_framework.create_app("metrics", MAIN)

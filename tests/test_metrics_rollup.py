@@ -27,10 +27,10 @@ SHOP = {
     "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"},
                  {"key": "lurker_days", "value": "3"}, {"key": "attribution_hours", "value": "24"}],
     "groups": [
-        {"group_id": "G01", "name": "Deals", "platform": "wecom", "webhook": "env:HOOK_G01", "kind": "traffic"},
-        {"group_id": "G02", "name": "New York", "platform": "wecom", "webhook": "env:HOOK_G02", "kind": "content",
+        {"group_id": "G01", "name": "Deals", "platform": "wecom", "webhook": "env:QUNFLOW_HOOK_G01", "kind": "traffic"},
+        {"group_id": "G02", "name": "New York", "platform": "wecom", "webhook": "env:QUNFLOW_HOOK_G02", "kind": "content",
          "timezone": "America/New_York"},
-        {"group_id": "OPS", "name": "Team", "platform": "wecom", "webhook": "env:HOOK_OPS", "kind": "content"},
+        {"group_id": "OPS", "name": "Team", "platform": "wecom", "webhook": "env:QUNFLOW_HOOK_OPS", "kind": "content"},
     ],
     "members": [
         {"member_id": "A", "name": "A", "group_id": "G01", "joined_at": "2026-12-01 10:00"},
@@ -143,7 +143,7 @@ def test_the_report_is_posted_once_to_the_ops_group():
     store = MemoryStore(make_raw(dict(SHOP, settings=SHOP["settings"] + [{"key": "ops_group", "value": "OPS"}])))
     with Emulator([bot], clock=clock) as emulator:
         deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(0),
-                        resolver=SecretResolver(env={"HOOK_OPS": emulator.webhook_url(bot)}))
+                        resolver=SecretResolver(env={"QUNFLOW_HOOK_OPS": emulator.webhook_url(bot)}))
         first = run_metrics(store, clock.now(), deps, post=True)
         again = run_metrics(store, clock.now(), deps, post=True)
         messages = list(emulator.messages)

@@ -15,16 +15,16 @@ TODAY = date(2026, 11, 24)
 
 # (tab key, row dict to add, column key with the mistake, the problem code expected)
 MISTAKES = [
-    ("groups", {"group_id": "G10", "name": "x", "platform": "wechat", "webhook": "env:H", "kind": "traffic"}, "platform", "bad_enum"),
-    ("groups", {"group_id": "", "name": "no id", "platform": "wecom", "webhook": "env:H", "kind": "traffic"}, "group_id", "required"),
-    ("groups", {"group_id": "G01", "name": "dup", "platform": "wecom", "webhook": "env:H", "kind": "traffic"}, "group_id", "duplicate"),
+    ("groups", {"group_id": "G10", "name": "x", "platform": "wechat", "webhook": "env:QUNFLOW_H", "kind": "traffic"}, "platform", "bad_enum"),
+    ("groups", {"group_id": "", "name": "no id", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic"}, "group_id", "required"),
+    ("groups", {"group_id": "G01", "name": "dup", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic"}, "group_id", "duplicate"),
     ("groups", {"group_id": "G11", "name": "x", "platform": "wecom", "webhook": "my robot", "kind": "traffic"}, "webhook", "bad_webhook"),
-    ("groups", {"group_id": "G12", "name": "x", "platform": "wecom", "webhook": "env:H", "kind": "traffic", "timezone": "Beijing"}, "timezone", "bad_timezone"),
-    ("groups", {"group_id": "G13", "name": "x", "platform": "wecom", "webhook": "env:H", "kind": "traffic", "campaign_start": "2026-02-30"}, "campaign_start", "impossible_date"),
-    ("groups", {"group_id": "G14", "name": "x", "platform": "wecom", "webhook": "env:H", "kind": "traffic", "quiet_hours": "late night"}, "quiet_hours", "bad_time_range"),
-    ("groups", {"group_id": "G15", "name": "x", "platform": "wecom", "webhook": "env:H", "kind": "traffic", "daily_cap": "ten"}, "daily_cap", "bad_int"),
-    ("groups", {"group_id": "G16", "name": "x", "platform": "wecom", "webhook": "env:H", "kind": "traffic", "enabled": "maybe"}, "enabled", "bad_bool"),
-    ("groups", {"group_id": "G17", "name": "x", "platform": "wecom", "webhook": "env:H", "kind": "vip"}, "kind", "bad_enum"),
+    ("groups", {"group_id": "G12", "name": "x", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic", "timezone": "Beijing"}, "timezone", "bad_timezone"),
+    ("groups", {"group_id": "G13", "name": "x", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic", "campaign_start": "2026-02-30"}, "campaign_start", "impossible_date"),
+    ("groups", {"group_id": "G14", "name": "x", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic", "quiet_hours": "late night"}, "quiet_hours", "bad_time_range"),
+    ("groups", {"group_id": "G15", "name": "x", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic", "daily_cap": "ten"}, "daily_cap", "bad_int"),
+    ("groups", {"group_id": "G16", "name": "x", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic", "enabled": "maybe"}, "enabled", "bad_bool"),
+    ("groups", {"group_id": "G17", "name": "x", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "vip"}, "kind", "bad_enum"),
     ("members", {"member_id": "M0100", "name": "a", "group_id": "G99"}, "group_id", "unknown_ref"),
     ("members", {"member_id": "M0101", "name": "b", "group_id": "G01", "mobile": "1.38E+10"}, "mobile", "lost_digits"),
     ("members", {"member_id": "M0102", "name": "c", "group_id": "G01", "mobile": "call me"}, "mobile", "bad_phone"),
@@ -106,3 +106,23 @@ def test_the_clean_base_has_no_problems():
     assert wb.problems == []
     assert wb.members["M0001"].mobile == "013800138000"
     assert wb.coupons["0042"].code == "0042"
+
+
+def test_rows_that_post_are_held_back_and_other_rows_stay_with_the_bad_cell_empty():
+    rows, _ = planted_workbook()
+    wb = load_workbook(make_raw(rows), today=TODAY)
+    by_row = {(p.tab, p.row): p for p in wb.problems}
+    # Groups and SOP rows with a bad cell are not used: an error at the cell
+    assert not {"G10", "G12", "G14", "G15", "G16"} & set(wb.groups)
+    assert not {"S6", "S7", "S8"} & {r.rule_id for r in wb.sop}
+    # a member or a coupon with a bad cell stays, that cell empty: a warning that says so
+    assert {"M0100", "M0101", "M0102", "M0103", "M0104", "M0105", "M0106"} <= set(wb.members)
+    assert wb.members["M0103"].joined_at is None and wb.members["M0102"].mobile is None
+    assert wb.members["M0105"].name == "" and wb.members["M0100"].group_id == "G99"   # matches no group
+    assert {"C1", "C2", "C3", "C4"} <= set(wb.coupons) and wb.coupons["C1"].value is None
+    member = by_row[("Members", wb.members["M0103"].row)]
+    assert member.severity == "warning" and "yesterday" in member.message and "treats this cell as empty" in member.message
+    # an event with a bad amount stays; one with a bad type (required) does not
+    assert "E12" in {e.event_id for e in wb.events} and "E10" not in {e.event_id for e in wb.events}
+    # a duplicate key is never kept twice
+    assert [m.name for m in wb.members.values() if m.member_id == "M0001"] == ["Lin"]

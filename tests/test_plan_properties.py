@@ -28,9 +28,9 @@ schedules = st.one_of(
 
 
 def workbook(rules, zone, quiet):
-    groups = [{"group_id": "G1", "name": "one", "platform": "wecom", "webhook": "env:H", "kind": "traffic",
+    groups = [{"group_id": "G1", "name": "one", "platform": "wecom", "webhook": "env:QUNFLOW_H", "kind": "traffic",
                "timezone": zone, "campaign_start": "2027-01-01", "daily_cap": 1000, "quiet_hours": quiet},
-              {"group_id": "G2", "name": "two", "platform": "slack", "webhook": "env:H", "kind": "flash",
+              {"group_id": "G2", "name": "two", "platform": "slack", "webhook": "env:QUNFLOW_H", "kind": "flash",
                "campaign_start": "2027-01-20", "daily_cap": 1000}]
     sop = [{"rule_id": f"R{i}", "groups": "*" if i % 2 else "G1", "schedule": s, "content": "hi {{ group_name }}",
             "quiet": "wait" if i % 3 else "skip"} for i, s in enumerate(rules)]

@@ -41,7 +41,7 @@ def test_webhook_credentials_are_found_by_each_platforms_url_shape():
                                                                                                   f"dc{tail}"]
     assert webhook_credentials(f"https://api.telegram.org/bot42:tg{tail}/sendMessage?chat_id=-100200") \
         == [f"42:tg{tail}", f"tg{tail}"]
-    assert webhook_credentials("not a url") == [] and webhook_credentials("env:HOOK_G01") == []
+    assert webhook_credentials("not a url") == [] and webhook_credentials("env:QUNFLOW_HOOK_G01") == []
     assert token_parts("slack", "T1/B1/secretpart") == ["T1/B1/secretpart", "secretpart"]
 
 

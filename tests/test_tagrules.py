@@ -121,7 +121,7 @@ def test_facts_from_a_member_and_their_events():
         ev(13, "message", datetime(2026, 12, 9, 11), member="M2"),                            # someone else
         ev(14, "message", datetime(2026, 12, 1, 3, tzinfo=ZoneInfo("UTC"))),                   # 11:00 in Shanghai
     ]
-    group = Group("G01", "Deals", "wecom", "env:X", "traffic", timezone=tz)
+    group = Group("G01", "Deals", "wecom", "env:QUNFLOW_X", "traffic", timezone=tz)
     facts = member_facts(member, events, datetime(2026, 12, 10, 9, 0, tzinfo=ZoneInfo("UTC")), group)  # 17:00 local
     assert facts == {
         "source": "store", "status": "active", "layer": "", "tags": ("VIP",), "days_since_join": 9,

@@ -94,7 +94,7 @@ def test_a_literal_webhook_of_a_removed_bot_is_masked_in_the_problems_tab():
     shop = Shop(at("2026-12-01 09:55"))
     try:
         key = shop.emulator.bots[0].token
-        literal = shop.resolver.resolve("env:HOOK_G01")              # the full URL, key included
+        literal = shop.resolver.resolve("env:QUNFLOW_HOOK_G01")              # the full URL, key included
         shop.store.raw["Groups"][1][shop.store.raw["Groups"][0].index("webhook")] = literal
         shop.emulator.bots[0].dead = True
         shop.tick(at("2026-12-01 23:01"))

@@ -82,7 +82,7 @@ def transcript(tmp_path):
             ("G02", Message("news", card=NewsCard("50% off", "tonight only", "https://shop.example.com/sale"))),
             ("G03", Message("markdown", "New *looks* for the week", mentions=Mentions(user_ids=("U024BE7LH",)))),
         ]
-        report = Dispatcher(requests.Session(), clock, clock.sleep, random.Random(1)).dispatch(
+        report = Dispatcher(requests.Session(), clock, clock.sleep, random.Random(1), wall_clock=clock).dispatch(
             [Delivery(f"s{i}", hooks[g], m) for i, (g, m) in enumerate(messages)])
         assert report.counts()["sent"] == len(messages)
         return emu.write_html(tmp_path / "transcript.html", title="qunflow transcript <b>test</b>"), len(emu.messages)

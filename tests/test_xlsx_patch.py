@@ -117,6 +117,10 @@ def test_formulas_and_their_cached_values_survive_ticks(tmp_path, live):
     assert before["Settings!B5"] == ("=3+4", 7) and before["Notes!B4"] == ("=SUM(B2:B3)", 1500)
     assert before["SOP!G2"][1] == "Good night from {{ group_name }}"
     shop = Shop(at("2026-12-01 09:55"), store=XlsxStore(path))
+    # the fixture (saved by LibreOffice) names its webhooks env:HOOK_G01..., from before env: needed QUNFLOW_
+    # names: the engineer's allow-list lets them through
+    legacy = {name.removeprefix("QUNFLOW_"): value for name, value in shop.resolver.env.items()}
+    shop.resolver = type(shop.resolver)(env={**shop.resolver.env, **legacy, "QUNFLOW_ENV_ALLOW": ",".join(legacy)})
     try:
         first = shop.tick(at("2026-12-01 10:00"))          # the day-1 tip; SendLog, statuses, last_tick written
         assert first.sent == 1 and not first.note
@@ -263,9 +267,9 @@ def _group_status(path: Path):
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("bell\x07 nul\x00 esc\x1b vt\x0b ff\x0c", "bell nul esc vt ff"),
-    ("lone \ud800 surrogate \udfff", "lone  surrogate "),
-    ("non-characters \ufffe\uffff end", "non-characters  end"),
+    ("bell\x07 nul\x00 esc\x1b vt\x0b ff\x0c", "bell\ufffd nul\ufffd esc\ufffd vt\ufffd ff\ufffd"),  # read as U+FFFD
+    ("lone \ud800 surrogate \udfff", "lone \ufffd surrogate \ufffd"),
+    ("non-characters \ufffe\uffff end", "non-characters \ufffd\ufffd end"),
     ("tab\tnewline\ncr\rcrlf\r\n", "tab\tnewline\ncr\rcrlf\r\n"),
     ("<b>&amp; ]]> \"quotes\" 'single'", "<b>&amp; ]]> \"quotes\" 'single'"),
     ("literal _x0041_ and _x005F_", "literal _x0041_ and _x005F_"),

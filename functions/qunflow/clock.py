@@ -8,11 +8,22 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class BadMoment(ValueError):
+    """A `--now` that is not a moment: the operator's typo, not a bug. `.text` is what was written."""
+
+    def __init__(self, text: str):
+        super().__init__(f"{text!r} is not an ISO 8601 moment")
+        self.text = text
+
+
 def parse_now(text: str | None) -> datetime:
     """`--now` for replaying a moment: ISO 8601; without an offset it is read as UTC."""
     if not text:
         return utc_now()
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadMoment(text) from None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

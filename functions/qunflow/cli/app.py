@@ -10,15 +10,22 @@ SOURCE_HELP = ("SOURCE is a path to an .xlsx file (default qunflow.xlsx), a Goog
 
 
 class QunflowGroup(click.Group):
-    """A job that refuses (`qunflow.jobs.errors.Refused`) exits with its code and its sentence on stderr, the way
-    a command's own `fail` does: also under click's test runner, which does not go through `run_cli`."""
+    """A job that refuses (`qunflow.jobs.errors.Refused`), and every failure the operator can fix (a bad --now,
+    Google Sheets' quota used up after the retries, a workbook missing or unreadable: `jobs.errors.explain`),
+    exits with its sentence on stderr in the operator's language, the way a command's own `fail` does: also
+    under click's test runner, which does not go through `run_cli`. Anything else is a bug (`run_cli`)."""
 
     def invoke(self, ctx: click.Context):
-        from ..jobs.errors import Refused
+        from ..jobs.errors import explain, operator_language
         try:
             return super().invoke(ctx)
-        except Refused as exc:
-            raise fail(str(exc), exc.code) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an expected failure is said plainly; a bug goes on up
+            refused = explain(exc, operator_language())
+            if refused is None:
+                raise
+            raise fail(str(refused), refused.code) from None
 
 
 @click.group(cls=QunflowGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -51,8 +58,7 @@ def fail(message: str, code: int = 2) -> "click.exceptions.Exit":
 
 
 def run_cli(group: click.Group) -> int:
-    from ..stores.gsheets import SheetAccessError
-    from ..stores.lease import LeaseBusy
+    from ..jobs.errors import explain, internal_error, operator_language
     try:
         # without standalone mode, click returns a command's Exit code instead of raising it
         code = group.main(standalone_mode=False)
@@ -65,15 +71,16 @@ def run_cli(group: click.Group) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    except (SheetAccessError, LeaseBusy, FileNotFoundError, PermissionError) as exc:
-        click.echo(f"qunflow: {exc}", err=True)
-        return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a bug of ours: say so plainly; QUNFLOW_DEBUG=1 shows the traceback
+    except Exception as exc:  # outside a command (QunflowGroup explains those): expected, or a bug of ours
         import os
+        lang = operator_language()
+        refused = explain(exc, lang)
+        if refused is not None:
+            click.echo(f"qunflow: {refused}", err=True)
+            return refused.code
         if os.environ.get("QUNFLOW_DEBUG"):
             raise
-        click.echo(f"qunflow: internal error ({type(exc).__name__}). Please report it; "
-                   "run again with QUNFLOW_DEBUG=1 to see the details.", err=True)
+        click.echo(f"qunflow: {internal_error(exc, lang)}", err=True)  # QUNFLOW_DEBUG=1 shows the traceback
         return 3

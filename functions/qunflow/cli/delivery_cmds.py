@@ -15,11 +15,12 @@ EMULATOR_HELP = """Run the local chat emulator: a dry run of every post, without
 
 It answers like WeCom, DingTalk, Feishu, Slack, Discord and Telegram group webhooks (HTTP 200 with error
 codes, byte limits, @mentions, signatures, rate limits) on 127.0.0.1 and records what each group would have
-seen. Point the Groups tab's webhooks at it, e.g. set HOOK_G01 (the group's webhook env:HOOK_G01) to
-http://127.0.0.1:8765/cgi-bin/webhook/send?key=G01, then run `qunflow tick` or `qunflow send` in another
-terminal. Any key or token is accepted unless --strict (then register bots with POST /_emulator/bots).
-Signing secrets are checked only for registered bots. Press Ctrl-C to stop; --html then writes the
-transcript, one section per group.
+seen. Point the Groups tab's webhooks at it, e.g. set QUNFLOW_HOOK_G01 (the group's webhook
+env:QUNFLOW_HOOK_G01) to http://127.0.0.1:8765/cgi-bin/webhook/send?key=G01, then run `qunflow tick` or
+`qunflow send` in another terminal. Any key or token is accepted unless --strict (then register bots with
+POST /_emulator/bots). A signed request is checked against the secret its bot was registered with: register
+a signed bot with its secret (POST /_emulator/bots), or its signed requests are refused as a wrong secret
+is. Press Ctrl-C to stop; --html then writes the transcript, one section per group.
 
 \b
 Example:
@@ -28,7 +29,7 @@ Example:
 
 SEND_HELP = f"""Send one message to one group now, through the group's webhook in the Groups tab.
 
-The webhook and secret references (env:NAME, secret:NAME) are resolved as `qunflow tick` does, and the
+The webhook and secret references (env:QUNFLOW_NAME, secret:NAME) are resolved as `qunflow tick` does, and the
 message goes through the same sender: platform format, splitting, signing, rate limits, retries.
 --mention takes `all` or member ids (the Members tab's member_id or platform_user_id, in that group),
 comma-separated. Exits 0 when the platform accepted the message, 1 when it did not (the reason is

@@ -66,7 +66,7 @@ DOCTOR_HELP = f"""Check that SOURCE is ready to run, here or in the cloud: a che
 Checks Google credentials (for a Google sheet), that the sheet opens (if not, names the email to share it
 with: the credentials' service account, $QUNFLOW_RUNTIME_SA, or the runtime service account from
 `terraform output runtime_service_account_email`), the tabs and headers, each group's webhook and secret
-reference (env:NAME, secret:NAME; values are never shown), the time zones, and with --check-jobs the Cloud
+reference (env:QUNFLOW_NAME, secret:NAME; values are never shown), the time zones, and with --check-jobs the Cloud
 Scheduler jobs. Nothing is written or sent. Exits 1 if a check fails. {SOURCE_HELP}
 
 \b

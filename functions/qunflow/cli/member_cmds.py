@@ -221,3 +221,6 @@ def _print_summary(result, tab: str, dry_run: bool, lang: str) -> None:
         more = len(result.bad) - 50
         console.print(f"  ……另有 {more} 行有误（--json 可列出全部）" if zh else
                       f"  … and {more} more bad rows (--json lists them all)", markup=False, highlight=False)
+    for warning in result.warnings[:50]:          # imported, but with something to fix in the file
+        console.print(f"  第 {warning.row} 行（已导入）：{escape(warning.reason)}" if zh else
+                      f"  row {warning.row} (imported): {escape(warning.reason)}", highlight=False)

@@ -23,7 +23,8 @@ Example:
 
 VALIDATE_HELP = f"""Check every tab; write the problems to the Problems tab and list them.
 
-Exits 1 if there is an error (a row that will be skipped), 0 otherwise. {SOURCE_HELP}
+Exits 1 if there is an error (a row that will be skipped, or a tab or column qunflow cannot use: a required
+column deleted, a header it cannot find), 0 otherwise. {SOURCE_HELP}
 
 \b
 Example:

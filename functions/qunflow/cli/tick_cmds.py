@@ -16,6 +16,10 @@ Reads every tab (1 request), checks it, computes what is due in (last tick, now]
 daily-cap and catch-up policies, delivers through each group's webhook, and writes back the SendLog,
 SOP status, group status, coupons and Problems in one batch. {SOURCE_HELP}
 
+Exits 0 when all went well; 1 when a send failed, may have failed (unknown) or waits for a retry; 2 when a tab
+or column qunflow needs cannot be used (a required column deleted, a header it cannot find, a tab renamed
+beyond recognition): the rest still ran, and the Problems tab says what to fix.
+
 \b
 Example:
   qunflow tick shop.xlsx --now 2026-12-01T12:00:00Z --json
@@ -54,14 +58,24 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
     if as_json:
         data = report.as_json()
         click.echo(json.dumps({k: data[k] for k in ("due", "sent", "failed", "skipped", "missed", "unknown",
-                                                    "deferred", "retry", "problems", "sheets_requests", "note")},
+                                                    "deferred", "retry", "problems", "sheets_requests", "note",
+                                                    "blocked")},
                               ensure_ascii=False))
     else:
         click.echo(f"due {report.due} · sent {report.sent} · failed {report.failed} · skipped {report.skipped} · "
                    f"missed {report.missed} · unknown {report.unknown} · deferred {report.deferred} · "
                    f"retry {report.retry} · "
                    f"problems {report.problems}" + (f"\n{report.note}" if report.note else ""))
-    raise click.exceptions.Exit(1 if report.failed or report.unknown or report.retry else 0)
+    for line in report.blocked:
+        click.echo(f"qunflow: {line}", err=True)
+    raise click.exceptions.Exit(exit_code(report))
+
+
+def exit_code(report) -> int:
+    """2: a tab or column qunflow needs cannot be used; 1: a send failed, is unknown or waits; else 0."""
+    if report.blocked:
+        return 2
+    return 1 if report.failed or report.unknown or report.retry else 0
 
 
 @cli.command(help=PREVIEW_HELP)

@@ -3,26 +3,36 @@ an honest report (sent, failed, skipped, unknown) with the webhooks that must be
 
 One event loop, one thread of decisions: each target (webhook) is a lane with a queue and a `ready_at`; the loop
 always serves the lane that is ready first, sleeping through the injected `sleep` only when none is. Lanes wait
-in parallel, so a run lasts about as long as its busiest target, with a virtual clock or the real one.
+and send in parallel (the HTTP calls in a bounded pool of worker threads, delivery/lanes.py), so a run lasts
+about as long as its busiest target, with a virtual clock or the real one, and a slow webhook costs only its
+own lane: a send that gets no answer (`unknown`) ends that lane for the run. A run deadline (`run_budget`)
+keeps the whole run inside the function's timeout.
 """
 from __future__ import annotations
 
 import heapq
 import logging
 import random
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from ..clock import VirtualClock
+from .lanes import HttpWorkers, Job, Lane, Reply
 from .limiter import BAD_URL, RollingWindowLimiter, request_never_left
 from .masking import Masker, mask_url
 from .message import Message, Target
 from .platforms import PLATFORMS
-from .platforms.base import DISABLE_TARGET, OK, RETRY, HttpRequest, MessageRejected, Outcome, Platform
+from .platforms.base import DISABLE_TARGET, OK, RETRY, UNKNOWN, HttpRequest, MessageRejected, Outcome, Platform
 
 STATUSES = ("sent", "failed", "skipped", "unknown", "retry")
 VETOED = "not-claimed"   # the code of a delivery whose before_send hook said no (returned False): never posted
+WORKERS = 16             # HTTP calls in flight at once, each to a different webhook
+RUN_BUDGET = 240.0       # seconds from the start of a dispatch after which no attempt starts: the Cloud Function
+                         # times out at 300 s, and a request started at the deadline may take (5 + 15) s more
+MIN_WAIT = 0.01          # the shortest wait for replies while a lane waits for its time (no busy loop)
+NOT_TRIED = "not tried in this run"
 
 
 @dataclass(frozen=True)
@@ -59,62 +69,41 @@ class DispatchReport:
         return counts
 
 
-@dataclass
-class _Reply:
-    status: int | None
-    headers: Mapping[str, str]
-    body: bytes
-    error: BaseException | None = None
-
-
-@dataclass(eq=False)
-class _Job:
-    index: int
-    delivery: Delivery
-    parts: int
-    part: int = 0               # the next part to send
-    part_attempts: int = 0      # attempts at that part
-    attempts: int = 0
-    last_attempt_at: float | None = None
-
-
-@dataclass(eq=False)
-class _Lane:
-    seq: int
-    webhook: str
-    platform: type[Platform]
-    keys: list
-    jobs: deque = field(default_factory=deque)
-    groups: list[str] = field(default_factory=list)
-    disabled: str | None = None
-
-
 class Dispatcher:
     def __init__(self, session: Any, clock: Callable[[], float], sleep: Callable[[float], None], rng: random.Random,
                  max_attempts: int = 4, timeout: tuple[float, float] = (5, 15), masker: Masker | None = None,
                  logger: logging.Logger | None = None, before_send: Callable[[Delivery, int], bool | None] | None = None,
                  after_send: Callable[[DeliveryResult], None] | None = None, *, deadline: float | None = None,
-                 workers: int = 1, backoff_base: float = 2.0, backoff_cap: float = 120.0, rate_margin: float = 0.02,
-                 max_hold: float = 90.0,
-                 platforms: Mapping[str, type[Platform]] | None = None):
-        """`deadline` (a clock value): no attempt starts after it; what is left comes back as "retry" (never sent)
-        or "failed" (partly sent). `workers` > 1 overlaps HTTP calls of different targets in threads; decisions
-        stay in one thread. `max_hold`: a platform that asks for a longer pause (DingTalk's 10-minute throttle) is
-        left to the next run instead of holding this one. Everything that talks to the world (session, clock,
-        sleep, rng) is injected."""
+                 run_budget: float | None = RUN_BUDGET, workers: int = WORKERS, backoff_base: float = 2.0,
+                 backoff_cap: float = 120.0, rate_margin: float = 0.02, max_hold: float = 90.0,
+                 platforms: Mapping[str, type[Platform]] | None = None,
+                 wall_clock: Callable[[], float] | None = None):
+        """`deadline` (a clock value) and `run_budget` (seconds from the start of each dispatch; None: no limit):
+        no attempt starts after the earlier of the two; what is left comes back as "retry" (never sent) or
+        "failed" (partly sent). `workers`: HTTP calls in flight at once, each to a different webhook, in threads
+        (1: no thread); decisions and the before/after hooks stay in the caller's thread. `max_hold`: a platform
+        that asks for a longer pause (DingTalk's 10-minute throttle) is left to the next run instead of holding
+        this one. `wall_clock` (epoch seconds) dates signatures (DingTalk, Feishu), which the platform checks
+        against the real time, so it is time.time even when `clock` replays another moment (`--now`); only a
+        VirtualClock, the clock of a simulated world whose emulator reads it too, signs by itself. Everything that
+        talks to the world (session, clock, sleep, rng, wall_clock) is injected."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if run_budget is not None and run_budget < 0:
+            raise ValueError("run_budget is seconds >= 0, or None")
         self.session, self.clock, self.sleep, self.rng = session, clock, sleep, rng
+        self.wall_clock = wall_clock or (clock if isinstance(clock, VirtualClock) else time.time)
         self.max_attempts, self.timeout = max_attempts, timeout
         self.masker = masker if masker is not None else Masker()
         self.log = logger or logging.getLogger("qunflow.delivery")
         self.before_send, self.after_send = before_send, after_send
-        self.deadline, self.workers = deadline, max(1, int(workers))
+        self.deadline, self.run_budget, self.workers = deadline, run_budget, max(1, int(workers))
         self.backoff_base, self.backoff_cap, self.max_hold = backoff_base, backoff_cap, max_hold
         self.platforms = dict(platforms or PLATFORMS)
         self.limiter = RollingWindowLimiter(rate_margin)
         self._hold: dict[str, float] = {}       # webhook -> no send before (retry waits, penalties, buckets)
         self._t = float("-inf")
+        self._stop_at: float | None = None      # this dispatch's deadline: the earlier of deadline and the budget
         self._results: list[DeliveryResult | None] = []
         self._disabled: dict[str, str] = {}
 
@@ -131,10 +120,10 @@ class Dispatcher:
             self.sleep(t - now)
             self._t = max(self._t, t)
 
-    def _ready_at(self, lane: _Lane) -> float:
+    def _ready_at(self, lane: Lane) -> float:
         return max(self._hold.get(lane.webhook, float("-inf")), self.limiter.next_free(lane.keys))
 
-    def _hold_until(self, lane: _Lane, t: float) -> None:
+    def _hold_until(self, lane: Lane, t: float) -> None:
         self._hold[lane.webhook] = max(self._hold.get(lane.webhook, float("-inf")), t)
 
     def _backoff(self, failures: int, retry_after: float | None) -> float:
@@ -151,7 +140,11 @@ class Dispatcher:
         deliveries = list(deliveries)
         self._results, self._disabled = [None] * len(deliveries), {}
         started = self._now()
-        lanes: dict[str, _Lane] = {}
+        ends = [t for t in (self.deadline, None if self.run_budget is None else started + self.run_budget)
+                if t is not None]
+        self._stop_at = min(ends) if ends else None
+        signed_at = self.wall_clock()
+        lanes: dict[str, Lane] = {}
         for i, d in enumerate(deliveries):
             self.masker.add(d.target.webhook)
             self.masker.add(d.target.secret)
@@ -160,7 +153,7 @@ class Dispatcher:
                 self._record(i, d, "failed", 0, "platform", f"unknown platform {d.target.platform!r}")
                 continue
             try:
-                parts = len(platform.build_requests(d.message, d.target, started))
+                parts = len(platform.build_requests(d.message, d.target, signed_at))
             except MessageRejected as exc:
                 self._record(i, d, "failed", 0, "rejected", f"message rejected before sending: {exc.reason}")
                 continue
@@ -169,9 +162,9 @@ class Dispatcher:
                 continue
             lane = lanes.get(d.target.webhook)
             if lane is None:
-                lane = lanes[d.target.webhook] = _Lane(len(lanes), d.target.webhook, platform,
+                lane = lanes[d.target.webhook] = Lane(len(lanes), d.target.webhook, platform,
                                                        platform.rate_keys(d.target))
-            lane.jobs.append(_Job(i, d, parts))
+            lane.jobs.append(Job(i, d, parts))
             if d.target.group_id not in lane.groups:
                 lane.groups.append(d.target.group_id)
         heap = [(self._ready_at(lane), lane.seq, lane) for lane in lanes.values() if lane.jobs]
@@ -184,8 +177,8 @@ class Dispatcher:
         return DispatchReport(results, dict(self._disabled), started, finished)
 
     def _run(self, heap: list) -> None:
-        inflight: dict = {}
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qunflow-send") if self.workers > 1 else None
+        inflight: dict[Future, tuple[Lane, Job, HttpRequest]] = {}
+        http = HttpWorkers(self.session, self.workers, self.timeout)
         try:
             while heap or inflight:
                 while heap and len(inflight) < self.workers:
@@ -194,7 +187,7 @@ class Dispatcher:
                     if ready > at:              # a shared bucket moved on since this lane was queued
                         heapq.heapreplace(heap, (ready, seq, lane))
                         continue
-                    if self.deadline is not None and max(ready, self._now()) > self.deadline:
+                    if self._stop_at is not None and max(ready, self._now()) > self._stop_at:
                         heapq.heappop(heap)
                         self._expire(lane)
                         continue
@@ -208,31 +201,40 @@ class Dispatcher:
                     request = self._prepare(lane, job)
                     if request is None:
                         self._requeue(heap, lane)
-                    elif pool is None:
-                        self._settle(lane, job, request, self._http(request))
+                    elif not http.parallel:
+                        self._settle(lane, job, request, http.post(request))
                         self._requeue(heap, lane)
                     else:
-                        inflight[pool.submit(self._http, request)] = (lane, job, request)
+                        inflight[http.submit(request)] = (lane, job, request)
                 if inflight:
-                    done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: inflight[f][0].seq):
-                        lane, job, request = inflight.pop(future)
-                        self._settle(lane, job, request, future.result())
-                        self._requeue(heap, lane)
+                    self._collect(heap, inflight)
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
+            http.close()
 
-    def _requeue(self, heap: list, lane: _Lane) -> None:
+    def _collect(self, heap: list, inflight: dict) -> None:
+        """Settle the replies that came. While a worker is free and a lane waits for its time, wait for replies
+        only until that time: a webhook that takes long to answer holds its own lane, never the others. (A clock
+        that does not move by itself, a test's virtual one, moves only through `sleep`, once nothing is in flight.)"""
+        timeout = None
+        if heap and len(inflight) < self.workers:
+            timeout = max(heap[0][0] - self._now(), MIN_WAIT)
+        done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: inflight[f][0].seq):
+            lane, job, request = inflight.pop(future)
+            self._settle(lane, job, request, future.result())
+            self._requeue(heap, lane)
+
+    def _requeue(self, heap: list, lane: Lane) -> None:
         if lane.jobs and not lane.disabled:
             heapq.heappush(heap, (self._ready_at(lane), lane.seq, lane))
 
     # ---- one attempt ------------------------------------------------------------------------------------------
-    def _prepare(self, lane: _Lane, job: _Job) -> HttpRequest | None:
-        """Build the part afresh (a fresh signature timestamp), journal the attempt, count it against the limits."""
+    def _prepare(self, lane: Lane, job: Job) -> HttpRequest | None:
+        """Build the part afresh (a fresh signature, dated by the wall clock), journal the attempt, count it against
+        the limits."""
         d, now = job.delivery, self._now()
         try:
-            requests_ = lane.platform.build_requests(d.message, d.target, now)
+            requests_ = lane.platform.build_requests(d.message, d.target, self.wall_clock())
             if len(requests_) != job.parts:
                 raise RuntimeError(f"the message split into {len(requests_)} parts, not {job.parts} as before")
             request = requests_[job.part]
@@ -253,16 +255,7 @@ class Dispatcher:
                                  f"{request.method} {mask_url(request.url)}")
         return request
 
-    def _http(self, request: HttpRequest) -> _Reply:
-        """The only place that talks to the network (runs in a worker thread when workers > 1)."""
-        try:
-            response = self.session.post(request.url, data=request.body(), headers=dict(request.headers),
-                                         timeout=self.timeout)
-            return _Reply(response.status_code, response.headers or {}, response.content or b"")
-        except Exception as exc:
-            return _Reply(None, {}, b"", exc)
-
-    def _settle(self, lane: _Lane, job: _Job, request: HttpRequest, reply: _Reply) -> None:
+    def _settle(self, lane: Lane, job: Job, request: HttpRequest, reply: Reply) -> None:
         now = self._now()
         if reply.error is not None:
             exc = reply.error
@@ -272,18 +265,16 @@ class Dispatcher:
             elif request_never_left(exc):
                 outcome = Outcome(RETRY, None, "network", f"could not connect ({what})")
             else:
-                self._finish(lane, job, "unknown", "network", f"no reply after sending ({what}); it may have reached "
-                                                              f"the group, so it is not sent again",
-                             sent_at=job.last_attempt_at)
-                return
+                outcome = Outcome(UNKNOWN, None, "network", f"no reply after sending ({what})")
         else:
             try:
                 outcome = lane.platform.classify(reply.status, reply.headers, reply.body)
             except Exception as exc:
-                self._finish(lane, job, "unknown", str(reply.status), f"the reply could not be read "
-                                                                      f"({type(exc).__name__}: {exc})",
-                             sent_at=job.last_attempt_at)
-                return
+                outcome = Outcome(UNKNOWN, None, str(reply.status), f"the reply could not be read "
+                                                                    f"({type(exc).__name__}: {exc})")
+        if outcome.kind is UNKNOWN:
+            self._unknown(lane, job, outcome)
+            return
         self._say(logging.DEBUG, f"{job.delivery.send_id} part {job.part + 1}/{job.parts}: {outcome.kind.value} "
                                  f"{outcome.code} {outcome.reason}")
         if outcome.retry_after:
@@ -305,7 +296,7 @@ class Dispatcher:
             self._finish(lane, job, "failed", outcome.code, outcome.reason)
 
     # ---- endings ----------------------------------------------------------------------------------------------
-    def _finish(self, lane: _Lane, job: _Job, status: str, code: str, reason: str,
+    def _finish(self, lane: Lane, job: Job, status: str, code: str, reason: str,
                 sent_at: float | None = None) -> None:
         assert lane.jobs and lane.jobs[0] is job
         lane.jobs.popleft()
@@ -324,7 +315,7 @@ class Dispatcher:
         if self.after_send is not None:
             self.after_send(result)
 
-    def _disable(self, lane: _Lane, reason: str) -> None:
+    def _disable(self, lane: Lane, reason: str) -> None:
         lane.disabled = self.masker.mask(reason)
         for group_id in lane.groups:
             self._disabled[group_id] = lane.disabled
@@ -333,7 +324,7 @@ class Dispatcher:
         while lane.jobs:
             self._finish(lane, lane.jobs[0], "skipped", "disabled", f"target disabled: {lane.disabled}")
 
-    def _give_up(self, lane: _Lane, job: _Job, outcome: Outcome) -> None:
+    def _give_up(self, lane: Lane, job: Job, outcome: Outcome) -> None:
         """Attempts used up on a passing failure (5xx, throttling, no connection): the platform never took the
         message, so it is "retry" (a later run may send it, within catch_up), and the rest of this webhook's queue
         waits for that run too instead of spending this one on a target that is down. A message of which some
@@ -346,17 +337,28 @@ class Dispatcher:
         self._finish(lane, job, "retry", outcome.code, f"gave up in this run after {why}: {outcome.reason}; "
                                                         f"the next run tries again")
         while lane.jobs:
-            self._finish(lane, lane.jobs[0], "retry", outcome.code, f"not tried in this run: this webhook gave "
-                                                                    f"up after {why} ({outcome.reason}); the next "
-                                                                    f"run tries again")
+            self._finish(lane, lane.jobs[0], "retry", outcome.code, f"{NOT_TRIED}: this webhook gave up after {why} "
+                                                                    f"({outcome.reason}); the next run tries again")
 
-    def _expire(self, lane: _Lane) -> None:
+    def _unknown(self, lane: Lane, job: Job, outcome: Outcome) -> None:
+        """The request left and no verdict came back (a read timeout, a reset, a gateway's 504): the platform may
+        have posted it, so it is "unknown" and never sent again. A webhook that does not answer is not given the
+        rest of its queue in this run (each would cost a full read timeout, and could overtake this one): that
+        is "retry", for the next run."""
+        self._finish(lane, job, "unknown", outcome.code, f"{outcome.reason}; it may have reached the group, so it "
+                                                         f"is not sent again", sent_at=job.last_attempt_at)
+        while lane.jobs:
+            self._finish(lane, lane.jobs[0], "retry", "not-tried", f"{NOT_TRIED}: the message before it got no "
+                                                                   f"verdict from this webhook ({outcome.reason}); "
+                                                                   f"the next run tries again")
+
+    def _expire(self, lane: Lane) -> None:
         """The deadline passed before this lane could go on: what never left is "retry", a partial send "failed"."""
         while lane.jobs:
             job = lane.jobs[0]
             if job.part > 0:
                 self._finish(lane, job, "failed", "deadline", "the run's deadline came before the rest could be sent")
             else:
-                note = f" after {job.attempts} failed attempt(s)" if job.attempts else ""
-                self._finish(lane, job, "retry", "deadline", f"not sent{note}: the run's deadline came first; "
-                                                             f"it can go in the next run")
+                note = f", after {job.attempts} failed attempt(s)" if job.attempts else ""
+                self._finish(lane, job, "retry", "deadline", f"{NOT_TRIED}{note}: the run's deadline came first; "
+                                                             f"the next run tries again")

@@ -91,6 +91,12 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     now: float = 0.0
+    wall_now: float | None = None  # the platform's wall clock, for signature timestamps; None: `now`
+
+    @property
+    def signed_now(self) -> float:
+        """The moment a signature's timestamp is checked against (DingTalk, Feishu: within 1 hour)."""
+        return self.now if self.wall_now is None else self.wall_now
 
     def json(self) -> tuple[Any, str | None]:
         """(object, None) or (None, reason)."""

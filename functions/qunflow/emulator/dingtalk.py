@@ -3,6 +3,9 @@
 HTTP 200 always; the verdict is `errcode`. Signed robots ("加签") need
 `timestamp` (ms, within 1 hour) and `sign` in the query string; the sign is
 base64(HMAC-SHA256(key=secret, msg=f"{ts}\\n{secret}")), URL-encoded ONCE.
+A signed request to a robot whose secret the emulator was not given (registered without one, or
+auto-registered in lax mode) is refused as a wrong secret is: 310000 sign not match. A dry run with a
+wrong secret must not look fine.
 Going over 20 messages a minute throttles the robot for 10 minutes.
 """
 from __future__ import annotations
@@ -22,6 +25,8 @@ REMOVAL_MSG = {
     400101: "access_token is not exist", 400102: "robot is stopped", 400106: "robot is not exist",
 }
 MORE = ", more: [qunflow emulator]"
+NO_SECRET = ("sign not match (the emulator was given no signing secret for this robot: register the robot "
+             "with its signing secret, in the test's Bot or with POST /_emulator/bots)")
 
 
 def err(code: int, msg: str) -> Outcome:
@@ -59,6 +64,8 @@ class DingTalk:
             problem = self._verify(req, bot.secret)
             if problem:
                 return err(310000, problem)
+        elif "sign" in req.query or "timestamp" in req.query:
+            return err(310000, NO_SECRET)
         if ctx.limiter.penalized_for(bot.token, req.now) > 0:
             return err(130101, "send too fast, exceed 20 times per minute")
         ctype = req.headers.get("content-type", "")
@@ -99,7 +106,7 @@ class DingTalk:
             return "sign not match"
         if not ts.isdigit():
             return "invalid timestamp"
-        if abs(int(ts) - req.now * 1000) > SKEW_MS:
+        if abs(int(ts) - req.signed_now * 1000) > SKEW_MS:
             return "invalid timestamp"
         if not hmac.compare_digest(sign, expected_sign(ts, secret)):
             return "sign not match"

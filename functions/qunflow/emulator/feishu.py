@@ -3,6 +3,8 @@
 HTTP 200 always; the verdict is `code`. Signed bots ("签名校验") carry
 `timestamp` (seconds, within 1 hour) and `sign` in the JSON BODY; the sign is
 base64(HMAC-SHA256(key=f"{ts}\\n{secret}", msg=b"")).
+A signed request to a bot whose secret the emulator was not given (registered without one, or
+auto-registered in lax mode) is refused as a wrong secret is: 19021.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ BODY_MAX = 20 * 1024
 SKEW_S = 3600
 AT_TAG = re.compile(r'<at user_id="([^"<>]+)">([^<]*)</at>')
 CARD_AT = re.compile(r'<at (?:id|user_id|email)=["\']?([^"\'<>\s]+)["\']?>\s*(?:[^<]*)</at>')
+SIGN_FAIL = "sign match fail or timestamp is not within one hour from current time"
+NO_SECRET = (SIGN_FAIL + " (the emulator was given no signing secret for this bot: register the bot with its "
+             "signing secret, in the test's Bot or with POST /_emulator/bots)")
 POST_TAGS = {"text", "a", "at", "img", "media", "emotion", "hr", "code_block", "md"}
 
 
@@ -57,9 +62,11 @@ class Feishu:
         if bot.secret:
             ts, sign = data.get("timestamp"), data.get("sign")
             ts = str(ts) if isinstance(ts, (int, str)) and not isinstance(ts, bool) else ""
-            if (not ts.isdigit() or not isinstance(sign, str) or abs(int(ts) - req.now) > SKEW_S
+            if (not ts.isdigit() or not isinstance(sign, str) or abs(int(ts) - req.signed_now) > SKEW_S
                     or not hmac.compare_digest(sign, expected_sign(ts, bot.secret))):
-                return err(19021, "sign match fail or timestamp is not within one hour from current time")
+                return err(19021, SIGN_FAIL)
+        elif "sign" in data or "timestamp" in data:
+            return err(19021, NO_SECRET)
         msgtype = data.get("msg_type")
         check = getattr(self, f"_{msgtype}", None) if isinstance(msgtype, str) else None
         if check is None:

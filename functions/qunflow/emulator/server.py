@@ -40,14 +40,17 @@ class Emulator:
     """A local stand-in for the six platforms' group webhooks.
 
     `clock` is a callable returning epoch seconds (default time.time); signature
-    freshness, rate windows and recorded times all read it. `strict=False`
-    auto-registers unknown tokens (operator dry runs).
+    freshness, rate windows and recorded times all read it. `wall_clock`, when
+    given, is the platform's own clock for signature freshness alone: for a run
+    whose `--now` the emulator's clock follows while its signatures are dated
+    by the real clock. `strict=False` auto-registers unknown tokens (operator
+    dry runs); a signed request to a bot whose secret was not given is refused.
     """
 
     def __init__(self, bots: Iterable[Bot] = (), clock: Callable[[], float] | None = None, strict: bool = True,
                  error_rate: float = 0.0, timeout_rate: float = 0.0, timeout_stall: float = 5.0,
                  latency: float = 0.0, seed: int = 0, transcript_path: str | Path | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, wall_clock: Callable[[], float] | None = None):
         for label, rate in (("error_rate", error_rate), ("timeout_rate", timeout_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{label} is a fraction between 0 and 1; got {rate}")
@@ -56,6 +59,7 @@ class Emulator:
         if timeout_stall < 0 or latency < 0:
             raise ValueError("timeout_stall and latency are seconds >= 0")
         self.clock = clock or time.time
+        self.wall_clock = wall_clock
         self.strict = strict
         self.error_rate, self.timeout_rate = float(error_rate), float(timeout_rate)
         self.timeout_stall, self.latency = float(timeout_stall), float(latency)
@@ -241,6 +245,7 @@ class Emulator:
             return text_reply(fault, FAULT_BODY[fault])
         with self._lock:
             req.now = self.clock()
+            req.wall_now = self.wall_clock() if self.wall_clock else None
             limiter = self.limiters[name]
             ctx = Context(self._lookup, self._bots_of, limiter, req.now, self.strict, self._seq + 1)
             try:

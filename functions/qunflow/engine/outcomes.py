@@ -8,6 +8,7 @@ from ..sheet.changes import Changes
 from ..delivery.masking import mask_webhook_cell
 from ..sheet.problems import WARNING, ProblemSink
 from ..sheet.workbook import Workbook
+from ..sop import render
 from .planned import PlannedSend, group_tz
 
 POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred"}
@@ -70,8 +71,9 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
             sink.add("pool_empty", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("coupon", wb.lang),
                      value=p.rule.coupon, severity=WARNING)
         if o.status == "failed" and o.reason.startswith("template:"):
-            sink.add("bad_template", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("content", wb.lang),
-                     value=p.rule.content[:60], detail=o.reason[9:], example="{{ group_name }}")
+            code, params = render.problem_code(o.reason[9:])
+            sink.add(code, tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("content", wb.lang),
+                     value=p.rule.content[:60], detail=o.reason[9:], example="{{ group_name }}", **params)
     for row in sendlog_rows(planned, wb, outcomes):
         at = (positions or {}).get(row["send_id"])
         if at is None:

@@ -181,7 +181,7 @@ def _groups(wb: Any, resolver: SecretResolver) -> list[Check]:
             reference = getattr(group, key)
             if not reference:
                 if key == "webhook":
-                    fixes.append("fill in the webhook column (env:NAME or secret:NAME)")
+                    fixes.append("fill in the webhook column (env:QUNFLOW_NAME or secret:NAME)")
                     found.append("no webhook")
                 continue
             try:

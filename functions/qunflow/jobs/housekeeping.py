@@ -42,7 +42,7 @@ def plan_moves(wb: Workbook, now: datetime, keep_days: int) -> list[Move]:
     moves = []
     for tab, time_keys in (("sendlog", ("sent_at", "scheduled_for")), ("events", ("at",))):
         table = wb.tables[tab]
-        if table.missing:
+        if table.missing or table.header_row != 1:   # the stores rewrite a live tab from row 2 down
             continue
         tz = wb.settings.timezone
         cutoff = (now - timedelta(days=keep_days)).astimezone(tz).replace(tzinfo=None)

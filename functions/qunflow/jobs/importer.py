@@ -23,7 +23,9 @@ full-width forms; other columns are ignored):
     group       群ID | 所在群 | group_id
 
 Rows whose event_id is already in the Events tab (or earlier in the file) are duplicates, skipped. A bad
-row is reported with its row number (the header is row 1) and skipped; the other rows are imported. CSV
+row is reported with its row number (the header is row 1) and skipped; the other rows are imported. Text no
+workbook can hold (control characters but tab and line breaks, lone surrogates, U+FFFE, U+FFFF) is imported
+as U+FFFD, with a warning at its row and column; times must lie between the years 1900 and 2999. CSV
 files may be UTF-8 (with or without BOM) or GB18030/GBK, as Excel saves them in China; .xlsx files are
 read from their first sheet. At most 50,000 rows per file. Pure, except `read_rows`.
 """
@@ -37,9 +39,10 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable
 
-from ..sheet.cells import CellError, fold, is_blank, parse_datetime, parse_decimal, parse_id, parse_text
+from ..sheet.cells import (CellError, fold, is_blank, parse_datetime, parse_decimal, parse_id, parse_text, storable,
+                           unstorable)
 from ..sheet.i18n import message
-from .ingest import wall_clock
+from .ingest import FIRST_YEAR, LAST_YEAR, storable_time
 from ..sheet.parse import allowed_values, parser_for
 from ..sheet.schema import load_schemas
 
@@ -80,10 +83,12 @@ class ImportResult:
     new: list[dict[str, Any]] = field(default_factory=list)     # rows for the Events tab
     duplicates: int = 0
     bad: list[BadRow] = field(default_factory=list)
+    warnings: list[BadRow] = field(default_factory=list)       # imported, with something to fix in the file
 
     def summary(self) -> dict[str, Any]:
         return {"read": self.read, "new": len(self.new), "duplicates": self.duplicates,
-                "bad": [{"row": b.row, "reason": b.reason} for b in self.bad]}
+                "bad": [{"row": b.row, "reason": b.reason} for b in self.bad],
+                "warnings": [{"row": w.row, "reason": w.reason} for w in self.warnings]}
 
 
 class _Bad(Exception):
@@ -199,9 +204,29 @@ class _Mapper:
 
     def when(self, value: Any, key: str) -> datetime:
         try:
-            return wall_clock(parse_datetime(value, self.today), self.tz)
+            return self.kept_time(parse_datetime(value, self.today), key, value)
         except CellError as error:
             raise self.bad(error.code, key, value, example="2026-12-01 20:00") from None
+
+    def kept_time(self, when: datetime, key: str, value: Any) -> datetime:
+        try:
+            return storable_time(when, self.tz)
+        except ValueError:
+            raise self.bad("time_out_of_range", key, value, example="2026-12-01 20:00", first=FIRST_YEAR,
+                           last=LAST_YEAR) from None
+
+    def scrubbed(self, row: list[Any]) -> tuple[list[Any], list[str]]:
+        """The row with text no workbook can hold as U+FFFD, and a warning for each such cell."""
+        warnings = []
+        for index, value in enumerate(row):
+            if isinstance(value, str) and (chars := unstorable(value)):
+                if not warnings:
+                    row = list(row)          # the caller's rows are left as they were read
+                row[index] = storable(value)
+                column = storable(str(self.header[index])).strip() if index < len(self.header) else f"#{index + 1}"
+                text = message("unstorable_text", self.lang, value=row[index][:200], chars=chars)
+                warnings.append(f"{column}{'：' if self.lang == 'zh-CN' else ': '}{text}")
+        return row, warnings
 
     def event(self, row: list[Any]) -> dict[str, Any]:
         return getattr(self, self.mapping.replace("-", "_"))(row)
@@ -222,7 +247,7 @@ class _Mapper:
                 raise self.bad(error.code, column.key, value, **params) from None
         if out["group_id"] is not None:
             out["group_id"] = self.group(out["group_id"], "group_id")
-        out["at"] = wall_clock(out["at"], self.tz)
+        out["at"] = self.kept_time(out["at"], "at", _cell(row, self.columns, "at"))
         return out
 
     def wecom_members(self, row: list[Any]) -> dict[str, Any]:
@@ -264,6 +289,8 @@ def plan_import(header: list[Any], rows: list[list[Any]], mapping: str, *, group
         if all(is_blank(v) for v in row):
             continue
         result.read += 1
+        row, warnings = mapper.scrubbed(row)
+        result.warnings += [BadRow(index + 2, w) for w in warnings]
         try:
             event = mapper.event(row)
         except _Bad as bad:

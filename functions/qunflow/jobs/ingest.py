@@ -8,11 +8,13 @@ The request (POST, the body is JSON):
 The body may also be one event object, or a list of them. Fields: event_id, type (join, leave, message,
 order, redeem, invite, checkin), member_id and at (ISO 8601) are required; group_id (a group of the Groups
 tab), amount (a number), coupon_code and detail are optional; other fields are ignored. Times with an offset
-are stored as wall-clock time in the Settings time zone, times without one as given.
+are stored as wall-clock time in the Settings time zone, times without one as given; either way between the
+years 1900 and 2999. Text fields are strings (ids may be integers); text no workbook can hold is refused: NUL
+and the other control characters but tab, line feed and carriage return, lone surrogates, U+FFFE and U+FFFF.
 
 A bad request is refused whole, with its reason, and nothing is written: 413 body over 256 KiB or more than
 1000 events; 401 missing or bad signature, or a timestamp outside the window; 400 malformed JSON, a missing
-or malformed field, an unknown type or group. Events whose event_id is already in the Events tab, or
+or malformed field (named in the reason), an unknown type or group: any input that could not be stored. Events whose event_id is already in the Events tab, or
 repeated in the request, are skipped and counted as duplicates: a retried delivery is harmless.
 Values are written as text, RAW: `=HYPERLINK(...)`, `+cmd` or `@SUM(1)` stay exactly that text.
 
@@ -29,7 +31,7 @@ from datetime import datetime, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
-from ..sheet.cells import CellError, fold, is_blank, parse_id
+from ..sheet.cells import CellError, fold, is_blank, parse_id, storable, unstorable
 
 TIMESTAMP_HEADER = "X-Qunflow-Timestamp"
 SIGNATURE_HEADER = "X-Qunflow-Signature"
@@ -40,6 +42,7 @@ WINDOW = 300              # seconds either side of now
 TYPES = ("join", "leave", "message", "order", "redeem", "invite", "checkin")
 REQUIRED = ("event_id", "type", "member_id", "at")
 COLUMNS = ("event_id", "type", "member_id", "group_id", "at", "amount", "coupon_code", "detail")
+FIRST_YEAR, LAST_YEAR = 1900, 2999   # event times outside are typos; they leave the tick's date arithmetic room
 
 
 @dataclass
@@ -60,7 +63,7 @@ class IngestResult:
 
 
 def _refuse(status: int, error: str) -> IngestResult:
-    return IngestResult(status, error)
+    return IngestResult(status, storable(error))
 
 
 def sign(body: bytes, secret: str, timestamp: int | str) -> str:
@@ -101,16 +104,40 @@ def wall_clock(value: datetime, tz: tzinfo | None) -> datetime:
     return value.astimezone(tz).replace(tzinfo=None) if tz else value.replace(tzinfo=None)
 
 
+def storable_time(value: datetime, tz: tzinfo | None) -> datetime:
+    """`wall_clock`, and a ValueError for a time the workbook should not keep: before FIRST_YEAR or after
+    LAST_YEAR (year 1 or 9999 would overflow the moment it moves to another time zone)."""
+    try:
+        local = wall_clock(value, tz)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not FIRST_YEAR <= local.year <= LAST_YEAR:
+        raise ValueError("out of range")
+    return local
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value inside a reason: short, and storable (so the answer and the log line can always be written)."""
+    return storable(str(value)[:limit])
+
+
 def _text(event: dict, key: str, where: str) -> str | None:
     value = event.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{where}: {key} must be text")
+        raise ValueError(f"{where}: {key} must be text (a JSON string), not {type(value).__name__}")
     text = str(value).strip()  # ids stay exactly as sent: no number guessing
     if len(text) > MAX_FIELD:
         raise ValueError(f"{where}: {key} is longer than {MAX_FIELD} characters")
+    _check_storable(text, key, where)
     return text
+
+
+def _check_storable(text: str, key: str, where: str) -> None:
+    if chars := unstorable(text):
+        raise ValueError(f"{where}: {key} holds characters no workbook can keep ({chars}); send valid Unicode "
+                         "text without control characters (tab and line breaks are fine)")
 
 
 def _event(raw: Any, index: int, known_groups: dict[str, str], tz: tzinfo | None) -> dict[str, Any]:
@@ -118,24 +145,28 @@ def _event(raw: Any, index: int, known_groups: dict[str, str], tz: tzinfo | None
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: each event must be a JSON object")
     if isinstance(raw.get("event_id"), (str, int)) and not isinstance(raw.get("event_id"), bool):
-        where += f" ({str(raw['event_id'])[:60]})"
+        where += f" ({_shown(raw['event_id'])})"
     for key in REQUIRED:
         if is_blank(raw.get(key)):
             raise ValueError(f"{where}: missing field {key}")
     row = {key: _text(raw, key, where) for key in ("event_id", "member_id", "group_id", "coupon_code", "detail")}
     kind = raw["type"]
     if not isinstance(kind, str) or kind.strip().lower() not in TYPES:
-        raise ValueError(f"{where}: unknown type {str(kind)[:40]!r}; use one of {', '.join(TYPES)}")
+        raise ValueError(f"{where}: unknown type {_shown(kind, 40)!r}; use one of {', '.join(TYPES)}")
     row["type"] = kind.strip().lower()
     if row["group_id"] is not None:
         if fold(row["group_id"]) not in known_groups:
-            raise ValueError(f"{where}: unknown group {row['group_id'][:60]!r}; it must be a group_id of the Groups tab")
+            raise ValueError(f"{where}: unknown group {_shown(row['group_id'])!r}; it must be a group_id of the Groups tab")
         row["group_id"] = known_groups[fold(row["group_id"])]
     at = raw["at"]
     try:
-        row["at"] = wall_clock(datetime.fromisoformat(at.strip().replace("Z", "+00:00")), tz)
+        when = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
     except (AttributeError, ValueError):
-        raise ValueError(f"{where}: at {str(at)[:40]!r} is not an ISO 8601 time like 2026-12-01T20:00:00+08:00") from None
+        raise ValueError(f"{where}: at {_shown(at, 40)!r} is not an ISO 8601 time like 2026-12-01T20:00:00+08:00") from None
+    try:
+        row["at"] = storable_time(when, tz)
+    except ValueError:
+        raise ValueError(f"{where}: at {_shown(at, 40)!r} is not between the years {FIRST_YEAR} and {LAST_YEAR}") from None
     amount = raw.get("amount")
     row["amount"] = None
     if not is_blank(amount):
@@ -144,7 +175,7 @@ def _event(raw: Any, index: int, known_groups: dict[str, str], tz: tzinfo | None
         except InvalidOperation:
             row["amount"] = None
         if row["amount"] is None or not row["amount"].is_finite() or abs(row["amount"]) >= 10 ** 12:
-            raise ValueError(f"{where}: amount {str(amount)[:40]!r} is not a number")
+            raise ValueError(f"{where}: amount {_shown(amount, 40)!r} is not a number")
     return {key: row[key] for key in COLUMNS}
 
 

@@ -1,10 +1,13 @@
 """`qunflow init`: create every tab with headers, notes, dropdowns, TEXT ids and a frozen header.
 
 Existing tabs are never overwritten; only missing tabs are added (and, with
---demo, filled with the sample shop).
+--demo, filled with the sample shop). A new Settings tab says the workbook's
+language, and its values are written the way that language writes them
+(`language = en`, `catch_up = 30m`; `zh-CN`, `30分钟`), so Problems come in it.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,13 +16,45 @@ from ..sheet.changes import to_cell
 from ..sheet.layout import TabLayout, workbook_layout
 
 DATA_ROWS = 2000  # rows that get dropdowns and TEXT format
+DURATION_UNITS = {"zh-CN": {"m": "分钟", "h": "小时", "d": "天"}, "en": {"m": "m", "h": "h", "d": "d"}}
+_UNIT_OF = {"分钟": "m", "分": "m", "小时": "h", "天": "d", "m": "m", "min": "m", "h": "h", "d": "d"}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(分钟|分|小时|天|min|m|h|d)\s*")
 
 
 def _lines(layout: TabLayout, rows: list[dict[str, Any]]) -> list[list[Any]]:
     return [[to_cell(r.get(c.key)) for c in layout.columns] for r in rows]
 
 
+def settings_in(lang: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Settings rows as a workbook in `lang` writes them: `language` is `lang` (a row is added when there is
+    none), and a duration names its unit in that language (30分钟 in zh-CN, 30m in en)."""
+    units = DURATION_UNITS.get(lang, DURATION_UNITS["en"])
+    out = []
+    for row in rows:
+        value = row.get("value")
+        if row.get("key") == "language":
+            value = lang
+        elif isinstance(value, str) and (m := _DURATION.fullmatch(value)):
+            value = m[1] + units[_UNIT_OF[m[2]]]
+        out.append(dict(row, value=value))
+    if not any(row.get("key") == "language" for row in out):
+        out.insert(0, {"key": "language", "value": lang})
+    return out
+
+
+def starting_rows(demo: dict[str, list[dict]] | None, lang: str) -> dict[str, list[dict]]:
+    """What `qunflow init` writes below the headers: the demo shop (if any), and Settings in `lang`."""
+    rows = dict(demo or {})
+    rows["settings"] = settings_in(lang, rows.get("settings", []))
+    return rows
+
+
 def init_xlsx(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
+    """Add the missing tabs to the .xlsx at `path` (created if absent); returns their titles."""
+    return _add_tabs(path, lang, starting_rows(demo, lang))
+
+
+def _add_tabs(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
     from openpyxl import Workbook, load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
@@ -75,6 +110,7 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
     from ..sheet.schema import load_schemas
     from ..stores.gsheets import a1, quote_title
 
+    demo = starting_rows(demo, lang)
     titles = {fold(t) for t in store.tab_titles()}
     layouts = [l for l in workbook_layout(lang)
                if not titles & ({fold(load_schemas()[l.key].title(x)) for x in ("en", "zh-CN")} | {fold(l.key)})]
@@ -120,7 +156,7 @@ def export_xlsx(raw: dict[str, list[list[Any]]], path: Path, lang: str) -> None:
     from ..stores.xlsx import XlsxStore, _put, save_atomic
     from openpyxl import load_workbook
     path.unlink(missing_ok=True)
-    init_xlsx(path, lang, None)
+    _add_tabs(path, lang, None)       # the rows are the workbook's own, Settings too
     book = load_workbook(path)
     for title, rows in raw.items():
         sheet = book[title] if title in book.sheetnames else book.create_sheet(title)

@@ -12,5 +12,5 @@ def read_workbook(store: Any, today: date | None = None, *, grid_rows: bool = Tr
     """(snapshot, workbook): one read of the store, loaded as the tick loads it (a Google sheet is shared)."""
     snapshot = store.read()
     wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows if grid_rows else None,
-                       shared_sheet=store.kind == "google")
+                       shared_sheet=store.kind == "google", merged=snapshot.merged)
     return snapshot, wb

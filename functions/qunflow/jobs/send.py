@@ -134,9 +134,9 @@ def send_message(store: Any, group_id: str, kind: str, body: str, mention: str |
     elif result.status == "retry":
         why = (f"the platform did not take it within --wait ({wait:g} s) and its retries ({sent.reason}); try again "
                f"later (-v shows each reply)")
-    elif result.status == "unknown":
-        why = (f"no answer from the platform after sending: it may have reached the group, so it was not resent "
-               f"({sent.reason})")
+    elif result.status == "unknown":   # a read timeout or a gateway's 504 after the request left: never resent
+        why = (f"{sent.reason}. Look in the group before sending it again: if it arrived, a second send would "
+               f"post it twice")
     else:
         why = sent.reason
     raise NotSent(sent, f"not sent to {group.group_id} ({group.platform}): {why}")

@@ -25,6 +25,7 @@ from ..sheet.problems import ProblemSink
 from ..sop.render import TemplateProblem
 from ..delivery.secrets import SecretResolver, UnresolvedSecret
 from ..sheet.load import load_workbook
+from ..sheet.tables import tab_errors
 from ..sheet.workbook import Workbook
 from ..sheet.writeback import problems_changes
 
@@ -47,6 +48,7 @@ class TickReport:
     sheets_requests: dict[str, int] = field(default_factory=lambda: {"read": 0, "write": 0})
     window: list[str] = field(default_factory=list)
     note: str = ""
+    blocked: list[str] = field(default_factory=list)   # tabs or columns qunflow cannot use: the CLI exits 2
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,8 +88,9 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         # with a store that holds the history, the SendLog tab is its projection: located, never parsed
         projected = state is not None and bool(state.cursor(tick_state.IMPORTED))
         wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google",
-                           unparsed=PROJECTIONS + (("sendlog",) if projected else ()))
+                           unparsed=PROJECTIONS + (("sendlog",) if projected else ()), merged=snapshot.merged)
         sink = ProblemSink(wb.lang, list(wb.problems))
+        report.blocked = [f"{p.tab}: {p.message}" for p in tab_errors(wb.problems)]
         ledger = from_sendlog(wb.sendlog, lambda gid: (wb.groups[gid].timezone if gid in wb.groups and wb.groups[gid].timezone else wb.settings.timezone))
         recovered = deps.journal.recover()
         merge_into(ledger, recovered)
@@ -107,7 +110,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             inbox = tick_state.drain_inbox(state, wb, sink, today, changes)
         start = window_start(wb, now, state)
         report.window = [start.isoformat(), now.isoformat()]
-        apply_events(wb, now, sink, changes)
+        if not (wb.tables["members"].unreadable or wb.tables["events"].unreadable):  # else they would be re-created
+            apply_events(wb, now, sink, changes)
         if state is not None:      # again: members the events just created may have been welcomed by a run that died
             tick_state.restore_bindings(state, wb, changes)
         planned = plan_sends(wb, ledger, start, now, now)

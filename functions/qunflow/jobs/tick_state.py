@@ -160,11 +160,12 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
     from ..jobs.ingest import existing_event_ids
     from ..sheet.cells import fold
     from ..sheet.parse import parse_table
-    from ..sheet.tables import Table
     pending = state.pending_events()
     if not pending:
         return []
     table = wb.tables["events"]
+    if table.unreadable:
+        return []      # kept in the inbox until qunflow can read (and so write) the Events tab again
     shown = existing_event_ids(wb)
     new = [e for e in pending if fold(str(e.get("event_id", ""))) not in shown]
     if new and not table.missing:
@@ -172,7 +173,7 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
         for row, event in zip(rows, new):
             for key, index in table.columns.items():
                 row[index] = event.get(key)
-        padded = Table(table.schema, table.title, table.header, table.columns, [[]] * len(table.rows) + rows)
+        padded = replace(table, rows=[[]] * len(table.rows) + rows)   # the rows' numbers as the tab will show them
         wb.events.extend(parse_table(padded, sink, today))
         changes.append("events", [{k: v for k, v in e.items() if k in table.columns} for e in new])
     return [str(e.get("event_id")) for e in pending]

@@ -54,11 +54,83 @@ def fold(value: Any) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _fold_text(value: str) -> str:
-    return re.sub(r"\s+", " ", norm(value)).casefold()
+    return re.sub(r"\s+", " ", norm(storable(value))).casefold()  # as the text reads once a workbook holds it
 
 
 def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+# --- text a workbook can hold ---------------------------------------------------------------
+# Every .xlsx is XML 1.0, which allows among the C0 controls only tab, line feed and carriage return, and no lone
+# surrogate (half an emoji), U+FFFE or U+FFFF; Google Sheets' JSON cannot carry a lone surrogate either. Text with
+# them is refused at ingest, read as U+FFFD (with a warning at its cell) from a workbook or an import, and
+# replaced by U+FFFD by every writer as a last line of defence.
+
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
+
+
+def unstorable(text: str) -> str:
+    """The characters of `text` no workbook can hold, as "U+000B, U+D800" (each once, in order); "" if none."""
+    seen = dict.fromkeys(f"U+{ord(c):04X}" for c in UNSTORABLE.findall(text))
+    return ", ".join(seen)
+
+
+def storable(text: str) -> str:
+    """`text` with each character no workbook can hold replaced by U+FFFD."""
+    return UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def storable_value(value: Any) -> Any:
+    """A cell value as a writer may put it in a workbook: text made storable, anything else as it is."""
+    return storable(value) if isinstance(value, str) else value
+
+
+Spot = tuple[str, int, int, str]   # tab title, 0-based row and column in the raw rows, the text as it was read
+
+
+def scrub_workbook(raw: dict[str, list[list[Any]]]) -> tuple[dict[str, list[list[Any]]], list[Spot]]:
+    """(the raw workbook with every character no workbook can hold read as U+FFFD, where each such text was).
+
+    `raw` itself is never changed (stores plan their writes against it); only the rows with such text are
+    copied. One search per tab finds that a tab is clean, so a clean workbook costs one pass over its text."""
+    out, spots = raw, []
+    for title, rows in raw.items():
+        if not UNSTORABLE.search("\n".join(v for row in rows for v in row if type(v) is str)):
+            continue
+        if out is raw:
+            out = dict(raw)
+        fixed = list(rows)
+        for r, row in enumerate(rows):
+            bad = [c for c, v in enumerate(row) if isinstance(v, str) and UNSTORABLE.search(v)]
+            if bad:
+                fixed[r] = list(row)
+                for c in bad:
+                    spots.append((title, r, c, row[c]))
+                    fixed[r][c] = storable(row[c])
+        out[title] = fixed
+    return out, spots
+
+
+def warn_unstorable(spots: list[Spot], tables: Any, sink: Any) -> None:
+    """One warning per scrubbed cell of a column qunflow reads (or of a header row), at that cell. `tables`: the
+    located tables ({key: Table}); `sink`: the ProblemSink. The row stays: the text is used with U+FFFD in it."""
+    by_title = {t.title: t for t in tables.values() if not t.missing}
+    for title, r, c, text in spots:
+        table = by_title.get(title)
+        header_row = getattr(table, "header_row", 1)           # a title row may sit above the header
+        if table is None or r + 1 < header_row or (r + 1 > header_row and c not in table.columns.values()):
+            continue
+        header = table.header[c] if c < len(table.header) and not is_blank(table.header[c]) else None
+        column = storable(str(header)).strip() if header is not None else _letters(c + 1)
+        sink.add("unstorable_text", tab=title, row=r + 1, column=column, value=storable(text)[:200],
+                 chars=unstorable(text), severity="warning")
+
+
+def _letters(n: int) -> str:
+    """A 1-based column number as its letters: 1 -> A, 27 -> AA."""
+    return _letters((n - 1) // 26) + chr(65 + (n - 1) % 26) if n else ""
 
 
 # --- text and ids -------------------------------------------------------------------------
@@ -77,14 +149,21 @@ def parse_text(raw: Any) -> str:
 
 
 def parse_id(raw: Any) -> str:
-    """Ids, phone numbers and codes stay text exactly as typed; lost digits are an error."""
+    """Ids, phone numbers and codes stay text exactly as typed; lost digits are an error.
+
+    A number cell is an id only when it is an exact integer that still has its digits: not a fraction
+    (13800000000.5), not past 10^15 (where floating point drops digits), and not an 11-digit-or-longer number
+    with at most 6 significant digits (1.38e10 = 13800000000: what is left of a number once shown as 1.38E+10)."""
     if isinstance(raw, bool):
         raise CellError("bad_id")
     if isinstance(raw, float):
         if not raw.is_integer() or abs(raw) >= 1e15:
             raise CellError("lost_digits")
-        return str(int(raw))
+        raw = int(raw)
     if isinstance(raw, int):
+        digits = str(abs(raw))
+        if len(digits) >= 11 and len(digits.rstrip("0")) <= 6:
+            raise CellError("lost_digits")
         return str(raw)
     text = str(raw).strip()
     if _SCIENTIFIC.match(norm(text)):
@@ -123,6 +202,8 @@ def parse_decimal(raw: Any) -> Decimal:
     if isinstance(raw, bool):
         raise CellError("bad_decimal")
     if isinstance(raw, (int, float)):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise CellError("bad_decimal")
         return Decimal(str(raw))
     text = norm(raw).replace(",", "").replace("¥", "").replace("￥", "").replace("元", "").strip()
     try:

@@ -35,6 +35,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_duration": {"en": "'{value}' is not a duration. Write it like 30m, 2h or 1d.", "zh-CN": "「{value}」不是时长，请写成 30分钟、2小时 或 1天。"},
     "bad_timezone": {"en": "'{value}' is not a time zone. Write a name like Asia/Shanghai.", "zh-CN": "「{value}」不是时区，请写成类似 Asia/Shanghai 的时区名。"},
     "bad_time_range": {"en": "'{value}' is not a time range. Write it like 22:00-08:00.", "zh-CN": "「{value}」不是时间段，请写成类似 22:00-08:00 的格式。"},
+    "unstorable_text": {
+        "en": "'{value}' holds characters no workbook can keep ({chars}: an invisible control character, as text pasted from Word brings, or half an emoji); qunflow reads each as �. Type the text again without them.",
+        "zh-CN": "「{value}」含有工作簿无法保存的字符（{chars}：从 Word 粘贴带来的不可见控制字符，或被截断的半个表情符号），qunflow 把它们读作 �。请去掉这些字符后重新输入。",
+    },
+    "time_out_of_range": {
+        "en": "'{value}' is not between the years {first} and {last}. Write a real time like {example}.",
+        "zh-CN": "「{value}」不在 {first} 年到 {last} 年之间，请写一个真实的时间，例如：{example}",
+    },
     "bad_template": {
         "en": "The message template cannot be used: {detail}. Variables go in {{{{ }}}}, e.g. {example}.",
         "zh-CN": "消息模板有误：{detail}。变量要写在 {{{{ }}}} 中，例如：{example}",
@@ -42,6 +50,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unsafe_template": {
         "en": "The template uses something that is not allowed ({detail}). Use only the listed variables, e.g. {example}.",
         "zh-CN": "模板使用了不允许的内容（{detail}）。只能使用列出的变量，例如：{example}",
+    },
+    # --- a template over its render budget (qunflow.sop.render_budget) ---
+    "template_loops": {
+        "en": "The template's loops would run more than {limit} times in all (nested loops multiply). Loop over fewer items, e.g. {example}.",
+        "zh-CN": "模板中的循环总共会超过 {limit} 次（嵌套的循环次数相乘）。请减少循环次数，例如：{example}",
+    },
+    "template_too_long": {
+        "en": "The message, or its template, would be longer than {limit} characters. Shorten the template, e.g. {example}.",
+        "zh-CN": "消息或模板会超过 {limit} 个字符。请缩短模板，例如：{example}",
+    },
+    "template_big_value": {
+        "en": "The template builds a text or list longer than {limit} characters, or a number longer than {digits} digits (center, indent, replace, join, format, wordwrap, truncate, ~, + and * all count). Build less, e.g. {example}.",
+        "zh-CN": "模板生成的文字或列表超过 {limit} 个字符，或数字超过 {digits} 位（center、indent、replace、join、format、wordwrap、truncate、~、+、* 都算在内）。请减少生成的内容，例如：{example}",
+    },
+    "template_too_much_work": {
+        "en": "The template does too much work for one message (loops or macros that repeat, nest or call themselves too often). Simplify it, e.g. {example}.",
+        "zh-CN": "模板运算量过大（循环或宏重复、嵌套或调用自身太多）。请简化模板，例如：{example}",
     },
     "bad_schedule": {
         "en": "'{value}' is not a schedule qunflow understands. Write it like {example}.",
@@ -57,8 +82,37 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "missing_tab": {"en": "The {tab} tab is missing. Run `qunflow init` to add it.", "zh-CN": "缺少「{tab}」表。请运行 qunflow init 补上。"},
     "missing_column": {
-        "en": "The column {column} is missing. Add a header named {column} in row 1.",
-        "zh-CN": "缺少「{column}」列。请在第1行添加名为「{column}」的列标题。",
+        "en": "The column {column} is missing. Add a header named {column} in row {header_row}.",
+        "zh-CN": "缺少「{column}」列。请在第{header_row}行添加名为「{column}」的列标题。",
+    },
+    # --- tabs and headers qunflow cannot read as they are (qunflow.sheet.tables, qunflow.sheet.parse) ---
+    "cell_left_empty": {
+        "en": "Until it is fixed qunflow treats this cell as empty; the rest of the row is used.",
+        "zh-CN": "改正之前，qunflow 把这个单元格当作空白，这一行的其他内容照常使用。",
+    },
+    "header_not_found": {
+        "en": "qunflow cannot find the header row of the {tab} tab in its first {rows} rows, so it reads nothing from this tab and writes nothing to it. Put the column names in one row near the top, e.g. {headers}.",
+        "zh-CN": "在「{tab}」表的前 {rows} 行中找不到列标题行，qunflow 不会读取这张表，也不会写入。请在表格顶部的一行写上列标题，例如：{headers}",
+    },
+    "empty_tab": {
+        "en": "The {tab} tab is empty. Write its column names in row 1, e.g. {headers}.",
+        "zh-CN": "「{tab}」表是空的。请在第1行写上列标题，例如：{headers}",
+    },
+    "renamed_tab": {
+        "en": "There is no {expected} tab, but this tab has its headers, so qunflow uses {found} as the {expected} tab. If it was renamed by mistake, rename it back to {expected}.",
+        "zh-CN": "没有找到「{expected}」表，但这张表有它的列标题，所以 qunflow 把「{found}」当作「{expected}」表使用。如果是误改了名称，请改回「{expected}」。",
+    },
+    "tab_probably_renamed": {
+        "en": "There is no {expected} tab; {found} is probably it, but its headers ({matched}) are not enough to read it. Rename it back to {expected}, or give it the headers of the {expected} tab ({headers}). Until then qunflow reads nothing from it, writes nothing to it and does not add another {expected} tab.",
+        "zh-CN": "没有找到「{expected}」表；「{found}」很可能就是它，但它的列标题（{matched}）不足以读取。请把它改回「{expected}」，或给它加上「{expected}」表的列标题（{headers}）。在此之前，qunflow 不读取也不写入这张表，也不会另建一张「{expected}」表。",
+    },
+    "merged_header": {
+        "en": "The header cells {value} are merged: only the first keeps its text, so the other columns have no header (qunflow does not find: {missing}). Unmerge the cells and give each column its own header.",
+        "zh-CN": "列标题单元格 {value} 被合并了：只有第一格保留文字，其余列失去了标题（qunflow 找不到：{missing}）。请取消合并，并为每一列写上各自的标题。",
+    },
+    "unnamed_column": {
+        "en": "Column {column} has values but no header, and qunflow does not find: {missing}. If this column is one of them, write its header in row {header_row} (merged header cells lose their text: unmerge them first).",
+        "zh-CN": "第 {column} 列有内容却没有列标题，而 qunflow 找不到：{missing}。如果这一列就是其中之一，请在第{header_row}行写上它的列标题（合并的标题单元格会丢失文字，请先取消合并）。",
     },
     "duplicate_header": {
         "en": "The header {column} appears twice (also in column {other}). Rename or delete one of them.",
@@ -85,12 +139,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "优惠券表中没有属于「{value}」活动的券。请先添加券码，或改正名称。",
     },
     "literal_webhook": {
-        "en": "This webhook is written in full, so every editor of the sheet can read its key. Store it as a secret and write secret:NAME (or env:NAME) instead.",
-        "zh-CN": "机器人地址写的是完整网址，表格的每位编辑者都能看到密钥。请把它存为密钥，改写成 secret:名称（或 env:变量名）。",
+        "en": "This webhook is written in full, so every editor of the sheet can read its key. Store it as a secret and write secret:NAME (or env:QUNFLOW_NAME) instead.",
+        "zh-CN": "机器人地址写的是完整网址，表格的每位编辑者都能看到密钥。请把它存为密钥，改写成 secret:名称（或 env:QUNFLOW_变量名）。",
     },
     "bad_webhook": {
-        "en": "'{value}' is not a webhook. Write env:NAME, secret:NAME or the full https:// address.",
-        "zh-CN": "「{value}」不是有效的机器人地址。请写 env:变量名、secret:密钥名，或完整的 https:// 网址。",
+        "en": "'{value}' is not a webhook. Write env:QUNFLOW_NAME, secret:NAME or the full https:// address.",
+        "zh-CN": "「{value}」不是有效的机器人地址。请写 env:QUNFLOW_变量名、secret:密钥名，或完整的 https:// 网址。",
     },
     "pool_empty": {
         "en": "The coupon pool '{value}' is empty: the message went out without a coupon. Add available codes for it in the Coupons tab.",
@@ -223,6 +277,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "🎉 抽奖结果{prize}：{mentions}\n共 {count} 位成员参与。\n随机种子：{seed}\n名单指纹（sha256）：{hash}\n复核方法：{verify}",
     },
     "lottery_prize": {"en": " ({prize})", "zh-CN": "（{prize}）"},
+    # --- the CLI (qunflow.jobs.errors): failures the operator can fix, in the operator's language, exit code 2 ---
+    "cli_bad_time": {
+        "en": "--now '{value}' is not a moment qunflow can read. Write it in ISO 8601, like 2026-12-01T20:00:00+08:00 (end with Z for UTC; without an offset it is read as UTC).",
+        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 书写，例如 2026-12-01T20:00:00+08:00（以 Z 结尾表示 UTC；不写时区按 UTC 计算）。",
+    },
+    "cli_sheets_quota": {
+        "en": "Google Sheets refused more requests: the quota is used up (HTTP {status}), still after qunflow's retries. Wait a minute or two, then run the same command again.",
+        "zh-CN": "Google 表格拒绝了更多请求：请求配额已用完（HTTP {status}），qunflow 重试后仍然如此。请等一两分钟，再运行同一条命令。",
+    },
+    "cli_service_unavailable": {
+        "en": "{service} did not answer ({detail}), still after qunflow's retries. Check the network connection, then run the same command again in a few minutes.",
+        "zh-CN": "{service} 没有响应（{detail}），qunflow 重试后仍然失败。请检查网络连接，几分钟后再运行同一条命令。",
+    },
+    "cli_missing_workbook": {
+        "en": "{path} does not exist: create it with `qunflow init {path}`",
+        "zh-CN": "找不到工作簿 {path}：请先用 `qunflow init {path}` 创建它。",
+    },
+    "cli_unreadable_file": {
+        "en": "{path} cannot be read ({detail}). If it is a workbook, open it in Excel, WPS or LibreOffice and save it again as .xlsx, or restore a backup.",
+        "zh-CN": "{path}无法读取（{detail}）。如果这是工作簿，请用 Excel、WPS 或 LibreOffice 打开后重新另存为 .xlsx，或恢复备份。",
+    },
+    "cli_file_denied": {
+        "en": "qunflow may not read or write {path} (permission denied). Give your user access to it, or close the program that holds it.",
+        "zh-CN": "qunflow 没有权限读写 {path}。请给当前用户授予访问权限，或关闭占用它的程序。",
+    },
+    "cli_not_a_file": {
+        "en": "{path} is a folder, or lies inside something that is not a folder: give the path of the .xlsx file itself.",
+        "zh-CN": "{path} 是文件夹（或所在路径不是文件夹）：请写出 .xlsx 文件本身的路径。",
+    },
+    "cli_the_file": {"en": "The file", "zh-CN": "该文件"},
+    "cli_internal_error": {
+        "en": "internal error ({kind}). Please report it; run again with QUNFLOW_DEBUG=1 to see the details.",
+        "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
+    },
 }
 
 

@@ -1,27 +1,32 @@
 """Loading the workbook: raw cells in, a typed and checked Workbook with its Problems out. Pure.
 
-Bad rows are skipped and reported; everything else is used.
+Every mistake is reported at its cell; what a bad cell does to its row is sheet.parse's rule. A tab qunflow
+cannot read (no header, its key column gone) is reported once and read as missing.
 """
 from __future__ import annotations
 
 from datetime import date
 
+from .cells import scrub_workbook, warn_unstorable
 from .parse import parse_table
 from .problems import ProblemSink
 from .schema import TabSchema, load_schemas
-from .tables import RawWorkbook, detect_language, locate
+from .tables import Merged, RawWorkbook, detect_language, locate
 from .validate import check_references, check_settings, check_sop, check_groups, check_tag_rules, drop_duplicates
 from .workbook import Workbook
 
 
 def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
                   grid_rows: dict[str, int] | None = None, shared_sheet: bool = False,
-                  unparsed: tuple[str, ...] = ()) -> Workbook:
+                  unparsed: tuple[str, ...] = (), merged: Merged | None = None) -> Workbook:
     """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read.
-    `unparsed`: tabs located but not parsed into records (the SendLog, when the state store is the memory)."""
+    `unparsed`: tabs located but not parsed into records (the SendLog, when the state store is the memory).
+    `merged`: the merged cells near the top of each tab, when the store knows them (a local workbook)."""
     schemas = schemas or load_schemas()
+    raw, unstorable = scrub_workbook(raw)        # text no workbook can hold is read as U+FFFD, with a warning
     sink = ProblemSink(detect_language(raw, schemas))
-    located = locate(raw, schemas, sink, grid_rows)
+    located = locate(raw, schemas, sink, grid_rows, merged)
+    warn_unstorable(unstorable, located.tables, sink)
     tables = located.tables
     settings = check_settings(tables["settings"], sink, today)
     parsed = {key: parse_table(table, sink, today) for key, table in tables.items()

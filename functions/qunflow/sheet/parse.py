@@ -1,20 +1,39 @@
 """Turn a located table's rows into typed records, one Problem per bad cell.
 
-A row with an error is skipped; the other rows are used. Warnings keep the row.
+A bad cell is one Problem at its tab, row and column, with the value and what to write instead. What happens
+to its row depends on what the row is for (`drops_row`):
+- A bad or empty key cell (`member_id`, `rule_id`...) skips the row (an error): nothing can refer to it.
+- Rows that make qunflow post (Groups, SOP, Templates) are skipped by any bad cell (an error): blanking a bad
+  quiet_hours, until or holdout would post what the operator did not mean; not posting is the safe side.
+- Every other row stays, with the bad cell left empty for this run (a warning): a blacklisted member whose
+  最近活跃 has a typo is still blacklisted, a coupon still has its holder. A bad cell in a required column
+  skips the row, except in Members and Coupons, whose rows are what stops a second welcome or coupon.
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 from typing import Any, Callable
 
 from . import cells
 from ..sop import render
 from .cells import CellError, fold, is_blank
-from .problems import ProblemSink
+from .i18n import message
+from .problems import ERROR, WARNING, ProblemSink
 from .records import RECORDS
-from .schema import Column
+from .schema import Column, TabSchema
 from .tables import Table
+
+
+SENDING_TABS = frozenset({"groups", "sop", "templates"})    # a bad cell holds the row back
+KEPT_TABS = frozenset({"members", "coupons"})                # even a bad required cell keeps the row
+
+
+def drops_row(schema: TabSchema, column: Column) -> bool:
+    """Whether a bad or empty-but-required cell in `column` skips its row (else the cell is left empty)."""
+    if column.key in schema.key_columns or schema.key in SENDING_TABS:
+        return True
+    return column.required and schema.key not in KEPT_TABS
 
 
 def _enum(column: Column, raw: Any) -> str:
@@ -32,7 +51,7 @@ def _template(raw: Any) -> str:
     try:
         render.check_by_rendering(text)
     except render.TemplateProblem as problem:
-        raise CellError(problem.code, detail=problem.detail) from None
+        raise CellError(problem.code, detail=problem.detail, **problem.params) from None
     return text
 
 
@@ -71,15 +90,17 @@ def allowed_values(column: Column, lang: str) -> str:
 
 
 def parse_cell(column: Column, raw: Any, *, table: Table, row: int, sink: ProblemSink, today: date | None,
-               parser: Callable[[Any], Any] | None = None) -> tuple[bool, Any]:
-    """(ok, value). A bad cell adds exactly one Problem at its row and column."""
+               parser: Callable[[Any], Any] | None = None, blank_if_bad: bool = False) -> tuple[bool, Any]:
+    """(ok, value). A bad cell adds exactly one Problem at its row and column: an error, or with `blank_if_bad` a
+    warning that the cell is left empty for this run (ok is then True and the value None)."""
     if is_blank(raw):
         if not column.required and column.default in (None, ""):
             return True, None
         header = table.header_of(column.key, sink.lang)
         if column.required:
-            sink.add("required", tab=table.title, row=row, column=header, value="", example=column.example)
-            return False, None
+            _add(sink, blank_if_bad, "required", tab=table.title, row=row, column=header, value="",
+                 example=column.example)
+            return blank_if_bad, None
         if column.default in (None, ""):
             return True, None
         raw = column.default
@@ -88,8 +109,14 @@ def parse_cell(column: Column, raw: Any, *, table: Table, row: int, sink: Proble
     except CellError as error:
         header = table.header_of(column.key, sink.lang)
         params = {"example": column.example, "allowed": allowed_values(column, sink.lang), **error.params}
-        sink.add(error.code, tab=table.title, row=row, column=header, value=_shown(raw), **params)
-        return False, None
+        _add(sink, blank_if_bad, error.code, tab=table.title, row=row, column=header, value=_shown(raw), **params)
+        return blank_if_bad, None
+
+
+def _add(sink: ProblemSink, blanked: bool, code: str, **where: Any) -> None:
+    problem = sink.add(code, severity=WARNING if blanked else ERROR, **where)
+    if blanked:
+        sink.items[-1] = replace(problem, message=f"{problem.message} {message('cell_left_empty', sink.lang)}")
 
 
 def _shown(raw: Any) -> str:
@@ -98,34 +125,43 @@ def _shown(raw: Any) -> str:
     return "" if raw is None else str(raw)
 
 
+def _empty(column: Column) -> Any:
+    """What a required cell left empty holds in a kept row: text stays text ("" matches nothing)."""
+    return "" if column.type in ("text", "reference", "enum") else None
+
+
 def parse_table(table: Table, sink: ProblemSink, today: date | None) -> list[Any]:
-    """Typed records for the table's good rows (each with `.row`)."""
+    """Typed records for the table's rows that can be used (each with `.row`, the row the operator sees)."""
     if table.missing:
         return []
-    record_type = RECORDS[table.schema.key]
-    has_row_field = table.schema.key != "problems"
-    present = [c for c in table.schema.columns if c.key in table.columns]
-    required_missing = any(c.required and c.key not in table.columns for c in table.schema.columns)
-    if required_missing:
+    schema = table.schema
+    record_type = RECORDS[schema.key]
+    has_row_field = schema.key != "problems"
+    present = [c for c in schema.columns if c.key in table.columns]
+    absent_required = [c for c in schema.columns if c.required and c.key not in table.columns]
+    if any(drops_row(schema, c) for c in absent_required):
         return []  # one Problem at the header already says which column to add
     names = {f.name for f in fields(record_type)}
     parsers = {c.key: parser_for(c, today) for c in present}
+    drops = {c.key: drops_row(schema, c) for c in present}
     records = []
     for index, row in enumerate(table.rows):
         if all(is_blank(v) for v in row):
             continue
-        sheet_row = index + 2
-        values: dict[str, Any] = {}
+        sheet_row = table.sheet_row(index)
+        values: dict[str, Any] = {c.key: _empty(c) for c in absent_required}
         ok = True
         for column in present:
-            good, value = parse_cell(column, table.cell(row, column.key), table=table, row=sheet_row,
-                                     sink=sink, today=today, parser=parsers[column.key])
+            good, value = parse_cell(column, table.cell(row, column.key), table=table, row=sheet_row, sink=sink,
+                                     today=today, parser=parsers[column.key], blank_if_bad=not drops[column.key])
             ok &= good
+            if value is None and column.required:
+                value = _empty(column)
             if value is not None:
                 values[column.key] = value
         if not ok:
             continue
-        for column in table.schema.columns:  # defaults for optional columns the tab does not have
+        for column in schema.columns:  # defaults for optional columns the tab does not have
             if column.key not in values and column.key not in table.columns and column.default not in (None, ""):
                 values[column.key] = parser_for(column, today)(column.default)
         if has_row_field:

@@ -122,7 +122,26 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
 
 
 def is_schema_title(title: str) -> bool:
-    """Whether a tab title is one of qunflow's tabs (in either language); other tabs are never read."""
+    """Whether a tab title is one of qunflow's tabs (in either language); other tabs are read only to find one of
+    these renamed (`tabs_to_read`)."""
     from .cells import fold
     wanted = {fold(t) for schema in load_schemas().values() for t in (*schema.titles.values(), schema.key)}
     return fold(title) in wanted
+
+
+def tabs_to_read(titles: list[str]) -> list[str]:
+    """The tabs a store reads, in the workbook's order: qunflow's own, and, while one of them is not there by its
+    title, every other tab but the archives (one may be that tab renamed, found by its headers: sheet.tables)."""
+    from .cells import fold
+    ours = [t for t in titles if is_schema_title(t)]
+    present = {fold(t) for t in ours}
+    if all(any(fold(t) in present for t in (*s.titles.values(), s.key)) for s in load_schemas().values()):
+        return ours
+    return [t for t in titles if t in ours or not is_archive_title(t)]
+
+
+def is_archive_title(title: str) -> bool:
+    """The archive tabs housekeeping fills (`SendLog archive`, `发送记录归档`): never taken for a live tab."""
+    from .cells import fold
+    folded = fold(title)
+    return folded.endswith("archive") or folded.endswith("归档")

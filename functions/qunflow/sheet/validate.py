@@ -1,7 +1,8 @@
 """Checks across rows and tabs: unique ids, references, settings, group and SOP specifics.
 
 Each failed check adds one Problem at the cell to fix. An error drops its row
-from the model (the rest of the run goes on); a warning keeps it.
+from the model (the rest of the run goes on); a warning keeps it. A reference to
+nothing in a Members or Coupons row is a warning (the row stays: see sheet.parse).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .cells import fold, is_blank, parse_id
-from .parse import parse_cell
+from .parse import KEPT_TABS, parse_cell
 from .problems import ERROR, WARNING, ProblemSink
 from .records import Settings
 from .tables import Table
@@ -55,12 +56,12 @@ def check_settings(table: Table, sink: ProblemSink, today: date | None) -> Setti
             continue
         column = aliases.get(fold(key_raw))
         if column is None:
-            sink.add("unknown_setting", tab=table.title, row=index + 2, column=table.header_of("key", sink.lang),
-                     value=key_raw, severity=WARNING, allowed=", ".join(known))
+            sink.add("unknown_setting", tab=table.title, row=table.sheet_row(index),
+                     column=table.header_of("key", sink.lang), value=key_raw, severity=WARNING, allowed=", ".join(known))
             continue
         # problems point at the value cell of this setting's row
         ok, value = parse_cell(replace(column, key="value", required=False), table.cell(row, "value"),
-                               table=table, row=index + 2, sink=sink, today=today)
+                               table=table, row=table.sheet_row(index), sink=sink, today=today)
         if not ok or value is None:
             continue
         if hasattr(settings, column.key) and column.key != "extra":
@@ -104,10 +105,10 @@ def check_references(wb: Workbook, sink: ProblemSink) -> None:
                 continue
             target_tab, target_key = column.ref.split(".")
             existing = _raw_keys(wb.tables[target_tab], target_key)
-            severity = ERROR if column.required else WARNING
+            severity = ERROR if column.required and tab_key not in KEPT_TABS else WARNING
             for record in (records.values() if isinstance(records, dict) else records):
                 value = getattr(record, column.key)
-                if value is None or fold(value) in existing:
+                if is_blank(value) or fold(value) in existing:
                     continue
                 target = wb.tables[target_tab]
                 sink.add("unknown_ref", tab=table.title, row=record.row, column=table.header_of(column.key, sink.lang),

@@ -14,6 +14,7 @@ class Snapshot:
     raw: RawWorkbook                                   # title -> rows (header first)
     grid_rows: dict[str, int] = field(default_factory=dict)
     version: str | None = None                         # what the store needs to detect a concurrent edit
+    merged: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)  # merged cells near the top
 
 
 @dataclass

@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..sheet.cells import storable_value
 from ..sheet.changes import Changes
 from ..sheet.problems import ProblemSink
-from ..sheet.schema import LANGS, is_schema_title, load_schemas
+from ..sheet.schema import LANGS, load_schemas, tabs_to_read
 from ..sheet.tables import column_letter, locate
 from .writeplan import WritePlan, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
@@ -157,7 +158,7 @@ class GoogleSheetsStore:
         except Exception as exc:
             if status_of(exc) != 400:
                 raise
-            titles = [t for t in self.tab_titles() if is_schema_title(t)]  # learn the real titles once
+            titles = tabs_to_read(self.tab_titles())  # learn the real titles once (and look for a renamed tab)
             reply = self._call("read", lambda: self.http.values_batch_get(
                 self.spreadsheet_id, [quote_title(t) for t in titles], dict(READ_PARAMS)))
         self._titles = titles
@@ -175,6 +176,7 @@ class GoogleSheetsStore:
         tables = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables
         plan = plan_writes(tables, changes, lang)
         self._structure(plan, snapshot)
+        _storable(plan)
         if plan.writes:
             body = {"valueInputOption": "RAW", "data": [
                 {"range": f"{quote_title(w.title)}!{a1(w.row, w.col)}", "majorDimension": "ROWS", "values": w.values}
@@ -208,7 +210,8 @@ class GoogleSheetsStore:
             if tried and landed():
                 return None
             tried = True
-            return self.http.values_append(self.spreadsheet_id, f"{quote_title(append.title)}!A1",
+            start = table.header_row if table is not None else 1   # the table starts at its header, not a title
+            return self.http.values_append(self.spreadsheet_id, f"{quote_title(append.title)}!A{start}",
                                            {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                                            {"values": append.rows})
         self._call("write", attempt)
@@ -220,10 +223,14 @@ class GoogleSheetsStore:
         write-ahead log. The final statuses then overwrite these rows in the one batch write."""
         table = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables[tab]
         from .writeplan import _TabPlan
+        if table.unreadable:
+            raise SheetAccessError(f"qunflow cannot read the header of the {table.title} tab, so it cannot log "
+                                   "sends there before posting them: nothing was sent. Fix the tab (qunflow "
+                                   "validate says how).")
         t = _TabPlan(table, lang, WritePlan())
-        lines = [t.line(r) for r in rows]
+        lines = [[storable_value(v) for v in t.line(r)] for r in rows]
         reply = self._call("write", lambda: self.http.values_append(
-            self.spreadsheet_id, f"{quote_title(table.title)}!A1",
+            self.spreadsheet_id, f"{quote_title(table.title)}!A{t.header_row}",
             {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": lines}))
         updated = reply.get("updates", {}).get("updatedRange", "")
         m = re.search(r"![A-Z]+(\d+)", updated)
@@ -307,6 +314,14 @@ def _overflow_to_appends(plan: WritePlan, grid_rows: dict[str, int]) -> None:
     for append in list(plan.appends) + [Append(t, rows) for t, rows in extra.items()]:
         merged.setdefault(append.title, []).extend(append.rows)
     plan.appends = [Append(t, rows) for t, rows in merged.items()]
+
+
+def _storable(plan: WritePlan) -> None:
+    """The last line of defence: text no sheet can hold (a lone surrogate, a control character) goes as U+FFFD."""
+    for w in plan.writes:
+        w.values = [[storable_value(v) for v in row] for row in w.values]
+    for a in plan.appends:
+        a.rows = [[storable_value(v) for v in row] for row in a.rows]
 
 
 def _header_write(title: str, header: list[str]):

@@ -4,6 +4,10 @@ The plan is a list of rectangular writes (row/column 1-based, as in A1
 notation) plus rows to append at the end of log tabs, plus tabs and headers to
 create. Stores execute plans; the MemoryStore and the XlsxStore's pending
 overlay apply them to raw lists with `apply_to_raw`.
+
+Rows are addressed below each tab's header row (`Table.header_row`: a title row may sit above it). A tab
+qunflow cannot read (`Table.unreadable`) gets nothing: its changes are listed in `skipped`, once per tab.
+An empty tab gets its header in row 1; only a tab that is not there at all is created.
 """
 from __future__ import annotations
 
@@ -73,31 +77,40 @@ class _TabPlan:
 
     def __init__(self, table: Table, lang: str, plan: WritePlan):
         self.table, self.plan = table, plan
-        self.columns = dict(table.columns)
+        self.frozen = table.unreadable             # never written: not a cell, not a header, not a row
+        self.columns = {} if self.frozen else dict(table.columns)
         self.header_len = len(table.header)
-        if table.missing:
+        self.header_row = table.header_row
+        if self.frozen:
+            plan.skipped.append(f"{table.title}: qunflow cannot read this tab (see the Problems tab); nothing "
+                                "was written to it")
+        elif table.missing:
             header = [c.header(lang) for c in table.schema.columns]
-            plan.new_tabs.append((table.title, header))
+            if table.empty:
+                plan.writes.append(RangeWrite(table.title, 1, 1, [header]))
+            else:
+                plan.new_tabs.append((table.title, header))
             self.columns = {c.key: i for i, c in enumerate(table.schema.columns)}
-            self.header_len = len(header)
+            self.header_len, self.header_row = len(header), 1
         else:
             for column in table.schema.columns:   # a column qunflow writes but the operator removed
                 if column.written and column.key not in self.columns:
                     self.columns[column.key] = self.header_len
-                    plan.writes.append(RangeWrite(table.title, 1, self.header_len + 1, [[column.header(lang)]]))
+                    plan.writes.append(RangeWrite(table.title, self.header_row, self.header_len + 1,
+                                                  [[column.header(lang)]]))
                     self.header_len += 1
         self.rows_by_key: dict[tuple[str, ...], int] = {}
         for index, row in enumerate(table.rows):
             key = _key_of(table, row)
             if key is not None:
-                self.rows_by_key.setdefault(key, index + 2)
+                self.rows_by_key.setdefault(key, table.sheet_row(index))
         self.next_row = self._last_used_row() + 1
 
     def _last_used_row(self) -> int:
-        last = 1
+        last = self.header_row
         for index, row in enumerate(self.table.rows):
             if not all(is_blank(v) for v in row):
-                last = index + 2
+                last = self.table.sheet_row(index)
         return last
 
     def line(self, row: Row) -> list[Any]:
@@ -109,7 +122,7 @@ class _TabPlan:
         return out
 
     def set_cell(self, sheet_row: int, column: str, value: Any) -> None:
-        if column in self.columns:
+        if column in self.columns and not self.frozen:
             self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1, [[to_cell(value)]]))
 
 
@@ -124,6 +137,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
 
     for change in changes.cells:
         t = tab(change.tab)
+        if t.frozen:
+            continue
         row = t.rows_by_key.get(_fold_key(change.key))
         if row is None:
             plan.skipped.append(f"{t.table.title}: {'/'.join(change.key)} no longer exists")
@@ -131,6 +146,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
         t.set_cell(row, change.column, change.value)
     for key, rows in changes.upserts.items():
         t = tab(key)
+        if t.frozen:
+            continue
         fresh = []
         for row in rows:
             at = t.rows_by_key.get(_fold_key(tuple(row.get(k) for k in t.table.schema.key_columns)))
@@ -143,20 +160,23 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
             _append_rows(t, fresh, plan)
     for key, rows in changes.replace.items():
         t = tab(key)
+        if t.frozen:
+            continue
         old_last = t._last_used_row()
         lines = [t.line(r) for r in rows]
         width = max([len(l) for l in lines] + [t.header_len, 1])
         lines = [l + [""] * (width - len(l)) for l in lines]
-        lines += [[""] * width for _ in range(max(0, old_last - 1 - len(rows)))]
+        lines += [[""] * width for _ in range(max(0, old_last - t.header_row - len(rows)))]
         if lines:
-            plan.writes.append(RangeWrite(t.table.title, 2, 1, lines))
-        t.next_row = 2 + len(rows)
+            plan.writes.append(RangeWrite(t.table.title, t.header_row + 1, 1, lines))
+        t.next_row = t.header_row + 1 + len(rows)
     for key, rows in changes.appends.items():
-        if rows:
+        if rows and not tab(key).frozen:
             _append_rows(tab(key), rows, plan)
     for key, at, row in changes.rows_at:
         t = tab(key)
-        plan.writes.append(RangeWrite(t.table.title, at, 1, [t.line(row)]))
+        if not t.frozen and at > t.header_row:
+            plan.writes.append(RangeWrite(t.table.title, at, 1, [t.line(row)]))
     return plan
 
 

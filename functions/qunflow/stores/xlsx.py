@@ -32,14 +32,15 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import python_calamine
 
+from ..sheet.cells import storable
 from ..sheet.changes import Changes
 from .lease import LeaseBusy, file_lease
 from ..sheet.problems import ProblemSink
-from ..sheet.schema import is_schema_title, load_schemas
-from ..sheet.tables import RawWorkbook, locate
+from ..sheet.schema import load_schemas, tabs_to_read
+from ..sheet.tables import HEADER_ROWS, RawWorkbook, locate
 from .writeplan import WritePlan, apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
-from .xlsx_patch import PatchUnsupported, clean_text, patch_xlsx, place
+from .xlsx_patch import PatchUnsupported, escaped_text, patch_xlsx, place
 
 REASONS = {
     "open": {
@@ -91,8 +92,10 @@ def office_lock(path: Path) -> tuple[str, Path] | None:
     return None
 
 
-def read_xlsx(path: Path | BinaryIO, every_tab: bool = False) -> RawWorkbook:
-    """qunflow's tabs (or, with every_tab, all of them) as raw rows; `path` may be an open binary file."""
+def read_xlsx(path: Path | BinaryIO, every_tab: bool = False, merged: dict | None = None) -> RawWorkbook:
+    """qunflow's tabs (or, with every_tab, all of them) as raw rows; `path` may be an open binary file. While one
+    of qunflow's tabs is not there by its title, the others are read too (`tabs_to_read`: one may be it, renamed).
+    `merged`, when given, gets each tab's merged cells near the top (row0, col0, row1, col1; 0-based)."""
     if isinstance(path, (str, os.PathLike)):
         book = python_calamine.CalamineWorkbook.from_path(str(path))
     else:
@@ -100,11 +103,16 @@ def read_xlsx(path: Path | BinaryIO, every_tab: bool = False) -> RawWorkbook:
         book = python_calamine.CalamineWorkbook.from_filelike(path)
     try:
         raw: RawWorkbook = {}
+        wanted = set(tabs_to_read(list(book.sheet_names)))
         for name in book.sheet_names:
-            if not every_tab and not is_schema_title(name):
-                continue  # operators' own tabs and the archives are never read
-            rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            if not every_tab and name not in wanted:
+                continue  # operators' own tabs and the archives are not read
+            sheet = book.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
             raw[name] = [[None if v == "" else v for v in row] for row in rows]
+            if merged is not None:
+                merged[name] = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or ())
+                                if r0 < HEADER_ROWS]
         return raw
     finally:
         book.close()
@@ -147,7 +155,7 @@ class XlsxStore:
         """Keep changes for the next run, atomically (a crash never leaves half a pending file)."""
         tmp = _new_temp_beside(self.pending_path)
         try:
-            tmp.write_text(todo.to_json(), encoding="utf-8")
+            tmp.write_text(storable(todo.to_json()), encoding="utf-8")   # a lone surrogate cannot be UTF-8
             os.replace(tmp, self.pending_path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -159,7 +167,8 @@ class XlsxStore:
         self.requests.read += 1
         data = io.BytesIO(self.path.read_bytes())   # one read: the digest and the rows are of the same bytes
         version = _digest_of(data)
-        raw = read_xlsx(data)
+        merged: dict = {}
+        raw = read_xlsx(data, merged=merged)
         pending = self._pending()
         if pending is not None:  # show what is still to be written as written, so no job acts twice
             self._clean = None
@@ -167,7 +176,7 @@ class XlsxStore:
             apply_to_raw(raw, plan_writes(tables, pending, "en"))
         else:
             self._clean = (version, raw, _shape(raw))
-        return Snapshot(raw, version=version)
+        return Snapshot(raw, version=version, merged=merged)
 
     def _file_raw(self, snapshot: Snapshot, version: str, src: BinaryIO) -> RawWorkbook:
         """The file's own rows: the snapshot's when it was read here with no overlay and is unchanged."""
@@ -330,7 +339,7 @@ def _put(sheet: Any, row: int, col: int, value: Any) -> None:
         cell.value = None
         return
     if isinstance(value, str):
-        value = clean_text(value)        # a control character or a lone surrogate never makes the file unsavable
+        value = escaped_text(value).replace("\r", "_x000D_")   # never unsavable; a bare \r would read back as \n
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"

@@ -9,8 +9,9 @@
   strings into shared ones on its next save). Numbers are `<v>`, booleans `t="b"`, and dates and times are
   ISO text, as qunflow writes them everywhere (`to_cell`; python-calamine reads them back unchanged). Blank
   clears the cell. An overwritten cell keeps its style `s=`; a new cell takes its row's or column's style.
-- Characters XML 1.0 forbids are dropped, `\\r` becomes `&#13;` and a literal `_xHHHH_` is escaped as Excel does
-  (`_x005F_`), so text reads back as written (Excel, LibreOffice and calamine decode `_xHHHH_`).
+- Characters XML 1.0 forbids become U+FFFD (the last line of defence: the file always opens), `\\r` becomes
+  `&#13;` and a literal `_xHHHH_` is escaped as Excel does (`_x005F_`), so text reads back as written (Excel,
+  LibreOffice and calamine decode `_xHHHH_`; openpyxl leaves an inline string's escapes as they are).
 - A formula overwritten by a value makes xl/calcChain.xml stale (Excel would "repair" the file): it is dropped
   with its relationship and content type, and Excel rebuilds it.
 - Rows and cells stay in order; `<dimension ref>` grows to cover what is written.
@@ -25,7 +26,7 @@ import re
 from functools import lru_cache
 from typing import Any, BinaryIO, Iterator
 
-from ..sheet.cells import is_blank
+from ..sheet.cells import is_blank, storable
 from ..sheet.changes import to_cell
 from ..sheet.tables import RawWorkbook
 from .writeplan import WritePlan
@@ -35,7 +36,6 @@ Cells = dict[str, dict[int, dict[int, Any]]]     # tab title -> sheet row -> col
 FLUSH = 1 << 18
 MAX_TEXT = 32767
 LEVEL = 3        # zlib level of a changed worksheet: ~3x faster than 6 for ~7% more bytes (the bench's 100k Members)
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
 _ATTR = re.compile(rb"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _REF = re.compile(rb"\$?([A-Za-z]{1,3})\$?(\d+)")
@@ -128,14 +128,20 @@ def column_letters(n: int) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Text a cell can hold: without the characters XML 1.0 forbids, at most 32,767 characters (Excel's
-    limit, where openpyxl cuts too)."""
-    return _FORBIDDEN.sub("", text)[:MAX_TEXT]
+    """Text a cell can hold: each character XML 1.0 forbids replaced by U+FFFD, at most 32,767 characters
+    (Excel's limit, where openpyxl cuts too)."""
+    return storable(text)[:MAX_TEXT]
+
+
+def escaped_text(text: str) -> str:
+    """Text as an .xlsx cell stores it: cleaned, and a literal `_xHHHH_` escaped as Excel does (`_x005F_xHHHH_`),
+    so that it does not read back as the character HHHH."""
+    return _XESCAPE.sub(r"_x005F_\1", clean_text(text))
 
 
 def text_xml(text: str) -> bytes:
     """Text as XML character data: cleaned, `_xHHHH_` kept literal, `\\r` kept."""
-    text = _XESCAPE.sub(r"_x005F_\1", clean_text(text))
+    text = escaped_text(text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;").encode("utf-8")
 
 

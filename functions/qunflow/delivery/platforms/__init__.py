@@ -1,8 +1,8 @@
 """One module per chat platform, and the explicit registry of them (no directory scanning)."""
 from __future__ import annotations
 
-from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, OutcomeKind,
-                   Platform)
+from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, UNKNOWN, HttpRequest, MessageRejected, Outcome,
+                   OutcomeKind, Platform)
 from .dingtalk import DingTalk, sign_dingtalk
 from .discord import Discord
 from .feishu import Feishu, sign_feishu
@@ -20,5 +20,5 @@ PLATFORMS: dict[str, type[Platform]] = {
 }
 
 __all__ = ["PLATFORMS", "Platform", "HttpRequest", "MessageRejected", "Outcome", "OutcomeKind", "OK", "RETRY",
-           "REJECT_MESSAGE", "DISABLE_TARGET", "WeCom", "DingTalk", "Feishu", "Slack", "Discord", "Telegram",
+           "REJECT_MESSAGE", "DISABLE_TARGET", "UNKNOWN", "WeCom", "DingTalk", "Feishu", "Slack", "Discord", "Telegram",
            "sign_dingtalk", "sign_feishu"]

@@ -45,13 +45,15 @@ class HttpRequest:
 
 class OutcomeKind(str, Enum):
     OK = "OK"
-    RETRY = "RETRY"
+    RETRY = "RETRY"                       # the platform did not take it (5xx but 504, 429, "not now" codes)
     REJECT_MESSAGE = "REJECT_MESSAGE"
     DISABLE_TARGET = "DISABLE_TARGET"
+    UNKNOWN = "UNKNOWN"                   # it may have been posted (a gateway's 504): never sent again
 
 
-OK, RETRY, REJECT_MESSAGE, DISABLE_TARGET = (OutcomeKind.OK, OutcomeKind.RETRY, OutcomeKind.REJECT_MESSAGE,
-                                             OutcomeKind.DISABLE_TARGET)
+OK, RETRY, REJECT_MESSAGE, DISABLE_TARGET, UNKNOWN = (OutcomeKind.OK, OutcomeKind.RETRY, OutcomeKind.REJECT_MESSAGE,
+                                                      OutcomeKind.DISABLE_TARGET, OutcomeKind.UNKNOWN)
+GATEWAY_TIMEOUT = 504
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,15 @@ def image_caption(message: Message) -> str:
 
 # ---- reading replies -----------------------------------------------------------------------------------------
 
+def gateway_timeout(status_code: int) -> Outcome | None:
+    """HTTP 504, on every platform: a gateway in front of the platform stopped waiting for it after our request
+    had reached it, so the platform may have posted the message. Unlike 502 and 503 (the platform did not take
+    it: retried), it is UNKNOWN and never sent again."""
+    if status_code != GATEWAY_TIMEOUT:
+        return None
+    return Outcome(UNKNOWN, None, str(status_code), "HTTP 504: a gateway timed out waiting for the platform")
+
+
 def parse_json(body: bytes | str | None) -> Any:
     if body is None:
         return None
@@ -218,6 +229,9 @@ CodeTable = Mapping[int, tuple[OutcomeKind, float | None, str]]
 def classify_coded(status: int, headers: Mapping[str, str], body: bytes, table: CodeTable,
                    code_fields: tuple[str, ...], message_fields: tuple[str, ...]) -> Outcome:
     """For WeCom, DingTalk and Feishu, which answer HTTP 200 with a numeric code in the JSON: the code decides."""
+    timed_out = gateway_timeout(status)
+    if timed_out is not None:
+        return timed_out
     data = parse_json(body)
     code = None
     if isinstance(data, dict):

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
-from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, header, image_caption,
-                   latest, parse_json, require_card, require_image_url, require_text, seconds, short, split_text,
-                   truncate, utf16_len)
+from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, gateway_timeout, header,
+                   image_caption, latest, parse_json, require_card, require_image_url, require_text, seconds, short,
+                   split_text, truncate, utf16_len)
 from .markup import markdown_to_plain
 
 
@@ -67,6 +67,9 @@ class Discord(Platform):
 
     @classmethod
     def classify(cls, status_code: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        timed_out = gateway_timeout(status_code)
+        if timed_out is not None:
+            return timed_out
         data = parse_json(body)
         data = data if isinstance(data, dict) else {}
         detail = short(data.get("message") or (body.decode("utf-8", "replace") if body else ""), 160)

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
-from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, header, image_caption,
-                   require_card, require_image_url, require_text, seconds, short, split_text, truncate, utf16_len)
+from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, gateway_timeout, header,
+                   image_caption, require_card, require_image_url, require_text, seconds, short, split_text, truncate,
+                   utf16_len)
 from .markup import slack_escape, to_slack_mrkdwn
 
 
@@ -58,6 +59,9 @@ class Slack(Platform):
 
     @classmethod
     def classify(cls, status_code: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        timed_out = gateway_timeout(status_code)
+        if timed_out is not None:
+            return timed_out
         word = short(body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body, 80)
         code = str(status_code)
         if status_code == 200 and word == "ok":

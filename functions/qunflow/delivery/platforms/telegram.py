@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..message import NO_MENTIONS, Mentions, Message, Target
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
-                   Windows, header, image_caption, latest, parse_json, require_card, require_image_url, require_text,
-                   seconds, short, split_text, utf16_len)
+                   Windows, gateway_timeout, header, image_caption, latest, parse_json, require_card, require_image_url,
+                   require_text, seconds, short, split_text, utf16_len)
 from .markup import telegram_escape, to_telegram_html
 
 _BOT = re.compile(r"/bot([^/]+)/")
@@ -92,6 +92,9 @@ class Telegram(Platform):
 
     @classmethod
     def classify(cls, status_code: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        timed_out = gateway_timeout(status_code)
+        if timed_out is not None:
+            return timed_out
         data = parse_json(body)
         if not isinstance(data, dict):
             if status_code >= 500 or 200 <= status_code < 300:

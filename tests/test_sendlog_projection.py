@@ -148,3 +148,16 @@ def test_without_a_store_the_report_goes_out_again_once_its_row_is_gone():
         store.raw[SENDLOG] = store.raw[SENDLOG][:1]
         _post_report(store, None, emulator, now + timedelta(hours=1))
         assert len(emulator.messages) == 2
+
+
+def test_a_sendlog_qunflow_cannot_read_is_not_counted_as_rewritten(state):
+    """The tab's header gone: the tab is never written, and the day's rewrite waits until it can be."""
+    shop = Shop(at("2026-12-01 09:55"), rows=_rows(14), state=state)
+    try:
+        shop.tick(at("2026-12-01 09:55"))
+        shop.store.raw[SENDLOG] = [["something else"], ["an operator's note"]]
+        shop.tick(at("2026-12-02 09:00"))
+        assert state.cursor("sendlog_projected") != "2026-12-02"
+        assert shop.store.raw[SENDLOG] == [["something else"], ["an operator's note"]]
+    finally:
+        shop.close()

@@ -89,6 +89,8 @@ def project(state: Any, wb: Workbook, window: list[SendState], changes: Changes,
     """Leave this tick's own rows as appends, or, when the tab is due a rewrite (a new day, or it does not show
     what the store holds), replace the whole tab with the window. Returns the cursor value to advance once the
     write is done (None: nothing rewritten)."""
+    if wb.tables["sendlog"].unreadable:
+        return None             # a tab qunflow cannot read is never written: nothing rewritten, the cursor stays
     own = {str(r["send_id"]): r for r in changes.appends.get("sendlog", [])}
     own.update({str(r["send_id"]): r for tab, _, r in changes.rows_at if tab == "sendlog"})
     today = now.astimezone(wb.settings.timezone).date().isoformat()

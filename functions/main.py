@@ -135,9 +135,11 @@ def tick(request: Any) -> tuple[dict, int]:
     except Exception as exc:  # noqa: BLE001 - logged as one line; Scheduler retries
         return _failed(job, now, exc)
     summary = report.as_json()
-    severity = "ERROR" if report.failed or report.unknown else "WARNING" if report.retry else "INFO"
+    severity = "ERROR" if report.failed or report.unknown or report.blocked else \
+        "WARNING" if report.retry else "INFO"
+    extra = {"blocked": report.blocked} if report.blocked else {}  # a tab or column the tick cannot use
     _log(severity, "tick done", job=job, schedule_time=now.isoformat(),
-         duration_ms=round((time.monotonic() - started) * 1000), **{k: summary[k] for k in
+         duration_ms=round((time.monotonic() - started) * 1000), **extra, **{k: summary[k] for k in
          ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry", "problems",
           "sheets_requests")})
     return summary, 200

@@ -58,13 +58,9 @@ def _store() -> Any:
         import os
         from qunflow.stores import open_store
         options = {}
-        bucket = os.environ.get("QUNFLOW_LEASE_BUCKET")
-        if bucket and os.environ.get("QUNFLOW_SOURCE", "").startswith("gsheets:"):
-            import google.auth
-            from google.auth.transport.requests import AuthorizedSession
-            from qunflow.stores.lease import GcsLease
-            creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
-            options["lease"] = GcsLease(AuthorizedSession(creds), bucket, time.time)
+        if _state() is not None and os.environ.get("QUNFLOW_SOURCE", "").startswith("gsheets:"):
+            from qunflow.stores.lease import StateLease
+            options["lease"] = StateLease(_state(), time.time)  # one run at a time: a record beside the ledger
         _CLIENTS["store"] = open_store(None, **options)
     return _CLIENTS["store"]
 

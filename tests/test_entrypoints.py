@@ -188,6 +188,23 @@ def test_google_unreachable_is_one_error_line_and_503_so_scheduler_retries(world
     assert len(emulator.messages) == 2
 
 
+def test_an_overlapping_tick_meets_the_lease_in_the_state_store_and_posts_nothing(world, tmp_path, monkeypatch):
+    """In the cloud the tick lease is a record in the state store (Terraform gives no lease bucket): while another
+    run holds it, a tick answers 200 "skipped" and posts nothing; once it is free, the same schedule time posts."""
+    from qunflow.state.sqlite import SqliteState
+    from qunflow.stores.lease import StateLease
+    sheets, emulator, now = world
+    monkeypatch.setenv("QUNFLOW_STATE", str(tmp_path / "state.sqlite"))
+    other = StateLease(SqliteState(tmp_path / "state.sqlite")).hold(f"qunflow-{SHEET}-tick.lease", 900)
+    other.__enter__()                                     # another instance, mid-tick
+    reply = scheduler_post(cold_start(), now)
+    assert reply.status_code == 200 and "held by another run" in reply.get_json()["skipped"]
+    assert not emulator.messages
+    other.__exit__(None, None, None)
+    summary = scheduler_post(cold_start(), now).get_json()  # Scheduler's next attempt
+    assert summary["sent"] == 2 and len(emulator.messages) == 2
+
+
 def test_a_sop_tab_without_its_schedule_column_logs_an_error_that_names_it(monkeypatch, capsys):
     """A renamed required column stops the rules (the tick exits 2 at the CLI): in the cloud the "tick done" line is
     an ERROR that says which tab and column, so the engineer's alert fires instead of a quiet INFO."""

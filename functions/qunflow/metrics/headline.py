@@ -35,16 +35,16 @@ CHANGE_METRICS = ("orders", "revenue", "joined", "messages_by_members", "coupons
 WEEK = 7
 
 WORDS = {
-    "en": {"above": "{label} {pct} above the 7-day average", "below": "{label} {pct} below the 7-day average",
-           "flat": "{label} level with the 7-day average", "from_zero": "{label} {value}, the 7 days before had none",
-           "none": "{label}: no data yet", "points_above": "{label} {pts} points above the 7-day average",
-           "points_below": "{label} {pts} points below the 7-day average", "shop": "Whole shop",
-           "more": "{label} {diff} more than the 7-day average", "less": "{label} {diff} less than the 7-day average"},
-    "zh-CN": {"above": "{label} 比前7天平均 高 {pct}", "below": "{label} 比前7天平均 低 {pct}",
-              "flat": "{label} 与前7天平均 持平", "from_zero": "{label} {value}，前7天都是 0",
-              "none": "{label}：还没有数据", "points_above": "{label} 比前7天平均 高 {pts} 个百分点",
-              "points_below": "{label} 比前7天平均 低 {pts} 个百分点", "shop": "全店",
-              "more": "{label} 比前7天平均 多 {diff}", "less": "{label} 比前7天平均 少 {diff}"},
+    "en": {"above": "{label}{pct} above the 7-day average", "below": "{label}{pct} below the 7-day average",
+           "flat": "{label}level with the 7-day average", "from_zero": "{label}up from 0 in the 7 days before",
+           "none": "{label}nothing earlier to compare with", "points_above": "{label}{pts} points above the 7-day average",
+           "points_below": "{label}{pts} points below the 7-day average", "shop": "Whole shop",
+           "more": "{label}{diff} more than the 7-day average", "less": "{label}{diff} less than the 7-day average"},
+    "zh-CN": {"above": "{label}比前7天平均 高 {pct}", "below": "{label}比前7天平均 低 {pct}",
+              "flat": "{label}与前7天平均 持平", "from_zero": "{label}前7天都是 0",
+              "none": "{label}还没有可比较的前几天", "points_above": "{label}比前7天平均 高 {pts} 个百分点",
+              "points_below": "{label}比前7天平均 低 {pts} 个百分点", "shop": "全店",
+              "more": "{label}比前7天平均 多 {diff}", "less": "{label}比前7天平均 少 {diff}"},
 }
 
 
@@ -118,8 +118,9 @@ class Line:
 class Days:
     """Metric rows per group for a run of days, computed once; the shop's row is the total over groups."""
 
-    def __init__(self, facts: Facts, groups: list, first: date, last: date):
+    def __init__(self, facts: Facts, groups: list, first: date, last: date, since: date | None = None):
         self.facts, self.groups = facts, groups
+        self.since = since or first          # days before the first with data are not averaged in
         self.rows: dict[tuple[str, date], dict] = {}
         day = first
         while day <= last:
@@ -135,7 +136,7 @@ class Days:
         return total(metric, rows) if rows else None
 
     def line(self, metric: str, group_id: str | None, name: str, day: date) -> Line:
-        week = [day - timedelta(days=k) for k in range(1, WEEK + 1)]
+        week = [day - timedelta(days=k) for k in range(1, WEEK + 1) if day - timedelta(days=k) >= self.since]
         base_metric = BASE_OF.get(metric, metric)
         base = mean([self.value(base_metric, group_id, d) for d in week]) or Decimal(0)
         return Line(group_id, name, metric, self.value(metric, group_id, day),
@@ -144,12 +145,13 @@ class Days:
 
 
 def days_for_headline(facts: Facts, groups: list, day: date, first: date | None = None) -> Days:
-    return Days(facts, groups, min(first or day, day) - timedelta(days=WEEK), day)
+    return Days(facts, groups, min(first or day, day) - timedelta(days=WEEK), day, since=facts.first_day())
 
 
-def change_words(line: Line, lang: str) -> str:
+def change_words(line: Line, lang: str, with_label: bool = True) -> str:
+    """ "成交额 比前7天平均 高 23%"; without the label: "比前7天平均 高 23%"."""
     w = WORDS[lang]
-    label = metric_label(line.metric, lang)
+    label = metric_label(line.metric, lang) + " " if with_label else ""
     if line.day is None or line.avg is None:
         return w["none"].format(label=label)
     if line.metric in RATE_METRICS:
@@ -159,7 +161,7 @@ def change_words(line: Line, lang: str) -> str:
         return w["points_above" if pts > 0 else "points_below"].format(label=label, pts=f"{abs(pts):.1f}")
     if line.avg == 0:
         return w["flat"].format(label=label) if not line.day else \
-            w["from_zero"].format(label=label, value=show(line.metric, line.day))
+            w["from_zero"].format(label=label)
     if line.base < MIN_BASE:   # a few orders: "3 instead of 1.1" says it; "+163%" would make noise look big
         diff = Decimal(line.day) - line.avg
         if abs(diff) < Decimal("0.05"):

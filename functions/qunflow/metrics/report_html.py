@@ -108,7 +108,7 @@ def _headline_html(head, lang: str, w: dict) -> str:
                      f"<span class='gv'>{escape(show(metric, line.day))}</span>"
                      f"<span class='gw'>{escape(w['day_before'])} {escape(show(metric, line.prev))} · {escape(w['avg7'])} "
                      f"{escape(show(metric, line.avg))} · <span class='{_tone(line)}'>"
-                     f"{escape(change_words(line, lang))}</span></span></li>")
+                     f"{escape(change_words(line, lang, with_label=False))}</span></span></li>")
     parts.append("</ul></section>")
     return "".join(parts)
 

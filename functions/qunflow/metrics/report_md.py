@@ -33,10 +33,10 @@ TEXT = {
 
 
 def change_item(line, lang: str) -> str:
-    """One of the things that changed most, in words: "G03 穿搭研究所 · 成员发言 12（… 高 126%）"."""
-    sep = "：" if lang == "zh-CN" else ": "
-    return f"{line.name}{sep}{show(line.metric, line.day)}（{change_words(line, lang)}）" if lang == "zh-CN" else \
-        f"{line.name}{sep}{show(line.metric, line.day)} ({change_words(line, lang)})"
+    """One of the things that changed most, in words: "G03 穿搭研究所 · 成员发言 12，比前7天平均 高 126%"."""
+    sep = "，" if lang == "zh-CN" else ", "
+    return f"{line.name} · {metric_label(line.metric, lang)} {show(line.metric, line.day)}{sep}" \
+        f"{change_words(line, lang, with_label=False)}"
 
 
 def ops_group(wb: Workbook) -> str | None:
@@ -59,9 +59,10 @@ def daily_report(wb: Workbook, day: date, facts: Facts | None = None) -> str:
              "- " + change_words(shop, lang)]
     for line in head.groups:
         lines.append("  - " + t["group"].format(name=line.name, value=show(metric, line.day),
-                                                words=change_words(line, lang)))
+                                                words=change_words(line, lang, with_label=False)))
     if head.changes:
-        lines.append("- " + t["changes"].format(items=t["sep"].join(change_item(c, lang) for c in head.changes)))
+        lines.append("- " + t["changes"].format(items="; ".join(change_item(c, lang) for c in head.changes)
+                                                 if lang == "en" else "；".join(change_item(c, lang) for c in head.changes)))
     if head.drops:
         lines.append("- " + t["drops"].format(items=t["sep"].join(
             t["drop"].format(name=d.name, metric=label, value=show(metric, d.day), avg=show(metric, d.avg))

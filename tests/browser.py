@@ -156,3 +156,16 @@ class Page:
 
 def open_browser(tmp_path: Path) -> Page:
     return Page(chromium(), tmp_path / "profile")
+
+
+def png_is_not_blank(data: bytes) -> bool:
+    """Decode the PNG's image data (zlib) and check it holds more than one colour's worth of bytes."""
+    import zlib
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        if data[pos + 4:pos + 8] == b"IDAT":
+            idat += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    return len(set(zlib.decompress(idat))) > 16

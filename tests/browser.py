@@ -42,6 +42,15 @@ LAYOUT_JS = """(() => ({width: innerWidth, scrollWidth: document.documentElement
         && !e.closest('[data-scroll]')).slice(0, 5).map(e => e.tagName + '.' + e.className)}))()"""
 
 
+def cjk_font_installed() -> bool:
+    """fonts-noto-cjk (or any font fontconfig says covers Chinese)."""
+    try:
+        found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found.strip())
+
+
 def chromium() -> str:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:

@@ -66,7 +66,7 @@ overflow-wrap:anywhere}
 h1{font-size:20px;margin:4px 0}h2{font-size:16px;margin:0 0 8px}h3{font-size:14px;margin:0 0 6px}
 section{background:#fff;border-radius:10px;padding:12px 14px;margin:12px 0;box-shadow:0 1px 2px #0001}
 .muted{color:#737a87}.small{font-size:12px}.cols{display:grid;gap:12px}
-@media(min-width:760px){.cols{grid-template-columns:1fr 1fr}.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+@media(min-width:760px){.cols{grid-template-columns:1fr 1fr}.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px;margin:12px 0;align-items:start}
 .pair>section{margin:0}}
 .big{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 14px}
 .big .num{font-size:40px;font-weight:700;line-height:1.1}.big .sub{color:#4e5969}
@@ -170,13 +170,15 @@ def report_html(wb: Workbook, *, as_of: date | None = None, days: int = 30, fact
              "<div class='pair'>", _changes_html(head, lang, w), _alerts_html(head, lang, w), "</div>",
              section.format(name="rules", title=escape(w["rules"].format(span=period, hours=attribution_hours(wb))),
                             body=rule_bars(best_rules(wb, facts, span, limit=8), w, lang)),
+             "<div class='pair'>",
              section.format(name="northstar", title=escape(w["trend"].format(metric=metric_label(metric, lang))),
                             body=trend(wb, table, groups, metric, span, lang, w)),
+             section.format(name="timeline", title=escape(w["timeline"]),
+                            body=campaign_timeline(wb, facts, groups, span, lang, w)),
+             "</div>",
              section.format(name="funnel", title=escape(w["funnel"].format(span=period)),
                             body=funnel(wb, facts, groups, first, last, w)),
              section.format(name="cohorts", title=escape(w["cohorts"]), body=retention(facts, first, last, lang, w)),
-             section.format(name="timeline", title=escape(w["timeline"]),
-                            body=campaign_timeline(wb, facts, groups, span, lang, w)),
              section.format(name="experiments", title=escape(w["experiments"]), body=_experiments_html(wb, facts, w)),
              "</body></html>"]
     return "\n".join(parts)

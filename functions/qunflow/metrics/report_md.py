@@ -16,16 +16,17 @@ from .dates import day_words
 from .facts import Facts, build_facts, setting
 from .headline import change_words, fmt, first_words, headline, lang_of, metric_label, show, total  # noqa: F401
 
+MAX_GROUPS = 8
 TEXT = {
     "en": {"title": "**Daily report · {day}**", "ns": "{metric}: **{value}** · day before {prev} · 7-day average {avg}",
-           "says": "{words}", "group": "{name}: {value} ({words})", "changes": "Changed most: {items}",
-           "drops": "Down more than usual: {items}",
+           "group": "{name}: {value} ({words})", "changes": "Changed most: {items}",
+           "drops": "Down more than usual: {items}", "more_groups": "and {n} more groups",
            "rules": "Rules that converted: {items}", "no_rules": "Rules that converted: none that day",
            "orders": "{n} orders", "problems": "Problems waiting: {n} ({errors} errors)", "no_problems": "Problems waiting: none",
            "row": "{tab} row {row}", "sep": ", ", "colon": ": ", "drop": "{name} {metric} {value} (7-day average {avg})"},
     "zh-CN": {"title": "**运营日报 · {day}**", "ns": "{metric}：**{value}** · 前一天 {prev} · 前7天平均 {avg}",
-              "says": "{words}", "group": "{name}：{value}（{words}）", "changes": "变化最大：{items}",
-              "drops": "明显下滑：{items}",
+              "group": "{name}：{value}（{words}）", "changes": "变化最大：{items}",
+              "drops": "明显下滑：{items}", "more_groups": "还有 {n} 个群",
               "rules": "带来转化的规则：{items}", "no_rules": "带来转化的规则：当天没有",
               "orders": "{n} 单", "problems": "待处理问题：{n} 个（错误 {errors} 个）", "no_problems": "待处理问题：没有",
               "row": "{tab} 第{row}行", "sep": "，", "colon": "：", "drop": "{name} {metric} {value}（前7天平均 {avg}）"},
@@ -57,9 +58,11 @@ def daily_report(wb: Workbook, day: date, facts: Facts | None = None) -> str:
              "- " + t["ns"].format(metric=label, value=show(metric, shop.day), prev=show(metric, shop.prev),
                                    avg=show(metric, shop.avg)),
              "- " + change_words(shop, lang)]
-    for line in head.groups:
+    for line in head.groups[:MAX_GROUPS]:   # the message stays short; the HTML report lists every group
         lines.append("  - " + t["group"].format(name=line.name, value=show(metric, line.day),
                                                 words=change_words(line, lang, with_label=False)))
+    if len(head.groups) > MAX_GROUPS:
+        lines.append("  - " + t["more_groups"].format(n=len(head.groups) - MAX_GROUPS))
     if head.changes:
         lines.append("- " + t["changes"].format(items="; ".join(change_item(c, lang) for c in head.changes)
                                                  if lang == "en" else "；".join(change_item(c, lang) for c in head.changes)))

@@ -12,7 +12,8 @@ from html import escape
 
 from .dates import short_day
 
-COLORS = ("#2b7de9", "#00a870", "#e37318", "#8e56dd", "#d54941", "#0594fa", "#b5932a", "#5c6b7a")
+COLORS = ("#2b7de9", "#00a870", "#e37318", "#8e56dd", "#d54941", "#0594fa", "#b5932a", "#5c6b7a", "#1a9c9c",
+          "#c2185b")
 WIDTH = 400
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 10, 26
 

@@ -186,8 +186,10 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
                 progress(n + 1, len(slots))
         result = DemoResult(out_dir / "qunflow-demo.xlsx", out_dir / "transcript.html", out_dir / "preview.html",
                             len(slots), totals=totals)
-        emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆")
         wb = load_workbook(store.raw, today=START)
+        from ..engine.planned import group_tz
+        emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆", lang=wb.lang,
+                            zones={gid: group_tz(g, wb) for gid, g in wb.groups.items()})
         items = preview(wb, start, 7)
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")

@@ -279,8 +279,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lottery_prize": {"en": " ({prize})", "zh-CN": "（{prize}）"},
     # --- the CLI (qunflow.jobs.errors): failures the operator can fix, in the operator's language, exit code 2 ---
     "cli_bad_time": {
-        "en": "--now '{value}' is not a moment qunflow can read. Write it in ISO 8601, like 2026-12-01T20:00:00+08:00 (end with Z for UTC; without an offset it is read as UTC).",
-        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 书写，例如 2026-12-01T20:00:00+08:00（以 Z 结尾表示 UTC；不写时区按 UTC 计算）。",
+        "en": "--now '{value}' is not a moment qunflow can read. Write a date and time in ISO 8601, like 2026-12-01T20:00:00+08:00 or 2026-12-01 20:00 (without an offset it is read in the Settings time zone; end with Z for UTC).",
+        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 写日期和时间，例如 2026-12-01T20:00:00+08:00 或 2026-12-01 20:00（不写时区按“设置”中的时区计算；以 Z 结尾表示 UTC）。",
     },
     "cli_sheets_quota": {
         "en": "Google Sheets refused more requests: the quota is used up (HTTP {status}), still after qunflow's retries. Wait a minute or two, then run the same command again.",
@@ -310,6 +310,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli_internal_error": {
         "en": "internal error ({kind}). Please report it; run again with QUNFLOW_DEBUG=1 to see the details.",
         "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
+    },
+    # --- t15b: refusals, campaigns as instances, CLI input ---
+    "cli_bad_days": {
+        "en": "--days {value} is not a number of days qunflow can preview: write a whole number from 1 to {most}, e.g. --days 7.",
+        "zh-CN": "--days {value} 不是可预览的天数：请写 1 到 {most} 之间的整数，例如 --days 7。",
     },
 }
 

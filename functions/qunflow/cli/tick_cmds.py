@@ -41,11 +41,9 @@ NOW_HELP = ("Act as if it were this moment: ISO 8601, e.g. 2026-12-10T10:00:00+0
 
 def check_days(ctx, param, value):
     """--days is a whole number of days from 1 to MAX_DAYS: anything else is the operator's typo (exit 2)."""
-    from ..jobs.errors import operator_language
-    from ..sheet.i18n import message
-    from .app import fail
+    from ..jobs.errors import bad_days
     if value is not None and not 1 <= value <= MAX_DAYS:
-        raise fail(message("cli_bad_days", operator_language(), value=value, most=MAX_DAYS))
+        raise bad_days(value, MAX_DAYS)
     return value
 
 
@@ -109,19 +107,22 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
             html_path: str | None) -> None:
     from ..clock import names_its_offset
     from ..jobs.preview import calendar_html, preview_store
+    from ..jobs.preview_flags import flag_sends
     from ..jobs.reading import replay_moment
     from ..stores import open_store
     names_its_offset(now_text)
     store = open_store(source)
     now = replay_moment(store, now_text)
     wb, items = preview_store(store, now, days, group)
+    items = flag_sends(wb, items)
     if html_path:
         Path(html_path).write_text(calendar_html(wb, items, now, days), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
     for i in items:
-        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {i['policy']:<24} {i['text'][:60]}")
+        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {i['policy']:<24} {i['text'][:60]}"
+                   + "".join(f"\n    ⚠ {flag}" for flag in i["flags"]))
     click.echo(f"{len(items)} sends in the next {days} days" + (f"; calendar in {html_path}" if html_path else ""))
 
 

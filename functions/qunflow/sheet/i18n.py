@@ -312,6 +312,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
     },
     # --- t15b: refusals, campaigns as instances, CLI input ---
+    "keyword_missing": {
+        "en": "The robot of group {group} takes only messages that contain its security keyword {keyword}, and this text has none: the platform will refuse it. Add {keyword} to the text.",
+        "zh-CN": "群 {group} 的机器人只接收含安全关键词「{keyword}」的消息，这段文案里没有，平台会拒收。请把「{keyword}」加进文案。",
+    },
+    "preview_keyword": {
+        "en": "the robot requires the keyword {keyword}: this text lacks it and will be refused",
+        "zh-CN": "机器人要求关键词「{keyword}」：这段文案没有，会被拒收",
+    },
+    "keyword_refused": {
+        "en": "This robot requires the keyword {keyword}; add it to the text. Group {group} refused this message ({reason}); its other messages still go out.",
+        "zh-CN": "这个机器人要求消息包含关键词「{keyword}」，请把它加进文案。群 {group} 拒收了这条消息（{reason}）；其他消息照常发送。",
+    },
+    "keyword_refused_unknown": {
+        "en": "This robot requires its security keyword (set in the robot's settings); add it to the text. Group {group} refused this message ({reason}); its other messages still go out. Write the keyword in the Groups tab's keyword column and validate checks every rule for it.",
+        "zh-CN": "这个机器人要求消息包含它的安全关键词（在机器人设置里），请把关键词加进文案。群 {group} 拒收了这条消息（{reason}）；其他消息照常发送。把关键词填进社群表的“安全关键词”列，validate 就会检查每条规则。",
+    },
+    "clock_skew": {
+        "en": "{platform} refused the time on this group's signature: this computer's clock is off ({reason}). {count} message(s) wait and are tried again each run, within catch_up ({catch_up}). Set the clock right (turn on network time); the signing secret is fine.",
+        "zh-CN": "{platform} 拒绝了这个群签名中的时间：本机时钟不准（{reason}）。{count} 条消息在等待，每次运行都会重试（需在补发时限 {catch_up} 内）。请校准本机时间（开启网络自动对时）；签名密钥本身没有问题。",
+    },
     "cli_bad_days": {
         "en": "--days {value} is not a number of days qunflow can preview: write a whole number from 1 to {most}, e.g. --days 7.",
         "zh-CN": "--days {value} 不是可预览的天数：请写 1 到 {most} 之间的整数，例如 --days 7。",

@@ -30,6 +30,7 @@ class Group:
     webhook: str
     kind: str
     secret: str | None = None
+    keyword: str | None = None
     timezone: ZoneInfo | None = None
     campaign_start: date | None = None
     quiet_hours: TimeRange | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from ..sheet.campaigns import campaign_start
 from ..sheet.changes import Changes
 from ..delivery.masking import mask_webhook_cell
 from ..sheet.problems import WARNING, ProblemSink
@@ -175,7 +176,7 @@ def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, 
                 if rule.schedule.member_relative or not group.enabled:
                     continue
                 tz = group_tz(group, wb)
-                t = rule.schedule.next_after(now, tz, group.campaign_start)
+                t = rule.schedule.next_after(now, tz, campaign_start(rule, group, wb))
                 if t is not None and (rule.until is None or t.astimezone(tz).date() <= rule.until):
                     nexts.append(t.astimezone(tz))
             text = f"next {min(nexts):%Y-%m-%d %H:%M}" if nexts else ("on member events" if rule.schedule.member_relative else "no more sends")

@@ -312,6 +312,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
     },
     # --- t15b: refusals, campaigns as instances, CLI input ---
+    "duplicate_rule": {
+        "en": "Rule {rule} posts the same text to group {group} at the same times as rule {first} (row {first_row}): the group would get it twice. Delete one of them, or change its schedule or text.",
+        "zh-CN": "规则 {rule} 与第 {first_row} 行的规则 {first} 在同样的时间向群 {group} 发送同样的内容：群里会收到两遍。请删掉其中一条，或改它的发送时间或内容。",
+    },
+    "playbook_applied_twice": {
+        "en": "Playbook {playbook} is already applied to {groups} (SOP rows {rules}): applying it again would post its messages twice. To run it once more as a second campaign, add --again and give its day 1 with --start.",
+        "zh-CN": "剧本 {playbook} 已经应用到 {groups}（SOP 行 {rules}）：再应用一次会把它的消息发两遍。如要再开一场活动，请加上 --again，并用 --start 写明新活动的第1天。",
+    },
+    "playbook_again_needs_start": {
+        "en": "Playbook {playbook} counts campaign days: with --again, give the new campaign's day 1 with --start (YYYY-MM-DD), or its rules would post on the same days as the first run.",
+        "zh-CN": "剧本 {playbook} 按活动天数发送：使用 --again 时，请用 --start（YYYY-MM-DD）写明新活动的第1天，否则它会和第一次在同样的日子重复发送。",
+    },
     "keyword_missing": {
         "en": "The robot of group {group} takes only messages that contain its security keyword {keyword}, and this text has none: the platform will refuse it. Add {keyword} to the text.",
         "zh-CN": "群 {group} 的机器人只接收含安全关键词「{keyword}」的消息，这段文案里没有，平台会拒收。请把「{keyword}」加进文案。",

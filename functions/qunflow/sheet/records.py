@@ -30,7 +30,6 @@ class Group:
     webhook: str
     kind: str
     secret: str | None = None
-    keyword: str | None = None
     timezone: ZoneInfo | None = None
     campaign_start: date | None = None
     quiet_hours: TimeRange | None = None
@@ -38,6 +37,7 @@ class Group:
     enabled: bool = True
     holdout: bool = False
     status: str | None = None
+    keyword: str | None = None     # the robot's security keyword(s), comma-separated (DingTalk, Feishu)
     row: int = 0
 
 
@@ -101,7 +101,6 @@ class SopRule:
     content: str
     enabled: bool = True
     phase: str | None = None
-    campaign: str | None = None   # a Campaigns row: its start is day 1 of this rule's `day N` (sheet.campaigns)
     msg_type: str = "text"
     mention: str = "none"
     coupon: str | None = None
@@ -110,6 +109,7 @@ class SopRule:
     until: date | None = None
     variant: str | None = None
     status: str | None = None
+    campaign: str | None = None   # a Campaigns row: its start is day 1 of this rule's `day N` (sheet.campaigns)
     row: int = 0
 
 

@@ -180,3 +180,25 @@ def test_the_emulator_dates_its_replies_by_the_platform_clock():
         assert parsedate_to_datetime(reply.headers["Date"]) == at("2026-12-01 11:55")
     finally:
         shop.close()
+
+
+def test_preview_flags_each_send_whose_text_lacks_its_groups_keyword(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from helpers import write_xlsx
+    from qunflow.cli import cli
+    rows = copy.deepcopy(SHOP)
+    rows["groups"][1]["keyword"] = "福利"
+    rows["sop"] = [{"rule_id": "P1", "groups": "G01, G02", "schedule": "daily 10:00", "content": "Morning"},
+                   {"rule_id": "P2", "groups": "G02", "schedule": "daily 11:00", "content": "今日福利"}]
+    path = tmp_path / "shop.xlsx"
+    write_xlsx(make_raw(rows), path)
+    out = CliRunner().invoke(cli, ["preview", str(path), "--now", "2026-12-01T09:00:00+08:00", "--days", "1", "--json"])
+    assert out.exit_code == 0, out.output
+    flags = {(i["group_id"], i["rule_id"]): i["flags"] for i in json.loads(out.output)}
+    assert flags[("G01", "P1")] == [] and flags[("G02", "P2")] == []
+    assert flags[("G02", "P1")] == ["the robot requires the keyword 福利: this text lacks it and will be refused"]
+    shown = CliRunner().invoke(cli, ["preview", str(path), "--now", "2026-12-01T09:00:00+08:00", "--days", "1"])
+    assert shown.output.count("⚠ the robot requires the keyword 福利") == 1

@@ -311,6 +311,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "internal error ({kind}). Please report it; run again with QUNFLOW_DEBUG=1 to see the details.",
         "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
     },
+    # --- aud: audiences, mentions, coupon display, check-ins ---
+    "nobody_to_mention": {
+        "en": "nobody to mention: no member matches '{mention}' now",
+        "zh-CN": "没有可@的成员：此刻没有成员符合「{mention}」",
+    },
+    "coupon_where": {
+        "en": "your own code is in your member account (or ask us in a private message)",
+        "zh-CN": "券码已放入你的会员账户（也可私信客服领取）",
+    },
 }
 
 

@@ -37,6 +37,7 @@ class Group:
     enabled: bool = True
     holdout: bool = False
     status: str | None = None
+    checkin_keyword: str | None = None
     row: int = 0
 
 
@@ -108,6 +109,7 @@ class SopRule:
     until: date | None = None
     variant: str | None = None
     status: str | None = None
+    coupon_display: str | None = None
     row: int = 0
 
 

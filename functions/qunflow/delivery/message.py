@@ -50,7 +50,7 @@ def place_mentions(text: str, prefix: str) -> str:
     if not prefix.strip():
         return _BARE_SLOT.sub("", text)
     head, _, tail = text.partition(MENTION_SLOT)
-    return head + prefix.rstrip() + tail.replace(MENTION_SLOT, "")
+    return head + prefix.rstrip() + _BARE_SLOT.sub("", tail)
 
 
 def readable(text: str, mentions: "Mentions") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..sop import render
-from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, readable
+from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, place_mentions, readable
 from ..sheet import i18n
 from .permember import coupon_display
 from ..sheet.workbook import Workbook
@@ -52,11 +52,19 @@ def _native(p: PlannedSend) -> list:
 
 
 def mentions_text(p: PlannedSend) -> str:
-    """{{ mentions }}: the slot where the platform writes its own @-markup (each person once), then plain @names
-    for members it cannot @ (no user id on record)."""
+    """{{ mentions }}: a slot (see fill_mentions)."""
+    return MENTION_SLOT if p.audience.everyone or p.audience.members else ""
+
+
+def fill_mentions(text: str, p: PlannedSend) -> str:
+    """The first {{ mentions }} becomes the slot where the platform writes its own @-markup, then plain @names for
+    members it cannot @ (no user id on record); later ones vanish. So each person is named once."""
+    if MENTION_SLOT not in text:
+        return text
     native = {m.member_id for m in _native(p)}
-    plain = [f"@{m.name}" for m in p.audience.members if m.member_id not in native]
-    return " ".join(([MENTION_SLOT] if p.audience.everyone or native else []) + plain)
+    marks = ([MENTION_SLOT] if p.audience.everyone or native else []) + \
+        [f"@{m.name}" for m in p.audience.members if m.member_id not in native]
+    return place_mentions(text, " ".join(marks) + " " if marks else "")
 
 
 def mask_code(code: str) -> str:
@@ -102,7 +110,7 @@ def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
 
 def compose(p: PlannedSend, wb: Workbook) -> Message:
     """The message for a planned send; raises render.TemplateProblem if the template cannot render."""
-    text = render.render(template_text(p, wb), variables(p, wb)).strip()
+    text = fill_mentions(render.render(template_text(p, wb), variables(p, wb)).strip(), p)
     members = _native(p)
     mentions = Mentions(all=p.audience.everyone,
                         user_ids=tuple(m.platform_user_id for m in members if m.platform_user_id),

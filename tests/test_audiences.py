@@ -138,7 +138,7 @@ def test_a_message_with_the_checkin_keyword_counts_as_that_days_checkin(group, d
     events.append({"event_id": "late", "type": "message", "member_id": "K1", "group_id": "G04",
                    "at": "2026-12-01T16:30:00+00:00", "detail": detail})
     shop = checkin_shop([{"rule_id": "MS", "groups": "G04", "schedule": "daily 21:00",
-                          "content": "{{ mentions }} 已连续打卡 {{ streak }} 天", "mention": "streak:4"},
+                          "content": "{{ mentions }} 已连续打卡 4 天", "mention": "streak:4"},
                          {"rule_id": "NC", "groups": "G04", "schedule": "daily 09:00",
                           "content": "还没打卡：{{ mentions }}", "mention": "not_checked_in"}], events, group=group)
     try:

@@ -88,6 +88,22 @@ def test_expiring_with_no_coupon_expiring_posts_nothing():
         shop.close()
 
 
+def test_an_expiring_code_is_each_members_own():
+    """Why: a member's own value (here the code about to expire) had no per-member variable at all."""
+    expiring = {"status": "issued", "issued_at": "2026-11-28 10:00", "expires_at": "2026-12-04 23:59"}
+    shop = checkin_shop([{"rule_id": "EX3", "groups": "G04", "schedule": "daily 10:00", "coupon_display": "masked",
+                          "content": "{{ mentions }} 你的券 {{ expiring_code }} 3 天后过期", "mention": "expiring:3"}], [],
+                        coupons=[("WEL-001", dict(expiring, member_id="K0")), ("WEL-002", dict(expiring, member_id="K1"))])
+    try:
+        shop.tick(at("2026-12-01 09:55"))
+        shop.tick(at("2026-12-01 10:01"))
+        posts = sorted((m["mentions"], m["text"]) for m in shop.emulator.messages if "过期" in m["text"])
+        assert posts == [(["bird0"], "你的券 WEL-****01 3 天后过期"), (["bird1"], "你的券 WEL-****02 3 天后过期")]
+        assert sorted((r.member_id, r.status) for r in sendlog(shop, "EX3")) == [("K0", "sent"), ("K1", "sent")]
+    finally:
+        shop.close()
+
+
 def test_mention_all_and_none_post_without_a_segment():
     shop = checkin_shop([{"rule_id": "A1", "groups": "G04", "schedule": "daily 10:00", "content": "Hello all",
                           "mention": "all"},

@@ -38,7 +38,7 @@ def variables(p: PlannedSend, wb: Workbook) -> dict:
         "campaign_day": campaign_day, "days_left": days_left,
         "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "coupon": coupon_text(p, wb),
         "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": leaderboard(p, wb),
-        **_own_values(p),
+        **_own_values(p, wb),
     }
 
 
@@ -80,22 +80,27 @@ def coupon_text(p: PlannedSend, wb: Workbook) -> str:
     """{{ coupon }}: the mentioned member's own code as the rule's coupon_display says; a line saying where to find
     it when codes are not shown. A post for several members with codes shown goes out once per member
     (engine.permember), so there is one code here; "" when nobody got one."""
-    if not p.coupons:
+    codes = [p.coupons[m.member_id] for m in p.audience.members if m.member_id in p.coupons] or list(p.coupons.values())
+    return shown_codes(codes, p, wb)
+
+
+def shown_codes(codes: list[str], p: PlannedSend, wb: Workbook) -> str:
+    """Codes as the rule's coupon_display shows them in a group post ("" when there are none)."""
+    if not codes:
         return ""
     display = coupon_display(p, wb)
     if display == "none":
         return str(wb.settings.extra.get("coupon_hint") or "").strip() or i18n.message("coupon_where", wb.lang)
-    codes = [p.coupons[m.member_id] for m in p.audience.members if m.member_id in p.coupons] or list(p.coupons.values())
-    return "、".join(mask_code(c) if display == "masked" else c for c in codes)
+    return "、".join(dict.fromkeys(mask_code(c) if display == "masked" else c for c in codes))
 
 
-def _own_values(p: PlannedSend) -> dict:
+def _own_values(p: PlannedSend, wb: Workbook) -> dict:
     """{{ streak }} and {{ expiring_code }}: the mentioned member's own (one value: posts whose members differ go
     out once per member)."""
     ids = [m.member_id for m in p.audience.members]
     streaks = [p.audience.streaks[i] for i in ids if i in p.audience.streaks]
     codes = [p.audience.expiring[i] for i in ids if i in p.audience.expiring]
-    return {"streak": streaks[0] if streaks else "", "expiring_code": "、".join(dict.fromkeys(codes))}
+    return {"streak": streaks[0] if streaks else "", "expiring_code": shown_codes(codes, p, wb)}
 
 
 def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:

@@ -84,12 +84,13 @@ def _differs(p: PlannedSend, wb: Workbook) -> bool:
     if p.rule.schedule.member_relative and any(m.member_id not in p.member_send_ids for m in audience.members):
         return False  # a member-relative rule mentioning people other than those due: one post, as planned
     used = render.used_variables(template_of(p, wb))
-    if "coupon" in used and p.rule.coupon and coupon_display(p, wb) != "none":
+    codes_shown = coupon_display(p, wb) != "none"
+    if "coupon" in used and p.rule.coupon and codes_shown:
         return True
     ids = [m.member_id for m in audience.members]
     if "streak" in used and len({audience.streaks.get(i, 0) for i in ids}) > 1:
         return True
-    return "expiring_code" in used and len({audience.expiring.get(i) for i in ids}) > 1
+    return "expiring_code" in used and codes_shown and len({audience.expiring.get(i) for i in ids}) > 1
 
 
 def _child(p: PlannedSend, m) -> PlannedSend | None:

@@ -317,8 +317,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "没有可@的成员：此刻没有成员符合「{mention}」",
     },
     "coupon_where": {
-        "en": "your own code is in your member account (or ask us in a private message)",
-        "zh-CN": "券码已放入你的会员账户（也可私信客服领取）",
+        "en": "it is in your member account, or ask us in a private message",
+        "zh-CN": "已放入你的会员账户，也可私信客服领取",
     },
 }
 

@@ -123,7 +123,7 @@ def compose(p: PlannedSend, wb: Workbook) -> Message:
                         names=tuple(m.name for m in members if m.platform_user_id))
     kind = p.rule.msg_type
     if kind in ("image", "news"):  # cards and images carry mentions beside them, never inside
-        text = " ".join(text.replace(MENTION_SLOT, "").split(" ")).strip()
+        text = place_mentions(text, "").strip()
     if kind == "image":
         return Message(kind="image", image_url=text, mentions=mentions)
     if kind == "news":

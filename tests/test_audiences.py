@@ -301,3 +301,30 @@ def test_each_mentioned_member_is_named_once_on_every_platform(six_platforms, te
         assert record["mentions"].count(uid) == 1, (platform, record["mentions"])   # notified natively, once
         assert times_named(record, f"赵可馨{i}", None) == plain_named, (platform, record["text"])  # no user id: @name
         assert "\ue000" not in record["text"] and "{{" not in record["text"]
+
+
+def test_a_per_member_copy_deferred_by_the_daily_cap_comes_back_for_its_member_alone():
+    rows = copy.deepcopy(SHOP)
+    rows["groups"][0]["daily_cap"] = 2            # G01: two welcomes today, the third waits a day
+    rows["sop"][2]["coupon_display"] = "full"
+    shop = Shop(at("2026-12-01 09:55"), rows=rows)
+    try:
+        welcomes, codes = _join_three(shop)
+        assert len(welcomes) == 2
+        assert sorted(r.status for r in sendlog(shop, "W01")) == ["deferred", "sent", "sent"]
+        for t in ("2026-12-01 23:55", "2026-12-02 00:01", "2026-12-02 00:06"):
+            shop.tick(at(t))
+        welcomes = [m for m in shop.emulator.messages if "Welcome" in m["text"]]
+        assert sorted(tuple(m["mentions"]) for m in welcomes) == [("new0",), ("new1",), ("new2",)]
+        wb = load_workbook(shop.store.raw)
+        codes = {mid: wb.members[mid].coupon_code for mid in codes}
+        assert all(codes.values()) and len(set(codes.values())) == 3
+        for post in welcomes:
+            own = codes["N" + post["mentions"][0][-1]]
+            assert own in post["text"] and sum(code in post["text"] for code in codes.values()) == 1
+        wb = load_workbook(shop.store.raw)
+        assert all(wb.members[mid].welcomed_at for mid in codes)
+        latest = {r.send_id: r.status for r in wb.sendlog if r.rule_id == "W01"}
+        assert sorted(latest.values()) == ["sent", "sent", "sent"]
+    finally:
+        shop.close()

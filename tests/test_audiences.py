@@ -328,3 +328,14 @@ def test_a_per_member_copy_deferred_by_the_daily_cap_comes_back_for_its_member_a
         assert sorted(latest.values()) == ["sent", "sent", "sent"]
     finally:
         shop.close()
+
+
+def test_tag_rules_see_keyword_check_ins_too():
+    from zoneinfo import ZoneInfo
+    from qunflow.members.tags import member_facts
+    from qunflow.sheet.records import Event, Group, Member
+    group = Group("G04", "Early birds", "wecom", "env:QUNFLOW_X", "checkin", timezone=ZoneInfo("Asia/Shanghai"))
+    events = [Event(f"E{d}", "message", "K0", datetime(2026, 12, d, 7, 10), group_id="G04", detail="打卡 风衣")
+              for d in (7, 8, 9)] + [Event("E0", "message", "K0", datetime(2026, 12, 9, 12), group_id="G04", detail="好看")]
+    facts = member_facts(Member("K0", "Bird0", "G04"), events, datetime(2026, 12, 9, 20), group)
+    assert (facts["checkins"], facts["streak"], facts["messages"]) == (3, 3, 4)

@@ -12,7 +12,8 @@ from ..sheet.workbook import Workbook
 from ..sop import render
 from .planned import PlannedSend, group_tz
 
-POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred"}
+POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred",
+                 "empty_audience": "skipped"}
 
 
 @dataclass

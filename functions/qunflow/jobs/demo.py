@@ -95,6 +95,15 @@ def _events(rng: random.Random, joins: list[dict], members: list[dict], days: in
             kind = rng.choices(["message", "order", "checkin"], weights=[8, 1, 2])[0]
             events.append({"event_id": f"E{k:05d}", "type": kind, "member_id": m["member_id"], "group_id": m["group_id"],
                            "at": when, "amount": rng.choice([199, 299, 399, 899]) if kind == "order" else None})
+    # the check-in group's regulars post 打卡 most mornings (a message with the keyword is a check-in)
+    for i, m in enumerate([m for m in members if m["group_id"] == "G04"][:3]):
+        for day in range(days):
+            if (day + 1) % (6 + 4 * i) == 0:
+                continue  # now and then someone forgets, and their streak starts again
+            k += 1
+            events.append({"event_id": f"E{k:05d}", "type": "message", "member_id": m["member_id"], "group_id": "G04",
+                           "at": datetime.combine(START + timedelta(days=day), time(7, 10 + i)),
+                           "detail": "打卡 今日穿搭：风衣 + 阔腿裤"})
     return sorted(events, key=lambda e: e["at"])
 
 
@@ -229,12 +238,12 @@ def _with(raw: dict, joins: list[dict]) -> dict:
 
 def summarize(wb) -> list[dict]:
     phases = {r.rule_id: (r.phase or "") for r in wb.sop}
-    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "coupons": 0})
+    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "skipped": 0, "coupons": 0})
     for r in wb.sendlog:
         g = per[r.group_id]
         if r.status == "sent":
             g["sent"][phases.get(r.rule_id, "")] += 1
-        elif r.status in ("failed", "missed", "deferred"):
+        elif r.status in ("failed", "missed", "deferred", "skipped"):
             g[r.status] += 1
     for c in wb.coupons.values():
         if c.member_id and c.status in ("issued", "redeemed"):
@@ -246,5 +255,5 @@ def summarize(wb) -> list[dict]:
         g = per[gid]
         out.append({"group_id": gid, "name": group.name, "platform": group.platform, "sent": dict(g["sent"]),
                     "sent_total": sum(g["sent"].values()), "failed": g["failed"], "missed": g["missed"],
-                    "deferred": g["deferred"], "coupons": g["coupons"]})
+                    "deferred": g["deferred"], "skipped": g["skipped"], "coupons": g["coupons"]})
     return out

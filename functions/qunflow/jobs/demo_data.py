@@ -57,6 +57,8 @@ SOP = [
     {"rule_id": "K03", "groups": "G03", "schedule": "每周三 21:30", "phase": "课程", "content": "今晚课程回放和要点总结已整理好，没赶上的小伙伴看这里 👇"},
     {"rule_id": "K04", "groups": "G03", "schedule": "每周四 20:00", "phase": "课程", "content": "作业点评时间：把你本周的叠穿搭配发到群里，老师逐一点评。"},
     {"rule_id": "D01", "groups": "G04", "schedule": "每天 07:00", "phase": "打卡", "content": "早安！今天也要好好穿衣服 👗 回复“打卡”+ 今日穿搭照。"},
+    {"rule_id": "D02", "groups": "G04", "schedule": "每天 21:30", "phase": "打卡",
+     "content": "🎉 {{ mentions }} 已连续打卡 {{ streak }} 天，坚持就是最好的穿搭！", "mention": "streak:3,7,14,21"},
 ]
 
 

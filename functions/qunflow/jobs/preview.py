@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..engine.compose import compose
+from ..delivery.message import readable
 from ..engine.plan import plan_sends
 from ..engine.planned import group_tz
 from ..engine.ledger import Ledger
@@ -13,9 +14,11 @@ from ..sheet.workbook import Workbook
 
 POLICY_WORDS = {
     "en": {"due": "will send", "quiet_skip": "skipped: quiet hours", "dead_webhook": "skipped: dead webhook",
-           "deferred": "deferred: daily cap", "missed": "missed", "template": "template error"},
+           "deferred": "deferred: daily cap", "missed": "missed", "template": "template error",
+           "empty_audience": "skipped: nobody to mention"},
     "zh-CN": {"due": "将发送", "quiet_skip": "跳过：免打扰", "dead_webhook": "跳过：机器人失效",
-              "deferred": "顺延：超过每日上限", "missed": "已错过", "template": "模板错误"},
+              "deferred": "顺延：超过每日上限", "missed": "已错过", "template": "模板错误",
+              "empty_audience": "跳过：没有可@的成员"},
 }
 
 
@@ -34,7 +37,7 @@ def preview(wb: Workbook, now: datetime, days: int = 7, group: str | None = None
             continue
         try:
             message = compose(p, wb)
-            text, policy = message.text or (message.card.title if message.card else message.image_url or ""), p.policy
+            text, policy = readable(message.text, message.mentions) or (message.card.title if message.card else message.image_url or ""), p.policy
         except TemplateProblem as problem:
             text, policy = f"[{problem.detail}]", "template"
         mentions = ["all"] if p.audience.everyone else [m.member_id for m in p.audience.members]

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..engine.ledger import Entry, Ledger
+from ..engine.outcomes import POLICY_STATUS
 from ..engine.planned import PlannedSend
 from ..sheet.changes import Changes
 from ..sheet.workbook import Workbook
@@ -147,7 +148,7 @@ def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now:
                 continue
             status, reason = o.status, o.reason
         else:
-            status, reason = {"quiet_skip": "skipped", "dead_webhook": "skipped"}.get(p.policy, p.policy), p.reason
+            status, reason = POLICY_STATUS.get(p.policy, p.policy), p.reason
         for sid in p.sends:
             rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, p.occurrence, reason=reason))
     state.record([r for r in rows if r.status in ("skipped", "missed", "deferred", "retry", "failed")], now)

@@ -348,6 +348,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "--days {value} is not a number of days qunflow can preview: write a whole number from 1 to {most}, e.g. --days 7.",
         "zh-CN": "--days {value} 不是可预览的天数：请写 1 到 {most} 之间的整数，例如 --days 7。",
     },
+    # --- aud: audiences, mentions, coupon display, check-ins ---
+    "nobody_to_mention": {
+        "en": "nobody to mention: no member matches '{mention}' now",
+        "zh-CN": "没有可@的成员：此刻没有成员符合「{mention}」",
+    },
+    "coupon_where": {
+        "en": "it is in your member account, or ask us in a private message",
+        "zh-CN": "已放入你的会员账户，也可私信客服领取",
+    },
 }
 
 

@@ -38,6 +38,7 @@ class Group:
     holdout: bool = False
     status: str | None = None
     keyword: str | None = None     # the robot's security keyword(s), comma-separated (DingTalk, Feishu)
+    checkin_keyword: str | None = None
     row: int = 0
 
 
@@ -110,6 +111,7 @@ class SopRule:
     variant: str | None = None
     status: str | None = None
     campaign: str | None = None   # a Campaigns row: its start is day 1 of this rule's `day N` (sheet.campaigns)
+    coupon_display: str | None = None
     row: int = 0
 
 

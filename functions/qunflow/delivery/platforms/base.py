@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..message import Message, Target
+from ..message import Message, Target, place_mentions
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 Windows = tuple[tuple[int, float], ...]
@@ -179,7 +179,8 @@ def require_card(message: Message):
 
 
 def image_caption(message: Message) -> str:
-    return message.text.strip() or message.title.strip()
+    """An image's caption; its mentions travel beside it, so a mention slot in it is dropped."""
+    return place_mentions(message.text, "").strip() or message.title.strip()
 
 
 # ---- reading replies -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import re
 from typing import Mapping
 from urllib.parse import quote_plus
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
+from ..message import MENTION_SLOT, NO_MENTIONS, Mentions, Message, Target, place_mentions
 from .base import (CLOCK, DISABLE_TARGET, KEYWORD, REJECT_MESSAGE, RETRY, SIGNATURE, HttpRequest, MessageRejected,
                    Outcome, Platform,
                    classify_coded, image_caption, json_len, parse_json, require_card, require_image_url, require_text,
@@ -101,7 +101,7 @@ class DingTalk(Platform):
     def _title(cls, message: Message) -> str:
         if message.title.strip():
             return message.title.strip()[:64]
-        first = next((ln for ln in markdown_to_plain(message.text).splitlines() if ln.strip()), "")
+        first = next((ln for ln in markdown_to_plain(message.text.replace(MENTION_SLOT, "")).splitlines() if ln.strip()), "")
         return first.strip()[:32] or (message.card.title if message.card else "") or "通知"
 
     @staticmethod
@@ -112,7 +112,7 @@ class DingTalk(Platform):
     def _with_mentions(text: str, m: Mentions) -> str:
         """DingTalk shows an @ only where the text contains @mobile / @userid; `at` makes it notify."""
         marks = " ".join(f"@{x}" for x in (*m.mobiles, *m.user_ids))
-        return f"{marks}\n{text}" if marks else text
+        return place_mentions(text, f"{marks}\n" if marks else "")
 
     @staticmethod
     def _at(m: Mentions) -> dict:

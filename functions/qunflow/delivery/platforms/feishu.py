@@ -8,7 +8,7 @@ from dataclasses import replace
 from html import escape
 from typing import Mapping
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
+from ..message import NO_MENTIONS, Mentions, Message, Target, place_mentions
 from .base import (DISABLE_TARGET, KEYWORD, REJECT_MESSAGE, RETRY, SIGNATURE_OR_CLOCK, HttpRequest,
                    MessageRejected, Outcome, Platform, classify_coded, image_caption, json_len, require_card, require_image_url, require_text, split_text)
 
@@ -40,12 +40,12 @@ class Feishu(Platform):
         m = message.mentions
         if message.kind == "text":
             return cls._split(target, timestamp, require_text(message, "Feishu"), m,
-                              lambda text, mm: {"msg_type": "text", "content": {"text": cls._at_text(mm) + text}},
+                              lambda text, mm: {"msg_type": "text", "content": {"text": place_mentions(text, cls._at_text(mm))}},
                               "Feishu text")
         if message.kind == "markdown":
             title = message.title.strip()
             return cls._split(target, timestamp, require_text(message, "Feishu"), m,
-                              lambda text, mm: cls._card(title, [cls._md(cls._at_card(mm) + text)]),
+                              lambda text, mm: cls._card(title, [cls._md(place_mentions(text, cls._at_card(mm)))]),
                               "Feishu markdown")
         if message.kind == "image":
             image_url = require_image_url(message, "Feishu", "webhooks cannot upload image bytes (an image_key "

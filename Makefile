@@ -22,9 +22,9 @@ demo: $(STAMP)
 
 # Headless Chromium and a CJK font (fonts-noto-cjk) for the HTML checks: installed when we can (root + apt),
 # skipped with a message otherwise (the browser tests then skip, or cannot see Chinese glyphs and say so).
-BROWSER_PACKAGES := chromium fonts-noto-cjk
+BROWSER_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji
 browser:
-	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto sans cjk" ; } || \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto sans cjk" && fc-list 2>/dev/null | grep -qi "noto color emoji" ; } || \
 	 { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && \
 	   apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1)) ; } || \

@@ -19,6 +19,7 @@ from .cells import TimeRange
 class Setting:
     key: str
     value: str | None = None
+    about: str | None = None
     row: int = 0
 
 

@@ -19,6 +19,7 @@ from ..sheet.cells import fold, is_blank, parse_id
 from ..sheet.changes import Changes, Row, to_cell
 from ..sheet.schema import TabSchema
 from ..sheet.tables import RawWorkbook, Table
+from ..sheet.vocabulary import canonical, cell_value
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _norm_key(value: Any) -> str:
 
 
 def _key_of(table: Table, row: list[Any]) -> tuple[str, ...] | None:
-    values = [table.cell(row, key) for key in table.schema.key_columns]
+    values = [canonical(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
     if any(is_blank(v) for v in values):
         return None
     return tuple(_norm_key(v) for v in values)
@@ -76,7 +77,8 @@ class _TabPlan:
     """The layout of one tab while a plan is built: its columns, and rows by key."""
 
     def __init__(self, table: Table, lang: str, plan: WritePlan):
-        self.table, self.plan = table, plan
+        self.table, self.plan, self.lang = table, plan, lang
+        self.schema_columns = {c.key: c for c in table.schema.columns}
         self.frozen = table.unreadable             # never written: not a cell, not a header, not a row
         self.columns = {} if self.frozen else dict(table.columns)
         self.header_len = len(table.header)
@@ -118,12 +120,17 @@ class _TabPlan:
         out: list[Any] = [""] * width
         for key, value in row.items():
             if key in self.columns:
-                out[self.columns[key]] = to_cell(value)
+                out[self.columns[key]] = self.cell(key, value)
         return out
 
     def set_cell(self, sheet_row: int, column: str, value: Any) -> None:
         if column in self.columns and not self.frozen:
-            self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1, [[to_cell(value)]]))
+            self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1,
+                                               [[self.cell(column, value)]]))
+
+    def cell(self, column: str, value: Any) -> Any:
+        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook)."""
+        return cell_value(self.schema_columns.get(column), value, self.lang)
 
 
 def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:
@@ -150,7 +157,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
             continue
         fresh = []
         for row in rows:
-            at = t.rows_by_key.get(_fold_key(tuple(row.get(k) for k in t.table.schema.key_columns)))
+            at = t.rows_by_key.get(_fold_key(tuple(canonical(t.table.schema.column(k), row.get(k))
+                                                   for k in t.table.schema.key_columns)))
             if at is None:
                 fresh.append(row)
             else:

@@ -50,3 +50,16 @@ def test_skipping_empty_ticks_equals_ticking_every_five_minutes(tmp_path):
     every = run_demo(tmp_path / "b", seed=3, days=2, every_tick=True)
     assert every.ticks > 5 * skipping.ticks
     assert _sendlog(skipping)[0] == _sendlog(every)[0]
+
+
+def test_the_demo_workbook_is_chinese_in_every_cell_an_operator_reads(thirty_days):
+    """Must show (#17): the zh-CN demo workbook after its 30 days holds no English value an operator reads: each
+    cell is scanned against the schema's zh-CN vocabulary (ids, codes, URLs and typed free text exempt)."""
+    from test_zh_workbook import scan
+    from qunflow.stores.xlsx import read_xlsx
+    raw = read_xlsx(thirty_days.workbook)
+    bad = scan(raw)
+    assert not bad, "\n".join(bad[:40])
+    flat = {str(v) for rows in raw.values() for row in rows[1:] for v in row}
+    for word in ("企业微信", "钉钉", "飞书", "流量型", "快闪型", "是", "已发送", "已发放", "已核销", "可用", "外围层", "时区"):
+        assert word in flat, word

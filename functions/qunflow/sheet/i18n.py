@@ -444,7 +444,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason_label_empty": {"en": "the content is empty", "zh-CN": "消息内容为空"},
     "reason_label_too_large": {"en": "the message is too large", "zh-CN": "消息太长"},
     "reason_label_type": {"en": "invalid message type", "zh-CN": "消息类型无效"},
-    "reason_label_key": {"en": "the webhook key is invalid or the robot was removed", "zh-CN": "机器人地址的 key 无效，或机器人已被移除"},
+    "reason_label_key": {"en": "the webhook key is invalid or the robot was removed", "zh-CN": "机器人地址的密钥无效，或机器人已被移除"},
     "reason_label_disabled": {"en": "the robot is disabled", "zh-CN": "机器人已被停用"},
     "reason_label_not_in_group": {"en": "the robot is not in the group", "zh-CN": "机器人不在群里"},
     "reason_label_throttled_10": {"en": "sending too fast: the robot is throttled for 10 minutes", "zh-CN": "发送太快：机器人被限流 10 分钟"},

@@ -102,18 +102,27 @@ def _patterns() -> tuple[tuple[re.Pattern, str], ...]:
     return tuple((pattern, key) for _, pattern, key in out)
 
 
+@functools.lru_cache(maxsize=4096)
 def say_reason(text: str, lang: str, _depth: int = 0) -> str:
     """A reason qunflow composed in English, said in `lang` (unchanged in English, or when no wording matches:
-    a platform's own words stay its own)."""
+    a platform's own words stay its own). Of the wordings that match, the one that leaves the least English wins
+    ("rate limited: {detail}" and "{label} (code {code})" both match a coded refusal; the second says more)."""
     if lang == "en" or not text or _depth > 6:
         return text
+    best = text
     for pattern, key in _patterns():
         m = pattern.fullmatch(text)
         if m:
             params = {name: _platform(part, lang) if name == "platform" else say_reason(part, lang, _depth + 1)
                       for name, part in m.groupdict().items()}
-            return MESSAGES[key].get(lang, MESSAGES[key]["en"]).format(**params)
-    return text
+            said = MESSAGES[key].get(lang, MESSAGES[key]["en"]).format(**params)
+            if _latin(said) < _latin(best):
+                best = said
+    return best
+
+
+def _latin(text: str) -> int:
+    return sum(1 for ch in text if "a" <= ch.lower() <= "z")
 
 
 def _platform(name: str, lang: str) -> str:

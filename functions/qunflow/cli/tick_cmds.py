@@ -62,10 +62,13 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
                                                     "blocked")},
                               ensure_ascii=False))
     else:
-        click.echo(f"due {report.due} · sent {report.sent} · failed {report.failed} · skipped {report.skipped} · "
-                   f"missed {report.missed} · unknown {report.unknown} · deferred {report.deferred} · "
-                   f"retry {report.retry} · "
-                   f"problems {report.problems}" + (f"\n{report.note}" if report.note else ""))
+        from ..sheet.i18n import message
+        from .app import speaking
+        lang = speaking(report.lang)
+        note = message("cli_dry_run", lang) if dry_run and report.note.startswith("dry run") else report.note
+        click.echo(message("cli_tick_summary", lang, **{k: getattr(report, k) for k in (
+            "due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry", "problems")})
+                   + (f"\n{note}" if note else ""))
     for line in report.blocked:
         click.echo(f"qunflow: {line}", err=True)
     raise click.exceptions.Exit(exit_code(report))
@@ -97,9 +100,21 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
+    from ..sheet.i18n import message
+    from .app import speaking
+    lang = speaking(wb.lang)
     for i in items:
-        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {i['policy']:<24} {i['text'][:60]}")
-    click.echo(f"{len(items)} sends in the next {days} days" + (f"; calendar in {html_path}" if html_path else ""))
+        policy = _policy(i["policy"], lang)
+        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {policy:<24} {i['text'][:60]}")
+    click.echo(message("cli_preview_summary", lang, count=len(items), days=days)
+               + (message("cli_preview_calendar", lang, path=html_path) if html_path else ""))
+
+
+def _policy(policy: str, lang: str) -> str:
+    """What the planner will do to a send, in the operator's words (`due (after quiet hours)` → 免打扰后顺延)."""
+    from ..sheet.i18n import MESSAGES, message
+    key = "cli_policy_quiet_shift" if policy.startswith("due (") else f"cli_policy_{policy}"
+    return message(key, lang) if key in MESSAGES else policy
 
 
 def _state_for(store, create: bool = True):

@@ -481,12 +481,25 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason_image_kind": {"en": "WeCom accepts only JPG or PNG images", "zh-CN": "企业微信只接受 JPG 或 PNG 图片"},
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)
     "cli_problems_found": {"en": "{errors} error(s), {warnings} warning(s)", "zh-CN": "{errors} 个错误，{warnings} 个警告"},
-    "cli_workbook_ok": {"en": "The workbook is fine: no problems.", "zh-CN": "工作簿没有问题。"},
     "cli_tick_summary": {
         "en": "due {due} · sent {sent} · failed {failed} · skipped {skipped} · missed {missed} · unknown {unknown} · deferred {deferred} · retry {retry} · problems {problems}",
         "zh-CN": "到期 {due} · 已发送 {sent} · 失败 {failed} · 已跳过 {skipped} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 待重试 {retry} · 问题 {problems}",
     },
     "cli_dry_run": {"en": "dry run: nothing sent, nothing written", "zh-CN": "试运行：没有发送，也没有写入"},
+    "cli_preview_summary": {"en": "{count} sends in the next {days} days", "zh-CN": "未来 {days} 天共 {count} 次发送"},
+    "cli_preview_calendar": {"en": "; calendar in {path}", "zh-CN": "；日历见 {path}"},
+    "cli_policy_due": {"en": "due", "zh-CN": "按时发送"},
+    "cli_policy_quiet_skip": {"en": "quiet_skip", "zh-CN": "免打扰时跳过"},
+    "cli_policy_quiet_shift": {"en": "quiet_shift", "zh-CN": "免打扰后顺延"},
+    "cli_policy_dead_webhook": {"en": "dead_webhook", "zh-CN": "机器人失效，不发送"},
+    "cli_policy_missed": {"en": "missed", "zh-CN": "已错过"},
+    "cli_policy_deferred": {"en": "deferred", "zh-CN": "已顺延"},
+    "cli_policy_template": {"en": "template", "zh-CN": "模板有误"},
+    "cli_no_problems": {"en": "No problems found.", "zh-CN": "没有发现问题。"},
+    "cli_problems_title": {"en": "Problems", "zh-CN": "待处理问题"},
+    "cli_lottery_dry_run": {"en": "(dry run: no coupons issued, nothing posted)", "zh-CN": "（试运行：没有发券，也没有发到群里）"},
+    "cli_lottery_posted": {"en": "Posted to {group} ({name}).", "zh-CN": "已发到群 {group}（{name}）。"},
+    "cli_note": {"en": "note: {note}", "zh-CN": "提示：{note}"},
 }
 
 

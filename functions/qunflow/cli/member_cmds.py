@@ -104,7 +104,7 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
     from ..stores import open_store
     drawn = run_draw(open_store(source), group_id, parse_now(now_text), prize=prize, winners=winners, among=among,
                      seed=seed, post=post, dry_run=dry_run, warn=lambda note: click.echo(note, err=True))
-    from ..sheet.i18n import message
+    from ..jobs.speech import say as message
     from .app import speaking
     lang = speaking(drawn.wb.lang if drawn.wb is not None else None)
     if drawn.note:

@@ -73,20 +73,17 @@ def validate(source: str | None, as_json: bool, no_write: bool) -> None:
 def _print_problems(wb) -> None:
     from rich.console import Console
     from rich.table import Table
-    from ..sheet.i18n import message
-    from ..sheet.vocabulary import label
-    from ..sheet.schema import load_schemas
+    from ..jobs.speech import say as message, severity as severity_label
     console = Console()
     if not wb.problems:
         console.print(f"[green]{message('cli_no_problems', wb.lang)}[/green]")
         return
     zh = wb.lang == "zh-CN"
-    severity = load_schemas()["problems"].column("severity")
     table = Table(title=message("cli_problems_title", wb.lang))
     for head in (("表", "行", "列", "值", "说明", "级别") if zh else ("Tab", "Row", "Column", "Value", "Message", "Severity")):
         table.add_column(head, overflow="fold")
     for p in wb.problems:
-        said = label(severity, p.severity, wb.lang)
+        said = severity_label(p.severity, wb.lang)
         table.add_row(p.tab, "" if p.row is None else str(p.row), p.column, p.value, p.message,
                       f"[red]{said}[/red]" if p.severity == "error" else f"[yellow]{said}[/yellow]")
     console.print(table)

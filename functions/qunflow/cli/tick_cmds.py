@@ -62,7 +62,7 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
                                                     "blocked")},
                               ensure_ascii=False))
     else:
-        from ..sheet.i18n import message
+        from ..jobs.speech import say as message
         from .app import speaking
         lang = speaking(report.lang)
         note = message("cli_dry_run", lang) if dry_run and report.note.startswith("dry run") else report.note
@@ -100,7 +100,7 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
-    from ..sheet.i18n import message
+    from ..jobs.speech import policy as _policy, say as message
     from .app import speaking
     lang = speaking(wb.lang)
     for i in items:
@@ -108,13 +108,6 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
         click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {policy:<24} {i['text'][:60]}")
     click.echo(message("cli_preview_summary", lang, count=len(items), days=days)
                + (message("cli_preview_calendar", lang, path=html_path) if html_path else ""))
-
-
-def _policy(policy: str, lang: str) -> str:
-    """What the planner will do to a send, in the operator's words (`due (after quiet hours)` → 免打扰后顺延)."""
-    from ..sheet.i18n import MESSAGES, message
-    key = "cli_policy_quiet_shift" if policy.startswith("due (") else f"cli_policy_{policy}"
-    return message(key, lang) if key in MESSAGES else policy
 
 
 def _state_for(store, create: bool = True):

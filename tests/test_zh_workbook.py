@@ -7,6 +7,7 @@ Settings) holds no English word. Exempt: ids, codes, URLs, and free text the ope
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from qunflow.sheet.cells import fold
 from qunflow.sheet.i18n import MESSAGES
@@ -21,9 +22,13 @@ _CODE = re.compile(r"https?://\S+|`[^`]*`|\b[\w.-]+:[\w{}*.,-]+|\b[A-Za-z]+/[A-Z
 _WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")
 
 
+_QUOTED = re.compile(r"原文：[^）]*")   # a platform's own words, quoted as such (sheet/i18n_reasons.py)
+
+
 def english_words(text: str) -> list[str]:
-    """The English words in text qunflow wrote, codes and names aside."""
-    return [w for w in _WORD.findall(_CODE.sub(" ", text)) if w.lower() not in NAMES and not w.isupper()]
+    """The English words in text qunflow wrote, codes, names and a platform's quoted words aside."""
+    text = _CODE.sub(" ", _QUOTED.sub(" ", text))
+    return [w for w in _WORD.findall(text) if w.lower() not in NAMES and not w.isupper()]
 
 
 def operator_typed(tab: str, column) -> bool:
@@ -35,8 +40,9 @@ def operator_typed(tab: str, column) -> bool:
     return column.type == "text" and not column.written and column.key != "key"
 
 
-def scan(raw: dict[str, list[list]]) -> list[str]:
-    """Every cell an operator reads that is not in the workbook's own zh-CN words: 'tab!A1 value (why)'."""
+def scan(raw: dict[str, list[list]], written_only: bool = False) -> list[str]:
+    """Every cell an operator reads that is not in the workbook's own zh-CN words: 'tab!A1 value (why)'.
+    `written_only`: only the columns qunflow writes (the rest of the workbook was typed by the test)."""
     vocabulary = words("zh-CN")
     bad = []
     for title, rows in raw.items():
@@ -54,6 +60,8 @@ def scan(raw: dict[str, list[list]]) -> list[str]:
             for c, value in enumerate(row):
                 column = header[c] if c < len(header) else None
                 if column is None or value in (None, "") or not isinstance(value, str):
+                    continue
+                if written_only and not (column.written or schema.written):
                     continue
                 where = f"{title}!{column.key}{r} {value!r}"
                 allowed = vocabulary.get(f"{schema.key}.{column.key}")
@@ -107,7 +115,7 @@ def test_a_platform_refusal_is_said_in_chinese_and_a_platform_own_words_stay():
               "the next run tries again")
     assert say_reason(reason, "zh-CN") == "本次运行在连续失败 4 次后放弃：HTTP 503（错误码 500）：平台繁忙；下次运行会再试"
     dead = "the webhook key is invalid or the robot was removed (code 93000): invalid webhook url"
-    assert say_reason(dead, "zh-CN") == "机器人地址的密钥无效，或机器人已被移除（错误码 93000）：invalid webhook url"
+    assert say_reason(dead, "zh-CN") == "机器人地址的密钥无效，或机器人已被移除（错误码 93000，原文：invalid webhook url）"
     assert say_reason(dead, "en") == dead
     assert say_reason("part 2 of 3: the message is too large (code 45002) (1 part(s) already delivered)",
                       "zh-CN") == "第 2/3 段：消息太长（错误码 45002）（已送达 1 段）"
@@ -133,3 +141,43 @@ def test_every_message_has_both_languages_with_the_same_placeholders():
         if key.startswith("reason_") or key.startswith("sop_status") or key.startswith("group_status"):
             assert not english_words(texts["zh-CN"].replace("{", " {").replace("}", "} ")
                                      .format(**{k: "" for k in field.findall(texts["zh-CN"])})), key
+
+
+def test_a_tick_in_a_zh_workbook_writes_statuses_outcomes_and_problems_in_chinese():
+    """Groups 状态 was "dead since … invalid webhook url", SOP 状态 "next … · last sent …", SendLog English and the
+    platform's reason inside a zh Problem English: each is now said in zh-CN (the platform's own errmsg aside)."""
+    import copy
+
+    from engine_harness import SHOP, Shop
+    from helpers import make_raw
+    from qunflow.delivery.secrets import SecretResolver
+    from qunflow.sheet.load import load_workbook
+    from qunflow.stores.memory import MemoryStore
+
+    rows = copy.deepcopy(SHOP)
+    rows["settings"] = [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "zh-CN"}]
+    shop = Shop(datetime(2026, 12, 1, 1, 55, tzinfo=timezone.utc), store=MemoryStore(make_raw(rows, lang="zh-CN")))
+    try:
+        good = shop.resolver.env
+        dead_url = good["QUNFLOW_HOOK_G01"].split("/cgi-bin")[0] + "/cgi-bin/webhook/send?key=nope"
+        shop.resolver = SecretResolver(env=dict(good, QUNFLOW_HOOK_G01=dead_url))
+        shop.tick(datetime(2026, 12, 1, 2, 1, tzinfo=timezone.utc))        # C01 for G01 at 10:00 Shanghai
+    finally:
+        shop.close()
+    raw = shop.store.raw
+    [g01] = [r for r in raw["社群"][1:] if r[0] == "G01"]
+    status = g01[raw["社群"][0].index("状态")]
+    assert status.startswith("自 2026-12-01 10:0") and "停发：机器人地址的密钥无效，或机器人已被移除（错误码 93000，原文：" in status
+    problems = [r[raw["待处理问题"][0].index("说明")] for r in raw["待处理问题"][1:]]
+    [dead] = [p for p in problems if "群机器人拒绝了消息" in p]
+    assert "机器人地址的密钥无效" in dead and "code" not in dead and "dead since" not in dead
+    log = raw["发送记录"]
+    outcome = {r[log[0].index("规则ID")]: (r[log[0].index("结果")], r[log[0].index("说明")]) for r in log[1:]}
+    assert outcome["C01"][0] == "失败" and outcome["C01"][1].startswith("机器人地址的密钥无效")
+    sop = {r[0]: r[raw["SOP日历"][0].index("状态")] for r in raw["SOP日历"][1:]}
+    assert sop["C01"].startswith("下次 2026-12-02 10:00 · 上次失败 12-01 10:00"), sop["C01"]
+    assert sop["W01"] == "随成员事件发送"
+    assert not scan(raw, written_only=True), scan(raw, written_only=True)
+    wb = load_workbook(raw)                                  # and it reads back as the machine values
+    assert {r.status for r in wb.sendlog} <= {"failed", "sent", "skipped", "deferred", "missed"}
+    assert {m.layer for m in wb.members.values()} <= {"core", "influence", "periphery", None}

@@ -3,7 +3,8 @@
 
 `reason_*` keys: each way qunflow words a reason in English. `sheet.vocabulary.say_reason` reads the English as a
 pattern (`{name}` matches any text; `count`, `code`, `status`… one word) and says it with the other language's
-template. A new English reason (a platform's code, a planner's policy) gets its key here or in i18n.py.
+template. Where `{detail}` is someone else's words (a platform's errmsg, a Python exception), the zh-CN text
+marks it as 原文 (the original text), which stays as the platform wrote it. A new English reason (a platform's code, a planner's policy) gets its key here or in i18n.py.
 """
 from __future__ import annotations
 
@@ -48,10 +49,10 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "not sent: the run could not claim it (another run holds it, or it is already done)",
         "zh-CN": "未发送：本次运行没能领取它（另一次运行正在处理，或已经处理完）",
     },
-    "reason_bad_url": {"en": "the webhook address is malformed ({detail})", "zh-CN": "机器人地址格式不对（{detail}）"},
-    "reason_no_connect": {"en": "could not connect ({detail})", "zh-CN": "无法连接（{detail}）"},
-    "reason_no_reply": {"en": "no reply after sending ({detail})", "zh-CN": "发出后没有收到回复（{detail}）"},
-    "reason_unreadable_reply": {"en": "the reply could not be read ({detail})", "zh-CN": "无法读取平台的回复（{detail}）"},
+    "reason_bad_url": {"en": "the webhook address is malformed ({detail})", "zh-CN": "机器人地址格式不对（原文：{detail}）"},
+    "reason_no_connect": {"en": "could not connect ({detail})", "zh-CN": "无法连接（原文：{detail}）"},
+    "reason_no_reply": {"en": "no reply after sending ({detail})", "zh-CN": "发出后没有收到回复（原文：{detail}）"},
+    "reason_unreadable_reply": {"en": "the reply could not be read ({detail})", "zh-CN": "无法读取平台的回复（原文：{detail}）"},
     "reason_part": {
         "en": "part {part} of {parts}: {reason} ({done} part(s) already delivered)",
         "zh-CN": "第 {part}/{parts} 段：{reason}（已送达 {done} 段）",
@@ -90,7 +91,7 @@ REASONS: dict[str, dict[str, str]] = {
     },
     # a platform's reply (delivery.platforms): the platform's own message after the colon stays its own
     "reason_gateway_timeout": {"en": "HTTP 504: a gateway timed out waiting for the platform", "zh-CN": "HTTP 504：网关等待平台超时"},
-    "reason_code_detail": {"en": "{label} (code {code}): {detail}", "zh-CN": "{label}（错误码 {code}）：{detail}"},
+    "reason_code_detail": {"en": "{label} (code {code}): {detail}", "zh-CN": "{label}（错误码 {code}，原文：{detail}）"},
     "reason_code": {"en": "{label} (code {code})", "zh-CN": "{label}（错误码 {code}）"},
     "reason_http_busy_code": {"en": "HTTP {status} (code {code}): the platform is busy", "zh-CN": "HTTP {status}（错误码 {code}）：平台繁忙"},
     "reason_http_busy": {"en": "HTTP {status}: the platform is busy", "zh-CN": "HTTP {status}：平台繁忙"},
@@ -99,26 +100,26 @@ REASONS: dict[str, dict[str, str]] = {
     "reason_no_platform_code": {"en": "HTTP {status} without a platform code", "zh-CN": "HTTP {status}，没有平台错误码"},
     "reason_unknown_code_detail": {
         "en": "unknown code {code} (HTTP {status}): {detail}; not retried",
-        "zh-CN": "未知错误码 {code}（HTTP {status}）：{detail}；不再重试",
+        "zh-CN": "未知错误码 {code}（HTTP {status}，原文：{detail}）；不再重试",
     },
     "reason_unknown_code": {"en": "unknown code {code} (HTTP {status}); not retried", "zh-CN": "未知错误码 {code}（HTTP {status}）；不再重试"},
     "reason_clock_skew": {
         "en": "clock skew: DingTalk says the signature timestamp is invalid (code 310000): {detail}",
-        "zh-CN": "时钟偏差：钉钉认为签名时间戳无效（错误码 310000）：{detail}",
+        "zh-CN": "时钟偏差：钉钉认为签名时间戳无效（错误码 310000，原文：{detail}）",
     },
     "reason_rate_limited_429": {"en": "rate limited (HTTP 429)", "zh-CN": "发送太频繁，被限流（HTTP 429）"},
     "reason_rate_limited_global": {"en": "global rate limited (HTTP 429)", "zh-CN": "全局限流（HTTP 429）"},
     "reason_platform_busy": {"en": "HTTP {status}: {platform} is busy", "zh-CN": "HTTP {status}：{platform} 繁忙"},
     "reason_discord_gone": {
         "en": "the webhook is deleted or its token is wrong (HTTP {status} {detail})",
-        "zh-CN": "机器人已被删除或令牌错误（HTTP {status} {detail}）",
+        "zh-CN": "机器人已被删除或令牌错误（HTTP {status}，原文：{detail}）",
     },
-    "reason_refused_http": {"en": "{platform} refused the message (HTTP 400 {detail})", "zh-CN": "{platform} 拒绝了这条消息（HTTP 400 {detail}）"},
-    "reason_unexpected_http": {"en": "unexpected reply (HTTP {status} {detail}); not retried", "zh-CN": "意外的回复（HTTP {status} {detail}）；不再重试"},
-    "reason_rate_limited_word": {"en": "rate limited: {detail}", "zh-CN": "发送太频繁，被限流：{detail}"},
+    "reason_refused_http": {"en": "{platform} refused the message (HTTP 400 {detail})", "zh-CN": "{platform} 拒绝了这条消息（HTTP 400，原文：{detail}）"},
+    "reason_unexpected_http": {"en": "unexpected reply (HTTP {status} {detail}); not retried", "zh-CN": "意外的回复（HTTP {status}，原文：{detail}）；不再重试"},
+    "reason_rate_limited_word": {"en": "rate limited: {detail}", "zh-CN": "发送太频繁，被限流（原文：{detail}）"},
     "reason_slack_gone": {
         "en": "the webhook is revoked, archived or wrong (HTTP {status} {detail})",
-        "zh-CN": "机器人地址已被撤销、归档或有误（HTTP {status} {detail}）",
+        "zh-CN": "机器人地址已被撤销、归档或有误（HTTP {status}，原文：{detail}）",
     },
     "reason_not_json": {"en": "HTTP {status} with a reply that is not JSON", "zh-CN": "HTTP {status}，回复不是 JSON"},
     "reason_bot_url": {"en": "HTTP {status}: the bot URL is wrong", "zh-CN": "HTTP {status}：机器人网址有误"},
@@ -127,11 +128,11 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "the group became a supergroup: change chat_id in its webhook to {detail}",
         "zh-CN": "该群已升级为超级群：请把机器人地址中的 chat_id 改为 {detail}",
     },
-    "reason_rate_limited_tg": {"en": "rate limited (429): {detail}", "zh-CN": "发送太频繁，被限流（429）：{detail}"},
-    "reason_tg_busy": {"en": "Telegram is busy ({error}): {detail}", "zh-CN": "Telegram 繁忙（{error}）：{detail}"},
-    "reason_tg_cannot_post": {"en": "the bot cannot post to this chat ({error}): {detail}", "zh-CN": "机器人无法在这个群发言（{error}）：{detail}"},
-    "reason_tg_refused": {"en": "Telegram refused the message (400): {detail}", "zh-CN": "Telegram 拒绝了这条消息（400）：{detail}"},
-    "reason_tg_unexpected": {"en": "unexpected reply ({error}): {detail}; not retried", "zh-CN": "意外的回复（{error}）：{detail}；不再重试"},
+    "reason_rate_limited_tg": {"en": "rate limited (429): {detail}", "zh-CN": "发送太频繁，被限流（429，原文：{detail}）"},
+    "reason_tg_busy": {"en": "Telegram is busy ({error}): {detail}", "zh-CN": "Telegram 繁忙（{error}，原文：{detail}）"},
+    "reason_tg_cannot_post": {"en": "the bot cannot post to this chat ({error}): {detail}", "zh-CN": "机器人无法在这个群发言（{error}，原文：{detail}）"},
+    "reason_tg_refused": {"en": "Telegram refused the message (400): {detail}", "zh-CN": "Telegram 拒绝了这条消息（400，原文：{detail}）"},
+    "reason_tg_unexpected": {"en": "unexpected reply ({error}): {detail}; not retried", "zh-CN": "意外的回复（{error}，原文：{detail}）；不再重试"},
     # what a platform's code means (the CODES tables of wecom, dingtalk and feishu)
     "reason_label_rate_20": {"en": "rate limited: more than 20 messages a minute", "zh-CN": "发送太频繁：每分钟超过 20 条"},
     "reason_label_busy": {"en": "the platform is busy", "zh-CN": "平台繁忙"},

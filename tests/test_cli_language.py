@@ -58,3 +58,16 @@ def test_the_help_stays_english():
         assert out.exit_code == 0 and out.output.startswith("Usage: qunflow"), out.output
         assert not CJK.search(out.output.replace("衣橱小馆", "")), out.output
     assert "--lang [zh|zh-CN|en]" in CliRunner().invoke(cli, ["--help"]).output
+
+
+def test_doctor_advises_in_the_workbook_language(tmp_path, monkeypatch):
+    """doctor's checks of the workbook and its advice are the operator's: in the workbook's language. The checks
+    of the cloud (credentials, scheduler jobs) are the engineer's and stay English."""
+    monkeypatch.delenv("QUNFLOW_LANG", raising=False)
+    path = _zh_workbook(tmp_path)
+    zh = CliRunner().invoke(cli, ["doctor", str(path)])
+    assert "表和列标题" in zh.output and "群 G02" in zh.output and "(钉钉)" in zh.output, zh.output
+    assert "解决：请设置环境变量 QUNFLOW_HOOK_G02" in zh.output and "项检查未通过" in zh.output, zh.output
+    assert "credentials" in zh.output                                   # the engineer's check, in English
+    en = CliRunner().invoke(cli, ["--lang", "en", "doctor", str(path)])
+    assert "tabs and headers" in en.output and "fix: set the environment variable QUNFLOW_HOOK_G02" in en.output

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook as open_xlsx
 
 from qunflow.cli import cli
-from qunflow.sheet.layout import display_width, workbook_layout
+from qunflow.sheet.layout import workbook_layout
 from qunflow.sheet.reference import schema_reference
 from qunflow.sheet.schema import load_schemas
 from sheets_fake import FakeSheetsServer
@@ -27,6 +27,7 @@ def _init(tmp_path, lang="zh"):
 
 
 def test_every_tab_has_a_filter_on_its_header_row_and_widths_that_fit(tmp_path):
+    from qunflow.sheet.layout import display_width
     _, book = _init(tmp_path)
     for layout in workbook_layout("zh-CN"):
         sheet = book[layout.title]

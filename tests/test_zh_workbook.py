@@ -11,9 +11,7 @@ from datetime import datetime, timezone
 
 from qunflow.sheet.cells import fold
 from qunflow.sheet.i18n import MESSAGES
-from qunflow.sheet.layout import layout_for_title
 from qunflow.sheet.schema import load_schemas
-from qunflow.sheet.vocabulary import cell_value, say_reason, words
 from qunflow.stores.xlsx import read_xlsx
 
 # words that are names or codes in any language: platforms, units, formats, qunflow's own name
@@ -43,6 +41,8 @@ def operator_typed(tab: str, column) -> bool:
 def scan(raw: dict[str, list[list]], written_only: bool = False) -> list[str]:
     """Every cell an operator reads that is not in the workbook's own zh-CN words: 'tab!A1 value (why)'.
     `written_only`: only the columns qunflow writes (the rest of the workbook was typed by the test)."""
+    from qunflow.sheet.layout import layout_for_title
+    from qunflow.sheet.vocabulary import words
     vocabulary = words("zh-CN")
     bad = []
     for title, rows in raw.items():
@@ -89,6 +89,7 @@ def test_the_scan_finds_the_english_machine_values_old_main_wrote():
 
 
 def test_written_values_take_the_dropdown_form_and_read_back_as_the_machine_value():
+    from qunflow.sheet.vocabulary import cell_value
     from qunflow.sheet.load import load_workbook
     from qunflow.sheet.vocabulary import canonical
     coupons = load_schemas()["coupons"]
@@ -111,6 +112,7 @@ def test_written_values_take_the_dropdown_form_and_read_back_as_the_machine_valu
 
 
 def test_a_platform_refusal_is_said_in_chinese_and_a_platform_own_words_stay():
+    from qunflow.sheet.vocabulary import say_reason
     reason = ("gave up in this run after 4 failed attempt(s) in a row: HTTP 503 (code 500): the platform is busy; "
               "the next run tries again")
     assert say_reason(reason, "zh-CN") == "本次运行在连续失败 4 次后放弃：HTTP 503（错误码 500）：平台繁忙；下次运行会再试"
@@ -125,6 +127,7 @@ def test_a_platform_refusal_is_said_in_chinese_and_a_platform_own_words_stay():
 def test_every_platform_code_has_its_meaning_in_chinese():
     """A code table's meaning (wecom, dingtalk, feishu) is said in zh-CN: a new code needs a reason_* key."""
     from qunflow.delivery.platforms import dingtalk, feishu, wecom
+    from qunflow.sheet.vocabulary import say_reason
     for module in (wecom, dingtalk, feishu):
         for code, (_kind, _wait, meaning) in module.CODES.items():
             said = say_reason(f"{meaning} (code {code})", "zh-CN")

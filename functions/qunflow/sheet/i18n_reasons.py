@@ -43,7 +43,7 @@ REASONS: dict[str, dict[str, str]] = {
         "zh-CN": "运行在开始发送后中断；这条消息可能已经发出",
     },
     "reason_not_set": {"en": "{reference} is not set", "zh-CN": "{reference} 没有设置"},
-    "reason_template": {"en": "template:{detail}", "zh-CN": "模板有误：{detail}"},
+    "reason_template": {"en": "template:{detail}", "zh-CN": "模板有误（原文：{detail}）"},
     "reason_build": {"en": "could not build the request: {reason}", "zh-CN": "无法生成请求：{reason}"},
     "reason_not_claimed": {
         "en": "not sent: the run could not claim it (another run holds it, or it is already done)",

@@ -134,3 +134,64 @@ def test_the_google_chart_is_a_plain_line_from_zero():
     assert chart["chartType"] == "LINE" and chart["lineSmoothing"] is False
     [left] = [a for a in chart["axis"] if a["position"] == "LEFT_AXIS"]
     assert left["viewWindowOptions"] == {"viewWindowMode": "EXPLICIT", "viewWindowMin": 0}
+
+
+def _bad_zh_workbook():
+    import copy
+
+    from helpers import BASE, make_raw
+    rows = copy.deepcopy(BASE)
+    rows["settings"] = [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "zh-CN"}]
+    rows["groups"][0]["daily_cap"] = "lots"              # a Problem at 社群, row 2, 每日上限
+    return make_raw(rows, lang="zh-CN")
+
+
+def _validate(store):
+    from datetime import datetime, timezone
+
+    from qunflow.jobs.validate import validate_store
+    return validate_store(store, datetime(2026, 12, 1, tzinfo=timezone.utc))
+
+
+def test_each_problem_links_to_its_cell_in_xlsx_with_either_writer(tmp_path):
+    import openpyxl
+
+    from helpers import write_xlsx
+    from qunflow.stores.xlsx import XlsxStore, read_xlsx
+    for writer in ("patch", "openpyxl"):
+        path = tmp_path / f"{writer}.xlsx"
+        write_xlsx(_bad_zh_workbook(), path)
+        _validate(XlsxStore(path, writer=writer))
+        problems = openpyxl.load_workbook(path)["待处理问题"]
+        header = [c.value for c in problems[1]]
+        at = header.index("位置") + 1
+        cell = problems.cell(row=2, column=at)
+        column = [c.value for c in openpyxl.load_workbook(path)["社群"][1]].index("每日上限") + 1
+        target = f"{openpyxl.utils.get_column_letter(column)}2"
+        assert cell.value == f"社群!{target}" and cell.hyperlink.location == f"'社群'!{target}", writer
+        assert read_xlsx(path)["社群"][1][column - 1] == "lots"          # calamine reads the file as before
+        raw = read_xlsx(path)                                           # fixed: the Problem and its link go
+        raw["社群"][1][column - 1] = 8
+        write_xlsx(raw, path)
+        _validate(XlsxStore(path, writer=writer))
+        problems = openpyxl.load_workbook(path)["待处理问题"]
+        assert problems.max_row == 1 or all(c.value is None for c in problems[2]), writer
+        assert not [c for row in problems.iter_rows() for c in row if c.hyperlink is not None], writer
+
+
+def test_each_problem_links_to_its_range_on_google():
+    import random
+
+    from qunflow.stores.gsheets import GoogleSheetsStore
+    from sheets_fake import gspread_session
+    with FakeSheetsServer() as server:
+        server.create_spreadsheet("SHOP", _bad_zh_workbook())
+        store = GoogleSheetsStore("SHOP", session=gspread_session(server.base_url), sleep=lambda s: None,
+                                  rng=random.Random(0), attempts=3)
+        _validate(store)
+        ids = {p["title"]: p["sheetId"] for p in server.sheet_properties("SHOP")}
+        rows = server.sheet_values("SHOP", "待处理问题")
+        link = rows[1][rows[0].index("位置")]
+        column = server.sheet_values("SHOP", "社群")[0].index("每日上限")
+        cell = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[column] + "2"
+        assert link == f"https://docs.google.com/spreadsheets/d/SHOP/edit#gid={ids['社群']}&range={cell}", link

@@ -202,6 +202,7 @@ class ProblemRow:
     message: str | None = None
     severity: str | None = None
     seen_at: datetime | None = None
+    link: str | None = None
 
 
 RECORDS: dict[str, type] = {

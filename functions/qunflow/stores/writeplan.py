@@ -46,6 +46,9 @@ class WritePlan:
     writes: list[RangeWrite] = field(default_factory=list)
     appends: list[Append] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)                       # keyed changes whose row is gone
+    # each Problem's cell, by the Problems tab's title: its link cell (sheet row, column) -> (tab title, A1 cell);
+    # the stores make them links (a cell hyperlink in xlsx, a #gid=…&range=… address on Google)
+    links: dict[str, dict[tuple[int, int], tuple[str, str]]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.new_tabs or self.writes or self.appends)
@@ -170,6 +173,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
         t = tab(key)
         if t.frozen:
             continue
+        if key == "problems":
+            rows = _with_links(tables, t, rows, plan)
         old_last = t._last_used_row()
         lines = [t.line(r) for r in rows]
         width = max([len(l) for l in lines] + [t.header_len, 1])
@@ -186,6 +191,28 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
         if not t.frozen and at > t.header_row:
             plan.writes.append(RangeWrite(t.table.title, at, 1, [t.line(row)]))
     return plan
+
+
+def _with_links(tables: dict[str, Table], t: _TabPlan, rows: list[Row], plan: WritePlan) -> list[Row]:
+    """Problems rows with their `link` (`社群!K3`), and the plan's links from the Problems tab to those cells."""
+    from ..sheet.tables import column_letter
+    by_title = {fold(table.title): table for table in tables.values() if not table.missing}
+    links: dict[tuple[int, int], tuple[str, str]] = {}
+    out = []
+    for i, row in enumerate(rows):
+        target = by_title.get(fold(row.get("tab") or ""))
+        header = [fold(h) for h in target.header] if target is not None else []
+        column = fold(row.get("column") or "")
+        if target is None or not str(row.get("row") or "").isdigit():
+            out.append(row)
+            continue
+        col = header.index(column) if column and column in header else 0
+        cell = f"{column_letter(col)}{row['row']}"
+        out.append(dict(row, link=f"{target.title}!{cell}"))
+        if "link" in t.columns:
+            links[(t.header_row + 1 + i, t.columns["link"] + 1)] = (target.title, cell)
+    plan.links[t.table.title] = links
+    return out
 
 
 def _append_rows(t: _TabPlan, rows: list[Row], plan: WritePlan) -> None:

@@ -29,6 +29,7 @@ from ..sheet.schema import load_schemas
 from ..sheet.load import load_workbook
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEMO_LANG = "zh-CN"                # the sample shop is Chinese: its workbook, and what the demo prints, are zh-CN
 START = date(2026, 12, 1)          # a fixed day 1, so the same seed gives the same result on any day
 TICK = timedelta(minutes=5)
 

@@ -23,3 +23,8 @@ def policy(value: str, lang: str) -> str:
     """What the planner will do to a send (`due (after quiet hours)` → 免打扰后顺延)."""
     key = "cli_policy_quiet_shift" if value.startswith("due (") else f"cli_policy_{value}"
     return message(key, lang) if key in MESSAGES else value
+
+
+def platform(value: str, lang: str) -> str:
+    """A platform as the Groups tab's dropdown says it (wecom → 企业微信)."""
+    return str(label(load_schemas()["groups"].column("platform"), value, lang))

@@ -336,6 +336,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli_lottery_dry_run": {"en": "(dry run: no coupons issued, nothing posted)", "zh-CN": "（试运行：没有发券，也没有发到群里）"},
     "cli_lottery_posted": {"en": "Posted to {group} ({name}).", "zh-CN": "已发到群 {group}（{name}）。"},
     "cli_note": {"en": "note: {note}", "zh-CN": "提示：{note}"},
+    "demo_running": {"en": "Running the campaign on a virtual clock…", "zh-CN": "正在虚拟时钟上运行活动……"},
+    "demo_title": {"en": "衣橱小馆 · {days}-day campaign · seed {seed}", "zh-CN": "衣橱小馆 · {days} 天活动 · 随机种子 {seed}"},
+    "demo_heads": {"en": "group|platform|sent (by phase)|sent|failed|missed|deferred|coupons",
+                   "zh-CN": "群|平台|按阶段发送|已发送|失败|已错过|已顺延|发券"},
+    "demo_totals": {
+        "en": "{ticks} ticks · sent {sent} · failed {failed} · missed {missed} · unknown {unknown} · deferred {deferred} · {seconds} s",
+        "zh-CN": "运行 {ticks} 次 · 已发送 {sent} · 失败 {failed} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 用时 {seconds} 秒",
+    },
+    "demo_files": {"en": "workbook|transcript|preview|report", "zh-CN": "工作簿|群聊记录|日历预览|报告"},
 }
 
 

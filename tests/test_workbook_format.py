@@ -195,3 +195,12 @@ def test_each_problem_links_to_its_range_on_google():
         column = server.sheet_values("SHOP", "社群")[0].index("每日上限")
         cell = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[column] + "2"
         assert link == f"https://docs.google.com/spreadsheets/d/SHOP/edit#gid={ids['社群']}&range={cell}", link
+
+
+def test_a_one_day_demo_draws_its_chart(tmp_path):
+    """One day of Metrics has no day before it to compare with: the chart is drawn without the drop rule (the
+    rule's range B3:…2 used to stop `qunflow demo --days 1` with an internal error)."""
+    from qunflow.jobs.demo import run_demo
+    result = run_demo(tmp_path, seed=7, days=1)
+    chart_tab = open_xlsx(result.workbook)["北极星图表"]
+    assert len(chart_tab._charts) == 1 and chart_tab.max_row == 2

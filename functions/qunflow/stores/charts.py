@@ -77,8 +77,10 @@ def decorate_xlsx(path: Path, lang: str, metric: str, metric_label: str) -> bool
     chart.x_axis.delete = chart.y_axis.delete = False   # openpyxl hides both axes unless told
     sheet.add_chart(chart, f"{column_letter(len(groups) + 2)}2")
     fill = PatternFill("solid", start_color=DROP_FILL_HEX, end_color=DROP_FILL_HEX)
-    sheet.conditional_formatting.add(f"B3:{column_letter(len(groups))}{len(dates) + 1}",
-                                     FormulaRule(formula=["AND(ISNUMBER(B3),ISNUMBER(B2),B2>0,B3<0.8*B2)"], fill=fill))
+    if len(dates) > 1:                   # a drop needs a day before it (one day: B3:…2 is no range at all)
+        sheet.conditional_formatting.add(f"B3:{column_letter(len(groups))}{len(dates) + 1}",
+                                         FormulaRule(formula=["AND(ISNUMBER(B3),ISNUMBER(B2),B2>0,B3<0.8*B2)"],
+                                                     fill=fill))
     metrics_sheet = book[table.title]
     value_l, date_l, group_l = (column_letter(columns[k]) for k in (metric, "date", "group_id"))
     last_row = max(5000, 2 * (len(table.rows) + 1))

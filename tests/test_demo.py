@@ -79,3 +79,16 @@ def test_check_in_milestones_post_only_for_those_who_reached_them(thirty_days):
     statuses = Counter(r.status for r in wb.sendlog if r.rule_id == "D02")
     assert statuses["sent"] >= len({r["at"][:10] for r in posts}) and statuses["skipped"] > 0
     assert sum(g["skipped"] for g in thirty_days.summary) >= statuses["skipped"]
+
+
+def test_the_demo_workbook_is_chinese_in_every_cell_an_operator_reads(thirty_days):
+    """Must show (#17): the zh-CN demo workbook after its 30 days holds no English value an operator reads: each
+    cell is scanned against the schema's zh-CN vocabulary (ids, codes, URLs and typed free text exempt)."""
+    from test_zh_workbook import scan
+    from qunflow.stores.xlsx import read_xlsx
+    raw = read_xlsx(thirty_days.workbook)
+    bad = scan(raw)
+    assert not bad, "\n".join(bad[:40])
+    flat = {str(v) for rows in raw.values() for row in rows[1:] for v in row}
+    for word in ("企业微信", "钉钉", "飞书", "流量型", "快闪型", "是", "已发送", "已发放", "已核销", "可用", "外围层", "时区"):
+        assert word in flat, word

@@ -79,10 +79,13 @@ def tick(source: str | None, now_text: str | None, dry_run: bool, as_json: bool)
                                                     "blocked")},
                               ensure_ascii=False))
     else:
-        click.echo(f"due {report.due} · sent {report.sent} · failed {report.failed} · skipped {report.skipped} · "
-                   f"missed {report.missed} · unknown {report.unknown} · deferred {report.deferred} · "
-                   f"retry {report.retry} · "
-                   f"problems {report.problems}" + (f"\n{report.note}" if report.note else ""))
+        from ..jobs.speech import say as message
+        from .app import speaking
+        lang = speaking(report.lang)
+        note = message("cli_dry_run", lang) if dry_run and report.note.startswith("dry run") else report.note
+        click.echo(message("cli_tick_summary", lang, **{k: getattr(report, k) for k in (
+            "due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry", "problems")})
+                   + (f"\n{note}" if note else ""))
     for line in report.blocked:
         click.echo(f"qunflow: {line}", err=True)
     raise click.exceptions.Exit(exit_code(report))
@@ -120,10 +123,15 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
+    from ..jobs.speech import policy as _policy, say as message
+    from .app import speaking
+    lang = speaking(wb.lang)
     for i in items:
-        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {i['policy']:<24} {i['text'][:60]}"
+        policy = _policy(i["policy"], lang)
+        click.echo(f"{i['at'][:16]}  {i['group_id']:<6} {i['rule_id']:<6} {policy:<24} {i['text'][:60]}"
                    + "".join(f"\n    ⚠ {flag}" for flag in i["flags"]))
-    click.echo(f"{len(items)} sends in the next {days} days" + (f"; calendar in {html_path}" if html_path else ""))
+    click.echo(message("cli_preview_summary", lang, count=len(items), days=days)
+               + (message("cli_preview_calendar", lang, path=html_path) if html_path else ""))
 
 
 def _state_for(store, create: bool = True):

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 from ..sheet.campaigns import campaign_start
 from ..sheet.changes import Changes
 from ..delivery.masking import mask_webhook_cell
+from ..sheet.i18n import message
 from ..sheet.problems import WARNING, ProblemSink
+from ..sheet.vocabulary import label, say_reason
 from ..sheet.workbook import Workbook
 from ..sop import render
 from .planned import PlannedSend, group_tz
@@ -95,7 +97,8 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         group = wb.groups.get(group_id)
         if group is None:
             continue
-        changes.set("groups", group_id, "status", f"dead since {stamp:%Y-%m-%d %H:%M}: {reason}")
+        changes.set("groups", group_id, "status",
+                    message("group_status_dead", wb.lang, at=f"{stamp:%Y-%m-%d %H:%M}", reason=say_reason(reason, wb.lang)))
         sink.add("dead_webhook", tab=groups_table.title, row=group.row, column=groups_table.header_of("webhook", wb.lang),
                  value=mask_webhook_cell(group.webhook), reason=reason)
     for group_id, reasons in waiting.items():
@@ -162,15 +165,16 @@ def _after_sent(p: PlannedSend, o: SendOutcome, wb: Workbook, changes: Changes) 
 def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, SendOutcome], now: datetime,
                   changes: Changes) -> None:
     """SOP.status: the next fire time and the last result, per rule."""
-    last: dict[str, str] = {}
+    last: dict[str, tuple[str, str]] = {}
+    status_column = wb.tables["sendlog"].schema.column("status")
     for p in planned:
         o = outcomes.get(p.send_id)
         status = o.status if (p.policy == "due" and o) else POLICY_STATUS.get(p.policy, p.policy)
-        last[p.rule.rule_id] = f"{status} {p.at.astimezone(group_tz(p.group, wb)):%m-%d %H:%M}"
+        last[p.rule.rule_id] = (str(label(status_column, status, wb.lang)), f"{p.at.astimezone(group_tz(p.group, wb)):%m-%d %H:%M}")
     from .audience import target_groups
     for rule in wb.sop:
         if not rule.enabled:
-            text = "disabled"
+            text = message("sop_status_disabled", wb.lang)
         else:
             nexts = []
             for group in target_groups(rule, wb.groups):
@@ -180,8 +184,10 @@ def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, 
                 t = rule.schedule.next_after(now, tz, campaign_start(rule, group, wb))
                 if t is not None and (rule.until is None or t.astimezone(tz).date() <= rule.until):
                     nexts.append(t.astimezone(tz))
-            text = f"next {min(nexts):%Y-%m-%d %H:%M}" if nexts else ("on member events" if rule.schedule.member_relative else "no more sends")
+            text = message("sop_status_next", wb.lang, at=f"{min(nexts):%Y-%m-%d %H:%M}") if nexts else \
+                message("sop_status_on_events" if rule.schedule.member_relative else "sop_status_no_more", wb.lang)
         if rule.rule_id in last:
-            text += f" · last {last[rule.rule_id]}"
+            status, at = last[rule.rule_id]
+            text = message("sop_status_last", wb.lang, text=text, status=status, at=at)
         if text != (rule.status or ""):
             changes.set("sop", rule.rule_id, "status", text)

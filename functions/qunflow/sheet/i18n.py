@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n_calendar import CALENDAR
+
+from .i18n_reasons import REASONS
+
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
         "en": "{column} is empty but required. Write a value like {example}.",
@@ -311,52 +315,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "internal error ({kind}). Please report it; run again with QUNFLOW_DEBUG=1 to see the details.",
         "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
     },
-    # --- t15b: refusals, campaigns as instances, CLI input ---
-    "duplicate_rule": {
-        "en": "Rule {rule} posts the same text to group {group} at the same times as rule {first} (row {first_row}): the group would get it twice. Delete one of them, or change its schedule or text.",
-        "zh-CN": "规则 {rule} 与第 {first_row} 行的规则 {first} 在同样的时间向群 {group} 发送同样的内容：群里会收到两遍。请删掉其中一条，或改它的发送时间或内容。",
+    # the calendar's promises (#15, #16): refusals, campaigns, audiences, coupons, check-ins (sheet/i18n_calendar.py)
+    **CALENDAR,
+    # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
+    **REASONS,
+    # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)
+    "cli_problems_found": {"en": "{errors} error(s), {warnings} warning(s)", "zh-CN": "{errors} 个错误，{warnings} 个警告"},
+    "cli_tick_summary": {
+        "en": "due {due} · sent {sent} · failed {failed} · skipped {skipped} · missed {missed} · unknown {unknown} · deferred {deferred} · retry {retry} · problems {problems}",
+        "zh-CN": "到期 {due} · 已发送 {sent} · 失败 {failed} · 已跳过 {skipped} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 待重试 {retry} · 问题 {problems}",
     },
-    "playbook_applied_twice": {
-        "en": "Playbook {playbook} is already applied to {groups} (SOP rows {rules}): applying it again would post its messages twice. To run it once more as a second campaign, add --again and give its day 1 with --start.",
-        "zh-CN": "剧本 {playbook} 已经应用到 {groups}（SOP 行 {rules}）：再应用一次会把它的消息发两遍。如要再开一场活动，请加上 --again，并用 --start 写明新活动的第1天。",
+    "cli_dry_run": {"en": "dry run: nothing sent, nothing written", "zh-CN": "试运行：没有发送，也没有写入"},
+    "cli_preview_summary": {"en": "{count} sends in the next {days} days", "zh-CN": "未来 {days} 天共 {count} 次发送"},
+    "cli_preview_calendar": {"en": "; calendar in {path}", "zh-CN": "；日历见 {path}"},
+    "cli_policy_due": {"en": "due", "zh-CN": "按时发送"},
+    "cli_policy_quiet_skip": {"en": "quiet_skip", "zh-CN": "免打扰时跳过"},
+    "cli_policy_quiet_shift": {"en": "quiet_shift", "zh-CN": "免打扰后顺延"},
+    "cli_policy_dead_webhook": {"en": "dead_webhook", "zh-CN": "机器人失效，不发送"},
+    "cli_policy_missed": {"en": "missed", "zh-CN": "已错过"},
+    "cli_policy_deferred": {"en": "deferred", "zh-CN": "已顺延"},
+    "cli_policy_template": {"en": "template", "zh-CN": "模板有误"},
+    "cli_no_problems": {"en": "No problems found.", "zh-CN": "没有发现问题。"},
+    "cli_problems_title": {"en": "Problems", "zh-CN": "待处理问题"},
+    "cli_lottery_dry_run": {"en": "(dry run: no coupons issued, nothing posted)", "zh-CN": "（试运行：没有发券，也没有发到群里）"},
+    "cli_lottery_posted": {"en": "Posted to {group} ({name}).", "zh-CN": "已发到群 {group}（{name}）。"},
+    "cli_note": {"en": "note: {note}", "zh-CN": "提示：{note}"},
+    "demo_running": {"en": "Running the campaign on a virtual clock…", "zh-CN": "正在虚拟时钟上运行活动……"},
+    "demo_title": {"en": "衣橱小馆 · {days}-day campaign · seed {seed}", "zh-CN": "衣橱小馆 · {days} 天活动 · 随机种子 {seed}"},
+    "demo_heads": {"en": "group|platform|sent (by phase)|sent|failed|missed|deferred|skipped|coupons",
+                   "zh-CN": "群|平台|按阶段发送|已发送|失败|已错过|已顺延|已跳过|发券"},
+    "demo_totals": {
+        "en": "{ticks} ticks · sent {sent} · failed {failed} · missed {missed} · unknown {unknown} · deferred {deferred} · skipped {skipped} · {seconds} s",
+        "zh-CN": "运行 {ticks} 次 · 已发送 {sent} · 失败 {failed} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 已跳过 {skipped} · 用时 {seconds} 秒",
     },
-    "playbook_again_needs_start": {
-        "en": "Playbook {playbook} counts campaign days: with --again, give the new campaign's day 1 with --start (YYYY-MM-DD), or its rules would post on the same days as the first run.",
-        "zh-CN": "剧本 {playbook} 按活动天数发送：使用 --again 时，请用 --start（YYYY-MM-DD）写明新活动的第1天，否则它会和第一次在同样的日子重复发送。",
-    },
-    "keyword_missing": {
-        "en": "The robot of group {group} takes only messages that contain its security keyword {keyword}, and this text has none: the platform will refuse it. Add {keyword} to the text.",
-        "zh-CN": "群 {group} 的机器人只接收含安全关键词「{keyword}」的消息，这段文案里没有，平台会拒收。请把「{keyword}」加进文案。",
-    },
-    "preview_keyword": {
-        "en": "the robot requires the keyword {keyword}: this text lacks it and will be refused",
-        "zh-CN": "机器人要求关键词「{keyword}」：这段文案没有，会被拒收",
-    },
-    "keyword_refused": {
-        "en": "This robot requires the keyword {keyword}; add it to the text. Group {group} refused this message ({reason}); its other messages still go out.",
-        "zh-CN": "这个机器人要求消息包含关键词「{keyword}」，请把它加进文案。群 {group} 拒收了这条消息（{reason}）；其他消息照常发送。",
-    },
-    "keyword_refused_unknown": {
-        "en": "This robot requires its security keyword (set in the robot's settings); add it to the text. Group {group} refused this message ({reason}); its other messages still go out. Write the keyword in the Groups tab's keyword column and validate checks every rule for it.",
-        "zh-CN": "这个机器人要求消息包含它的安全关键词（在机器人设置里），请把关键词加进文案。群 {group} 拒收了这条消息（{reason}）；其他消息照常发送。把关键词填进社群表的“安全关键词”列，validate 就会检查每条规则。",
-    },
-    "clock_skew": {
-        "en": "{platform} refused the time on this group's signature: this computer's clock is off ({reason}). {count} message(s) wait and are tried again each run, within catch_up ({catch_up}). Set the clock right (turn on network time); the signing secret is fine.",
-        "zh-CN": "{platform} 拒绝了这个群签名中的时间：本机时钟不准（{reason}）。{count} 条消息在等待，每次运行都会重试（需在补发时限 {catch_up} 内）。请校准本机时间（开启网络自动对时）；签名密钥本身没有问题。",
-    },
-    "cli_bad_days": {
-        "en": "--days {value} is not a number of days qunflow can preview: write a whole number from 1 to {most}, e.g. --days 7.",
-        "zh-CN": "--days {value} 不是可预览的天数：请写 1 到 {most} 之间的整数，例如 --days 7。",
-    },
-    # --- aud: audiences, mentions, coupon display, check-ins ---
-    "nobody_to_mention": {
-        "en": "nobody to mention: no member matches '{mention}' now",
-        "zh-CN": "没有可@的成员：此刻没有成员符合「{mention}」",
-    },
-    "coupon_where": {
-        "en": "it is in your member account, or ask us in a private message",
-        "zh-CN": "已放入你的会员账户，也可私信客服领取",
-    },
+    "demo_files": {"en": "workbook|transcript|preview|report", "zh-CN": "工作簿|群聊记录|日历预览|报告"},
 }
 
 

@@ -19,13 +19,14 @@ from .workbook import Workbook
 
 def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
                   grid_rows: dict[str, int] | None = None, shared_sheet: bool = False,
-                  unparsed: tuple[str, ...] = (), merged: Merged | None = None) -> Workbook:
+                  unparsed: tuple[str, ...] = (), merged: Merged | None = None, lang: str | None = None) -> Workbook:
     """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read.
     `unparsed`: tabs located but not parsed into records (the SendLog, when the state store is the memory).
-    `merged`: the merged cells near the top of each tab, when the store knows them (a local workbook)."""
+    `merged`: the merged cells near the top of each tab, when the store knows them (a local workbook).
+    `lang`: say the problems in this language rather than the workbook's (the CLI's --lang; never written)."""
     schemas = schemas or load_schemas()
     raw, unstorable = scrub_workbook(raw)        # text no workbook can hold is read as U+FFFD, with a warning
-    sink = ProblemSink(detect_language(raw, schemas))
+    sink = ProblemSink(lang or detect_language(raw, schemas))
     located = locate(raw, schemas, sink, grid_rows, merged)
     warn_unstorable(unstorable, located.tables, sink)
     tables = located.tables

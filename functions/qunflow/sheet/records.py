@@ -19,6 +19,7 @@ from .cells import TimeRange
 class Setting:
     key: str
     value: str | None = None
+    about: str | None = None
     row: int = 0
 
 
@@ -215,6 +216,7 @@ class ProblemRow:
     message: str | None = None
     severity: str | None = None
     seen_at: datetime | None = None
+    link: str | None = None
 
 
 RECORDS: dict[str, type] = {

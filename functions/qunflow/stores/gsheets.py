@@ -177,6 +177,7 @@ class GoogleSheetsStore:
         before = self.requests.write
         tables = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables
         plan = plan_writes(tables, changes, lang)
+        self._link_addresses(plan)
         self._structure(plan, snapshot)
         _storable(plan)
         if plan.writes:
@@ -188,6 +189,18 @@ class GoogleSheetsStore:
         for append in plan.appends:
             self._append_once(append, by_title.get(append.title))
         return WriteReport(requests=self.requests.write - before, skipped=plan.skipped)
+
+    def _link_addresses(self, plan: WritePlan) -> None:
+        """A Problem's 位置 cell holds the address of its cell (`…/edit#gid=…&range=K3`), which Google Sheets shows
+        as a link, when the tabs' ids are known from this run (no request is spent on them); else `社群!K3`."""
+        ids = getattr(self, "_sheet_ids", None) or {}
+        for title, links in plan.links.items():
+            for w in (w for w in plan.writes if w.title == title):
+                for (r, c), (target, cell) in links.items():
+                    i, j = r - w.row, c - w.col
+                    if target in ids and 0 <= i < len(w.values) and 0 <= j < len(w.values[i]):
+                        w.values[i][j] = (f"https://docs.google.com/spreadsheets/d/{self.spreadsheet_id}/edit"
+                                          f"#gid={ids[target]}&range={cell}")
 
     def _append_once(self, append: Any, table: Any) -> None:
         """values.append is not idempotent: retried after a reply that was lost, it would add the rows twice. So a

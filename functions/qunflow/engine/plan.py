@@ -19,7 +19,7 @@ from .ledger import Ledger, send_id
 from ..sheet.records import Group, Member, SopRule
 from ..sheet.workbook import Workbook
 from .experiments import excluded_by_experiment
-from ..members.activity import activity_by_member
+from ..members.activity import activity_by_member, due_events
 from .planned import PlannedSend, group_tz, local_naive, quiet_shift
 from .carried import DEFERRED_REASON, RETRY_REASON, deferred_sends, retried_sends
 from ..members.blacklist import reachable
@@ -53,6 +53,22 @@ def _earliest_join(rule: SopRule, start: datetime) -> datetime:
     return start - QUIET_LOOKBACK - offset - timedelta(days=1)
 
 
+def rewarded_between(wb: Workbook, start: datetime, end: datetime) -> frozenset[str]:
+    """Members whose referral reward coupon was issued in (start, end]: the `rewarded` mention."""
+    from ..sheet.cells import fold
+    campaign = fold(wb.settings.extra.get("referral_campaign") or "")
+    if not campaign:
+        return frozenset()
+    tz = wb.settings.timezone
+    out = set()
+    for c in wb.coupons.values():
+        if c.member_id and c.issued_at is not None and fold(c.campaign) == campaign:
+            at = c.issued_at if c.issued_at.tzinfo else c.issued_at.replace(tzinfo=tz)
+            if start < at <= end:
+                out.add(c.member_id)
+    return frozenset(out)
+
+
 def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now: datetime,
                *, preview: bool = False) -> list[PlannedSend]:
     """Every send whose time falls in (start, end], with its policy. `now` decides catch-up."""
@@ -65,14 +81,16 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     pool = CouponPool(wb.coupons)
     planned: list[PlannedSend] = []
     memo: dict = {}
-    activity = activity_by_member(wb.events)
+    activity = activity_by_member(due_events(wb, now))
     held: dict[str, list] = {}
     for c in wb.coupons.values():
         if c.member_id:
             held.setdefault(c.member_id, []).append(c)
 
+    rewarded = rewarded_between(wb, start, end)
+
     def ctx(at: datetime, group: Group) -> Context:
-        return Context(activity, held, at.astimezone(group_tz(group, wb)).date())
+        return Context(activity, held, at.astimezone(group_tz(group, wb)).date(), rewarded)
     for rule in wb.sop:
         if not rule.enabled:
             continue

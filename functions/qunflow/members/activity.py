@@ -30,11 +30,48 @@ class Activity:
         return n
 
 
+def due_events(wb, now: datetime) -> list:
+    """The events whose time has come: an event dated after `now` (an order entered ahead, a clock off)
+    waits for its time. A time without an offset is wall time in the event's group's zone (else Settings')."""
+    out = []
+    for e in wb.events:
+        at = e.at
+        if at is None:
+            continue
+        if at.tzinfo is None:
+            group = wb.groups.get(e.group_id) if e.group_id else None
+            at = at.replace(tzinfo=(group.timezone if group is not None and group.timezone else None)
+                            or wb.settings.timezone)
+        if at <= now:
+            out.append(e)
+    return out
+
+
 def activity_by_member(events) -> dict[str, Activity]:
-    out: dict[str, Activity] = defaultdict(Activity)
+    """Per person, across their groups."""
+    return _fold(events, lambda e: e.member_id)
+
+
+def activity_by_membership(events) -> dict[tuple[str, str | None], Activity]:
+    """Per membership, (member_id, group_id). An event naming no group counts in each of the person's groups
+    (look it up under (member_id, None) too): `for_membership` does both."""
+    return _fold(events, lambda e: (e.member_id, e.group_id or None))
+
+
+def for_membership(activity: dict, member_id: str, group_id: str) -> Activity | None:
+    here, anywhere = activity.get((member_id, group_id)), activity.get((member_id, None))
+    if here is None or anywhere is None:
+        return here or anywhere
+    return Activity(here.messages + anywhere.messages, here.checkin_days | anywhere.checkin_days,
+                    here.orders + anywhere.orders, here.revenue + anywhere.revenue, here.invites + anywhere.invites,
+                    here.redeemed + anywhere.redeemed)
+
+
+def _fold(events, key_of) -> dict:
+    out: dict = defaultdict(Activity)
     for e in events:
         at = e.at.replace(tzinfo=None) if e.at.tzinfo else e.at
-        a = out[e.member_id]
+        a = out[key_of(e)]
         if e.type == "message":
             a.messages.append(at)
         elif e.type == "checkin":

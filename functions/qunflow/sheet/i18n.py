@@ -337,8 +337,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "{inviter} 邀请的 {invitee} 早已在店铺的群里（在这次邀请之前入群，或已算作别人的邀请）：这条邀请不计入邀请奖励。",
     },
     "lottery_result_posted": {
-        "en": "🎉 Lottery result{prize}: {mentions}\nDrawn from {count} eligible members.\nSeed: {seed}\nList hash (sha256): {hash}\nWinners: {winners}\nEligible (masked, in draw order): {eligible}\nAnyone can check it: save this message as post.txt and run qunflow lottery verify --text post.txt",
-        "zh-CN": "🎉 抽奖结果{prize}：{mentions}\n共 {count} 位成员参与。\n随机种子：{seed}\n名单指纹（sha256）：{hash}\n中奖编号：{winners}\n参与名单（已打码，按抽奖顺序）：{eligible}\n复核方法：把这条消息保存为 post.txt，运行 qunflow lottery verify --text post.txt",
+        "en": "🎉 Lottery result{prize}: {mentions}\nDrawn from {count} eligible members.\nSeed: {seed}\nList hash (sha256): {hash}\nWinners: {winners}\nEligible (masked, sorted by id): {eligible}\nAnyone can check it: save this message as post.txt and run qunflow lottery verify --text post.txt",
+        "zh-CN": "🎉 抽奖结果{prize}：{mentions}\n共 {count} 位成员参与。\n随机种子：{seed}\n名单指纹（sha256）：{hash}\n中奖编号：{winners}\n参与名单（已打码，按编号排序）：{eligible}\n复核方法：把这条消息保存为 post.txt，运行 qunflow lottery verify --text post.txt",
     },
     "lottery_too_few_eligible": {
         "en": "--winners {wanted} asks for more winners than the {eligible} eligible members of {group}: nothing was drawn. Lower --winners to {eligible} or fewer.",

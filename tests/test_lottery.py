@@ -177,7 +177,7 @@ def test_post_announces_the_result_in_the_group_with_mentions(book):
         posted = emu.messages[-1]
         winners = draw([f"M{i:04d}" for i in range(1, 13) if i != 3], 2, "s").winners
         assert posted["mentions"] == [f"u{int(w[1:])}" for w in winners]
-        assert "--seed s --hash" in posted["text"] and "Posted to G01" in out.stderr
+        assert "Seed: s\n" in posted["text"] and "verify --text" in posted["text"] and "Posted to G01" in out.stderr
     dead = Bot("wecom", "lottery-dead-key-0123456789abcdef", dead=True)
     with Emulator([dead]) as emu:
         out = run("lottery", "draw", book, "--group", "G01", "--seed", "s", "--post", "--prize", "lucky50",

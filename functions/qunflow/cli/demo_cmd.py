@@ -46,6 +46,10 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     t = result.totals
     console.print(f"{result.ticks} ticks · sent {t['sent']} · failed {t['failed']} · missed {t['missed']} · "
                   f"unknown {t['unknown']} · deferred {t['deferred']} · {time.perf_counter() - started:.1f} s")
+    lot = result.lottery
+    if lot:
+        console.print(f"lottery {lot['draw_id']} drawn twice: winners {', '.join(lot['winners'])} both times, "
+                      f"{lot['issued_total']} prize(s) issued; verify on the posted text: {lot['verify']}")
     for label, path in (("workbook", result.workbook), ("transcript", result.transcript), ("preview", result.preview),
                         ("report", Path(out_dir) / "report.html")):
         console.print(f"  {label:<10} {path}")

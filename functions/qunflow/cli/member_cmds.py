@@ -184,19 +184,12 @@ def verify_cmd(source, group_id, seed, expected_hash, among, winners_list, post_
 
 def _verify_post(text: str) -> None:
     from ..jobs.errors import operator_language
-    from ..members.lottery import read_post, verify_posted
-    from ..sheet.i18n import message
-    lang = operator_language()
-    checked = verify_posted(text)
-    if checked.reason:
-        raise fail(message("lottery_post_unreadable", lang, reason=checked.reason), 2)
-    posted = read_post(text)
-    winners = ", ".join(posted.winners)
-    if checked.ok:
-        click.echo(message("lottery_post_ok", lang, count=checked.eligible, seed=posted.seed, winners=winners))
-        raise click.exceptions.Exit(0)
-    raise fail(message("lottery_post_mismatch", lang, count=checked.eligible, seed=posted.seed,
-                       picks=", ".join(checked.picks), winners=winners), 1)
+    from ..jobs.lottery_draw import verify_post
+    code, said = verify_post(text, operator_language())
+    if code:
+        raise fail(said, code)
+    click.echo(said)
+    raise click.exceptions.Exit(0)
 
 
 # --- import ---------------------------------------------------------------------------------------------

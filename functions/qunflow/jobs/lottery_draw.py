@@ -184,4 +184,20 @@ def verify_draw(store: Any, group_id: str, seed: str, claimed: list[str], now: d
     hash_ok = not expected_hash or expected_hash.strip().lower() == digest
     if verify(ids, seed, claimed):
         return Verified(len(ids), digest, hash_ok, True)
+    if not ids or len(claimed) > len(ids):
+        return Verified(len(ids), digest, hash_ok, False)
     return Verified(len(ids), digest, hash_ok, False, tuple(draw(ids, max(1, len(claimed)), seed).winners))
+
+
+def verify_post(text: str, lang: str) -> tuple[int, str]:
+    """`lottery verify --text`: (exit code, what to say). 0 OK, 1 the winners are not the draw's, 2 not a post."""
+    from ..members.lottery import read_post, verify_posted
+    checked = verify_posted(text)
+    if checked.reason:
+        return 2, message("lottery_post_unreadable", lang, reason=checked.reason)
+    posted = read_post(text)
+    winners = ", ".join(posted.winners)
+    if checked.ok:
+        return 0, message("lottery_post_ok", lang, count=checked.eligible, seed=posted.seed, winners=winners)
+    return 1, message("lottery_post_mismatch", lang, count=checked.eligible, seed=posted.seed,
+                      picks=", ".join(checked.picks), winners=winners)

@@ -17,7 +17,7 @@ class Memberships(dict):
 
     A person in two groups has two rows, sharing member_id. A plain member_id also works as a key: it
     means the person's first membership (in sheet order, then the order added), for what is the same in
-    every group (name, platform user id, blacklist status)."""
+    every group (name, platform user id, blacklist status). Iterating gives each person's member id once."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,6 +65,11 @@ class Memberships(dict):
         if isinstance(key, str):
             return bool(self._by_person.get(key))
         return dict.__contains__(self, key)
+
+    def __iter__(self):
+        """The people's member ids, each once (what code written before memberships expects); `.items()` and
+        `.keys()` give the (member_id, group_id) keys, `.values()` every membership."""
+        return iter([k for k, rows in self._by_person.items() if rows])
 
     def add(self, member: Member) -> None:
         self[(member.member_id, member.group_id)] = member

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from ..sop import render
 from ..delivery.message import Mentions, Message, NewsCard
+from ..sheet.campaigns import campaign_start
 from ..sheet.workbook import Workbook
 from .planned import PlannedSend, group_tz
 
@@ -19,7 +20,7 @@ def template_text(p: PlannedSend, wb: Workbook) -> str:
 def variables(p: PlannedSend, wb: Workbook) -> dict:
     tz = group_tz(p.group, wb)
     local = p.at.astimezone(tz)
-    start = p.group.campaign_start
+    start = campaign_start(p.rule, p.group, wb)
     campaign_day = (local.date() - start).days + 1 if start else ""
     days_left = ""
     if p.rule.until:

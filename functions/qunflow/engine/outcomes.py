@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from ..sheet.campaigns import campaign_start
 from ..sheet.changes import Changes
 from ..delivery.masking import mask_webhook_cell
 from ..sheet.problems import WARNING, ProblemSink
@@ -21,6 +22,7 @@ class SendOutcome:
     sent_at: datetime | None = None
     reason: str = ""
     preview: str = ""
+    cause: str = ""             # what a refusal means (delivery.platforms.base: "keyword", "clock", "signature")
 
 
 def _local(value: datetime | None, wb: Workbook, p: PlannedSend) -> datetime | None:
@@ -56,6 +58,7 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
     sop_table, groups_table = wb.tables["sop"], wb.tables["groups"]
     rows = []
     waiting: dict[str, list[str]] = {}  # group -> why its sends wait for the next tick
+    skewed: dict[str, str] = {}          # group -> why its sends wait because our clock is off
     for p in planned:
         if p.policy == "due":
             counts["due"] += 1
@@ -65,6 +68,10 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         counts[o.status] = counts.get(o.status, 0) + 1
         if o.status == "retry":
             waiting.setdefault(p.group.group_id, []).append(o.reason)
+            if o.cause == "clock":
+                skewed.setdefault(p.group.group_id, o.reason)
+        if o.status == "failed" and o.cause == "keyword":
+            _keyword_refused(p, o, wb, sink)
         if o.status == "sent":
             _after_sent(p, o, wb, changes)
         if p.pool_empty and o.status == "sent" and not any(x.code == "pool_empty" and x.row == p.rule.row for x in sink.items):
@@ -92,11 +99,29 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
                  value=mask_webhook_cell(group.webhook), reason=reason)
     for group_id, reasons in waiting.items():
         group = wb.groups[group_id]
+        if group_id in skewed:
+            sink.add("clock_skew", tab=groups_table.title, row=group.row, column=groups_table.header_of("secret", wb.lang),
+                     value="", severity=WARNING, platform=_platform_label(groups_table, group.platform, wb.lang),
+                     reason=_first_cause(skewed[group_id]), count=len(reasons), catch_up=_duration(wb.settings.catch_up))
+            continue
         sink.add("platform_unavailable", tab=groups_table.title, row=group.row,
                  column=groups_table.header_of("webhook", wb.lang), value=mask_webhook_cell(group.webhook), severity=WARNING,
                  platform=_platform_label(groups_table, group.platform, wb.lang), reason=_first_cause(reasons[0]),
                  count=len(reasons), catch_up=_duration(wb.settings.catch_up))
     return counts
+
+
+def _keyword_refused(p: PlannedSend, o: SendOutcome, wb: Workbook, sink: ProblemSink) -> None:
+    """The robot refused this message for lacking its security keyword: a Problem at the SOP row, naming the
+    keyword when the Groups tab records it. Once per rule and group; the robot stays in use."""
+    sop_table = wb.tables["sop"]
+    if any(x.code.startswith("keyword_refused") and x.row == p.rule.row and p.group.group_id in x.message
+           for x in sink.items):
+        return
+    keyword = (getattr(p.group, "keyword", None) or "").strip()
+    sink.add("keyword_refused" if keyword else "keyword_refused_unknown", tab=sop_table.title, row=p.rule.row,
+             column=sop_table.header_of("content", wb.lang), value=p.rule.content[:60], keyword=keyword,
+             group=p.group.group_id, reason=o.reason[:160])
 
 
 def _platform_label(groups_table, platform: str, lang: str) -> str:
@@ -151,7 +176,7 @@ def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, 
                 if rule.schedule.member_relative or not group.enabled:
                     continue
                 tz = group_tz(group, wb)
-                t = rule.schedule.next_after(now, tz, group.campaign_start)
+                t = rule.schedule.next_after(now, tz, campaign_start(rule, group, wb))
                 if t is not None and (rule.until is None or t.astimezone(tz).date() <= rule.until):
                     nexts.append(t.astimezone(tz))
             text = f"next {min(nexts):%Y-%m-%d %H:%M}" if nexts else ("on member events" if rule.schedule.member_relative else "no more sends")

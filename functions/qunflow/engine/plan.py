@@ -16,6 +16,7 @@ import bisect
 from datetime import date, datetime, time, timedelta, timezone
 
 from .ledger import Ledger, send_id
+from ..sheet.campaigns import campaign_start
 from ..sheet.records import Group, Member, SopRule
 from ..sheet.workbook import Workbook
 from .experiments import excluded_by_experiment
@@ -37,9 +38,10 @@ def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetim
                        memo: dict) -> list[datetime]:
     """Fire times, computed once per (schedule, zone, campaign start): groups that share them share the work."""
     tz = group_tz(group, wb)
-    key = (rule.schedule, tz.key, group.campaign_start)
+    day_one = campaign_start(rule, group, wb)   # the rule's campaign instance, else the group's
+    key = (rule.schedule, tz.key, day_one)
     if key not in memo:
-        memo[key] = rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, group.campaign_start)
+        memo[key] = rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, day_one)
     return memo[key]
 
 

@@ -196,8 +196,10 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         clock.t = max(clock.t, draw_at.timestamp())
         result.lottery = lottery_twice(store, deps.state, draw_at, (env[g04["webhook"].split(":", 1)[1]], None),
                                        session=deps.session, clock=clock, sleep=clock.sleep)
-        emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆")
         wb = load_workbook(store.raw, today=START)
+        from ..engine.planned import group_tz
+        emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆", lang=wb.lang,
+                            zones={gid: group_tz(g, wb) for gid, g in wb.groups.items()})
         items = preview(wb, start, 7)
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")

@@ -242,6 +242,6 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
     dispatch = dispatcher.dispatch(deliveries)
     for result in dispatch.results:
         o = outcomes[result.send_id]
-        o.status, o.attempts, o.reason = result.status, result.attempts, result.reason
+        o.status, o.attempts, o.reason, o.cause = result.status, result.attempts, result.reason, result.cause
         o.sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
     return outcomes, dict(dispatch.disabled)

@@ -279,8 +279,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lottery_prize": {"en": " ({prize})", "zh-CN": "（{prize}）"},
     # --- the CLI (qunflow.jobs.errors): failures the operator can fix, in the operator's language, exit code 2 ---
     "cli_bad_time": {
-        "en": "--now '{value}' is not a moment qunflow can read. Write it in ISO 8601, like 2026-12-01T20:00:00+08:00 (end with Z for UTC; without an offset it is read as UTC).",
-        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 书写，例如 2026-12-01T20:00:00+08:00（以 Z 结尾表示 UTC；不写时区按 UTC 计算）。",
+        "en": "--now '{value}' is not a moment qunflow can read. Write a date and time in ISO 8601, like 2026-12-01T20:00:00+08:00 or 2026-12-01 20:00 (without an offset it is read in the Settings time zone; end with Z for UTC).",
+        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 写日期和时间，例如 2026-12-01T20:00:00+08:00 或 2026-12-01 20:00（不写时区按“设置”中的时区计算；以 Z 结尾表示 UTC）。",
     },
     "cli_sheets_quota": {
         "en": "Google Sheets refused more requests: the quota is used up (HTTP {status}), still after qunflow's retries. Wait a minute or two, then run the same command again.",
@@ -359,6 +359,43 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lottery_post_unreadable": {
         "en": "This text is not a qunflow lottery post: it needs the Seed, List hash, Winners and Eligible lines ({reason}). Save the whole post as it was sent.",
         "zh-CN": "这段文字不是 qunflow 的抽奖结果：需要包含随机种子、名单指纹、中奖编号和参与名单几行（{reason}）。请完整保存发出的消息。",
+    },
+    # --- t15b: refusals, campaigns as instances, CLI input ---
+    "duplicate_rule": {
+        "en": "Rule {rule} posts the same text to group {group} at the same times as rule {first} (row {first_row}): the group would get it twice. Delete one of them, or change its schedule or text.",
+        "zh-CN": "规则 {rule} 与第 {first_row} 行的规则 {first} 在同样的时间向群 {group} 发送同样的内容：群里会收到两遍。请删掉其中一条，或改它的发送时间或内容。",
+    },
+    "playbook_applied_twice": {
+        "en": "Playbook {playbook} is already applied to {groups} (SOP rows {rules}): applying it again would post its messages twice. To run it once more as a second campaign, add --again and give its day 1 with --start.",
+        "zh-CN": "剧本 {playbook} 已经应用到 {groups}（SOP 行 {rules}）：再应用一次会把它的消息发两遍。如要再开一场活动，请加上 --again，并用 --start 写明新活动的第1天。",
+    },
+    "playbook_again_needs_start": {
+        "en": "Playbook {playbook} counts campaign days: with --again, give the new campaign's day 1 with --start (YYYY-MM-DD), or its rules would post on the same days as the first run.",
+        "zh-CN": "剧本 {playbook} 按活动天数发送：使用 --again 时，请用 --start（YYYY-MM-DD）写明新活动的第1天，否则它会和第一次在同样的日子重复发送。",
+    },
+    "keyword_missing": {
+        "en": "The robot of group {group} takes only messages that contain its security keyword {keyword}, and this text has none: the platform will refuse it. Add {keyword} to the text.",
+        "zh-CN": "群 {group} 的机器人只接收含安全关键词「{keyword}」的消息，这段文案里没有，平台会拒收。请把「{keyword}」加进文案。",
+    },
+    "preview_keyword": {
+        "en": "the robot requires the keyword {keyword}: this text lacks it and will be refused",
+        "zh-CN": "机器人要求关键词「{keyword}」：这段文案没有，会被拒收",
+    },
+    "keyword_refused": {
+        "en": "This robot requires the keyword {keyword}; add it to the text. Group {group} refused this message ({reason}); its other messages still go out.",
+        "zh-CN": "这个机器人要求消息包含关键词「{keyword}」，请把它加进文案。群 {group} 拒收了这条消息（{reason}）；其他消息照常发送。",
+    },
+    "keyword_refused_unknown": {
+        "en": "This robot requires its security keyword (set in the robot's settings); add it to the text. Group {group} refused this message ({reason}); its other messages still go out. Write the keyword in the Groups tab's keyword column and validate checks every rule for it.",
+        "zh-CN": "这个机器人要求消息包含它的安全关键词（在机器人设置里），请把关键词加进文案。群 {group} 拒收了这条消息（{reason}）；其他消息照常发送。把关键词填进社群表的“安全关键词”列，validate 就会检查每条规则。",
+    },
+    "clock_skew": {
+        "en": "{platform} refused the time on this group's signature: this computer's clock is off ({reason}). {count} message(s) wait and are tried again each run, within catch_up ({catch_up}). Set the clock right (turn on network time); the signing secret is fine.",
+        "zh-CN": "{platform} 拒绝了这个群签名中的时间：本机时钟不准（{reason}）。{count} 条消息在等待，每次运行都会重试（需在补发时限 {catch_up} 内）。请校准本机时间（开启网络自动对时）；签名密钥本身没有问题。",
+    },
+    "cli_bad_days": {
+        "en": "--days {value} is not a number of days qunflow can preview: write a whole number from 1 to {most}, e.g. --days 7.",
+        "zh-CN": "--days {value} 不是可预览的天数：请写 1 到 {most} 之间的整数，例如 --days 7。",
     },
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from .campaigns import check_duplicate_rules
 from .cells import scrub_workbook, warn_unstorable
 from .parse import parse_table
 from .problems import ProblemSink
@@ -33,7 +34,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
               if key != "settings" and key not in unparsed}
     for key in unparsed:
         parsed.setdefault(key, [])
-    for key in ("groups", "members", "tags", "coupons", "templates", "sop", "events"):
+    for key in ("groups", "members", "tags", "coupons", "templates", "sop", "campaigns", "events"):
         parsed[key] = drop_duplicates(tables[key], parsed[key], sink)
     wb = Workbook(
         lang=sink.lang, settings=settings, tables=tables,
@@ -42,12 +43,14 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
         tags=parsed["tags"],
         coupons={c.code: c for c in parsed["coupons"]},
         templates={t.name: t for t in parsed["templates"]},
-        sop=parsed["sop"], events=parsed["events"], sendlog=parsed["sendlog"], metrics=parsed["metrics"],
+        sop=parsed["sop"], campaigns={c.campaign: c for c in parsed["campaigns"]}, events=parsed["events"],
+        sendlog=parsed["sendlog"], metrics=parsed["metrics"],
         previous_problems=parsed["problems"],
     )
     check_references(wb, sink)
     check_groups(wb, sink, shared_sheet)
     check_sop(wb, sink)
+    check_duplicate_rules(wb, sink)
     check_tag_rules(wb, sink)
     wb.problems = sink.items
     return wb

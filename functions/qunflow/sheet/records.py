@@ -37,6 +37,7 @@ class Group:
     enabled: bool = True
     holdout: bool = False
     status: str | None = None
+    keyword: str | None = None     # the robot's security keyword(s), comma-separated (DingTalk, Feishu)
     row: int = 0
 
 
@@ -109,6 +110,17 @@ class SopRule:
     until: date | None = None
     variant: str | None = None
     status: str | None = None
+    campaign: str | None = None   # a Campaigns row: its start is day 1 of this rule's `day N` (sheet.campaigns)
+    row: int = 0
+
+
+@dataclass
+class Campaign:
+    campaign: str
+    start: date
+    playbook: str | None = None
+    groups: tuple[str, ...] = ()
+    note: str | None = None
     row: int = 0
 
 
@@ -207,7 +219,7 @@ class ProblemRow:
 
 RECORDS: dict[str, type] = {
     "settings": Setting, "groups": Group, "members": Member, "tags": Tag, "coupons": Coupon,
-    "templates": Template, "sop": SopRule, "events": Event, "sendlog": SendRecord,
+    "templates": Template, "sop": SopRule, "campaigns": Campaign, "events": Event, "sendlog": SendRecord,
     "metrics": MetricRow, "problems": ProblemRow,
     "cohorts": CohortRow, "rules_report": RuleReportRow,
 }

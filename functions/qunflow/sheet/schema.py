@@ -58,6 +58,7 @@ class TabSchema:
     columns: tuple[Column, ...]
     written: bool = False             # the whole tab is written by qunflow
     settings: tuple[Column, ...] = ()  # only the Settings tab: the known keys
+    optional: bool = False            # a workbook may lack the tab: no Problem, read as empty
 
     def column(self, key: str) -> Column:
         return self._by_key()[key]
@@ -115,8 +116,9 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
             columns=tuple(_column(c) for c in raw["columns"]),
             written=bool(raw.get("written", False)),
             settings=tuple(_column(c) for c in raw.get("settings", ())),
+            optional=bool(raw.get("optional", False)),
         )
-    order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "events",
+    order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "campaigns", "events",
              "sendlog", "metrics", "cohorts", "rules_report", "problems"]
     return {k: tabs[k] for k in sorted(tabs, key=lambda k: order.index(k) if k in order else len(order))}
 

@@ -36,6 +36,8 @@ READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption":
                "majorDimension": "ROWS"}
 
 
+LEASE_TTL_SECONDS = 900  # longer than any function timeout (workflows/jobs.yaml), so a live holder keeps it
+
 class SheetAccessError(RuntimeError):
     """The sheet cannot be opened: not found, not shared, or no credentials."""
 
@@ -87,7 +89,7 @@ class GoogleSheetsStore:
         self.account_email = ""
         self._sleep, self._rng, self._attempts = sleep, rng or random.Random(), attempts
         self._titles: list[str] | None = None
-        self._lease = lease  # a qunflow.stores.lease.GcsLease in the cloud; None means no cross-process lock
+        self._lease = lease  # a qunflow.stores.lease.StateLease in the cloud; None means no cross-process lock
         if client is None:
             gateway = os.environ.get("QUNFLOW_SHEETS_API")
             if session is None and gateway:
@@ -286,11 +288,12 @@ class GoogleSheetsStore:
 
     @contextmanager
     def lease(self, name: str, seconds: float = 0) -> Iterator[None]:
-        """Sheets cannot lock; the lease is a Cloud Storage object (qunflow.stores.lease), held for 15 minutes at most."""
+        """Sheets cannot lock; the lease is a state store record (qunflow.stores.lease.StateLease), held for 15
+        minutes at most (longer than any function's timeout)."""
         if self._lease is None:
             yield
             return
-        with self._lease.hold(f"qunflow-{self.spreadsheet_id}-{name}.lease", 900):
+        with self._lease.hold(f"qunflow-{self.spreadsheet_id}-{name}.lease", LEASE_TTL_SECONDS):
             yield
 
 

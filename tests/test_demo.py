@@ -35,7 +35,8 @@ def test_the_demo_writes_its_files_and_sends_every_phase(thirty_days):
     welcomed = [m for m in wb.members.values() if m.member_id >= "M1001"]
     assert welcomed and all(m.welcomed_at for m in welcomed)
     with_code = [m for m in welcomed if m.coupon_code]
-    assert len({m.coupon_code for m in with_code}) == len(with_code) >= 50
+    # one code per person and campaign: a person in two groups holds the same welcome code in both (#16)
+    assert len({m.coupon_code for m in with_code}) == len({m.member_id for m in with_code}) >= 50
     if len(with_code) < len(welcomed):  # the welcome pool ran out: the welcome went on, and the sheet says so
         assert any(p.tab == "SOP日历" and "券池" in p.message for p in wb.previous_problems)
 
@@ -92,3 +93,40 @@ def test_the_demo_workbook_is_chinese_in_every_cell_an_operator_reads(thirty_day
     flat = {str(v) for rows in raw.values() for row in rows[1:] for v in row}
     for word in ("企业微信", "钉钉", "飞书", "流量型", "快闪型", "是", "已发送", "已发放", "已核销", "可用", "外围层", "时区"):
         assert word in flat, word
+
+
+def test_the_demo_has_a_person_in_two_groups_a_referral_and_a_lottery_drawn_twice(thirty_days, tmp_path):
+    import json
+    from datetime import date
+
+    from click.testing import CliRunner
+
+    from qunflow.cli import cli
+    wb = load_workbook(XlsxStore(thirty_days.workbook).read().raw)
+    by_person = {}
+    for m in wb.members.values():
+        by_person.setdefault(m.member_id, []).append(m)
+    twice = [rows for rows in by_person.values() if len(rows) == 2]
+    assert twice, "a member in two groups"
+    rows = twice[0]
+    assert {m.group_id for m in rows} == {"G01", "G02"} and all(m.welcomed_at for m in rows)
+    assert rows[0].coupon_code and rows[0].coupon_code == rows[1].coupon_code    # one welcome code, shared
+    assert len([c for c in wb.coupons.values() if c.member_id == rows[0].member_id and c.campaign == "welcome50"]) == 1
+    last = max(r.date for r in wb.metrics)
+    day = [r for r in wb.metrics if r.date == last]
+    assert len({r.shop_people for r in day}) == 1
+    assert sum(r.members for r in day) > day[0].shop_people       # memberships per group, people once per shop
+    friend = wb.members["M2001"]
+    assert friend.referred_by == "M0001"
+    k = [r.k_factor for r in wb.metrics if r.group_id == "G01" and r.date == date(2026, 12, 2)]
+    assert k and k[0] and k[0] > 0
+    lot = thirty_days.lottery
+    assert lot["drawn_again"] and lot["winners"] == lot["again"]
+    assert lot["issued_first"] == lot["issued_total"] == 3 and lot["verify"] == "OK"
+    posted = [json.loads(line)["text"] for line in thirty_days.transcript.with_suffix(".jsonl").read_text("utf-8").splitlines()
+              if "抽奖结果" in line]
+    assert len(posted) == 1
+    saved = tmp_path / "post.txt"
+    saved.write_text(posted[0], encoding="utf-8")
+    out = CliRunner().invoke(cli, ["lottery", "verify", "--text", str(saved)])
+    assert out.exit_code == 0 and "OK" in out.output, out.output

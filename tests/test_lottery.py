@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from helpers import make_raw, write_xlsx
 from qunflow.cli import cli
 from qunflow.emulator import Bot, Emulator
-from qunflow.members.lottery import default_seed, draw, eligible, eligible_hash, result_text, verify
+from qunflow.members.lottery import TooFewEligible, default_seed, draw, eligible, eligible_hash, result_text, verify
 from qunflow.sheet.records import Member
 from qunflow.stores.xlsx import XlsxStore
 from qunflow.sheet.load import load_workbook
@@ -39,8 +39,9 @@ def test_a_tampered_eligible_list_changes_the_hash_and_fails_verification():
     assert not verify(IDS + [f"X{i}" for i in range(10)], "seed-1", first.winners)
 
 
-def test_more_winners_than_members_gives_everyone_and_zero_is_refused():
-    assert sorted(draw(IDS[:2], 5, "s").winners) == IDS[:2]
+def test_more_winners_than_members_and_zero_are_refused():
+    with pytest.raises(TooFewEligible):
+        draw(IDS[:2], 5, "s")
     with pytest.raises(ValueError):
         draw(IDS, 0, "s")
 
@@ -77,13 +78,12 @@ def test_blacklisted_left_and_other_groups_are_never_eligible():
 def test_the_result_message_mentions_the_winners_and_says_how_to_verify():
     result = draw(IDS, 2, "G01:lucky50:20261201T120000Z")
     names = {i: f"名字{i[-2:]}" for i in IDS}
-    zh = result_text(result, names, "G01", "zh-CN", "lucky50", "tag:VIP")
+    zh = result_text(result, names, "G01", "zh-CN", "lucky50", "tag:VIP", eligible_ids=IDS)
     assert zh.startswith("🎉 抽奖结果（lucky50）：@" + names[result.winners[0]])
     assert result.seed in zh and result.eligible_hash in zh and "共 40 位成员参与" in zh
-    assert (f"qunflow lottery verify --group G01 --seed G01:lucky50:20261201T120000Z --hash {result.eligible_hash}"
-            f" --among tag:VIP --winners-list {','.join(result.winners)}") in zh
-    en = result_text(draw(IDS, 1, "a seed; with spaces"), {}, "G01", "en")
-    assert en.startswith("🎉 Lottery result: @M") and "--seed 'a seed; with spaces'" in en
+    assert "qunflow lottery verify --text post.txt" in zh and "M***01 M***02" in zh
+    en = result_text(draw(IDS, 1, "a seed; with spaces"), {}, "G01", "en", eligible_ids=IDS)
+    assert en.startswith("🎉 Lottery result: @M") and "Seed: a seed; with spaces" in en
 
 
 # --- the commands ----------------------------------------------------------------------------------------
@@ -178,8 +178,8 @@ def test_post_announces_the_result_in_the_group_with_mentions(book):
         winners = draw([f"M{i:04d}" for i in range(1, 13) if i != 3], 2, "s").winners
         assert posted["mentions"] == [f"u{int(w[1:])}" for w in winners]
         # WeCom shows mentioned_list by itself: the text does not name the winners a second time
-        assert "@" not in posted["text"].splitlines()[0] and "\ue000" not in posted["text"]
-        assert "--seed s --hash" in posted["text"] and "Posted to G01" in out.stderr
+        assert "@" not in posted["text"] and "\ue000" not in posted["text"]
+        assert "Seed: s\n" in posted["text"] and "verify --text" in posted["text"] and "Posted to G01" in out.stderr
     dead = Bot("wecom", "lottery-dead-key-0123456789abcdef", dead=True)
     with Emulator([dead]) as emu:
         out = run("lottery", "draw", book, "--group", "G01", "--seed", "s", "--post", "--prize", "lucky50",

@@ -40,21 +40,21 @@ def reference(wb, group_id: str, day: date) -> dict:
         return (m.joined_at is None or local(m.joined_at) < t) and (m.left_at is None or local(m.left_at) >= t)
 
     mine = [m for m in wb.members.values() if m.group_id == group_id]
-    talk = {}
+    talk = {}   # per membership (#16): a person's talk in one group is not activity in another
     for e in wb.events:
         if e.type in ("message", "checkin"):
-            talk.setdefault(e.member_id, []).append(local(e.at))
+            talk.setdefault((e.member_id, e.group_id), []).append(local(e.at))
     here = [m for m in mine if in_group(m, end)]
 
     def activated_on_day(m) -> bool:
         if m.joined_at is None:
             return False
         joined = local(m.joined_at)
-        after = sorted(t for t in talk.get(m.member_id, []) if t >= joined)
+        after = sorted(t for t in talk.get((m.member_id, m.group_id), []) if t >= joined)
         return bool(after) and after[0] - joined <= timedelta(days=3) and start <= after[0] < end
 
     def lurking(m) -> bool:
-        seen = [t for t in talk.get(m.member_id, []) if t < end]
+        seen = [t for t in talk.get((m.member_id, m.group_id), []) if t < end]
         seen += [local(x) for x in (m.joined_at, m.last_active_at) if x is not None and local(x) < end]
         return bool(seen) and (day - max(seen).date()).days >= int(wb.settings.extra.get("lurker_days") or 14)
 
@@ -78,7 +78,7 @@ def reference(wb, group_id: str, day: date) -> dict:
     return {
         "members": len(here), "joined": joined, "left": left, "net": joined - left,
         "activated": sum(1 for m in mine if activated_on_day(m)),
-        "active_7d": sum(1 for m in here if any(end - timedelta(days=7) <= t < end for t in talk.get(m.member_id, []))),
+        "active_7d": sum(1 for m in here if any(end - timedelta(days=7) <= t < end for t in talk.get((m.member_id, m.group_id), []))),
         "lurkers": sum(1 for m in here if lurking(m)),
         "messages_sent": len(sends),
         "messages_by_members": sum(1 for e in events if e.type in ("message", "checkin")),

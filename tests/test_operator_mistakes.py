@@ -30,7 +30,7 @@ MISTAKES = [
     ("members", {"member_id": "M0102", "name": "c", "group_id": "G01", "mobile": "call me"}, "mobile", "bad_phone"),
     ("members", {"member_id": "M0103", "name": "d", "group_id": "G01", "joined_at": "yesterday"}, "joined_at", "bad_datetime"),
     ("members", {"member_id": "M0104", "name": "e", "group_id": "G01", "status": "vip"}, "status", "bad_enum"),
-    ("members", {"member_id": "M0001", "name": "dup", "group_id": "G01"}, "member_id", "duplicate"),
+    ("members", {"member_id": "M0001", "name": "dup", "group_id": "G01"}, "member_id", "duplicate_membership"),
     ("members", {"member_id": "M0105", "name": "", "group_id": "G01"}, "name", "required"),
     ("members", {"member_id": "M0106", "name": "f", "group_id": "G01", "referred_by": "M9999"}, "referred_by", "unknown_ref"),
     ("coupons", {"code": "C1", "campaign": "x", "kind": "welcome", "value": "fifty"}, "value", "bad_decimal"),

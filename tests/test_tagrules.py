@@ -149,7 +149,7 @@ def test_rule_tags_adds_matching_tags_and_reports_bad_rules():
             timezone = ZoneInfo("Asia/Shanghai")
 
     tags, bad = rule_tags(WB, datetime(2026, 12, 10, 12))
-    assert tags == {"M1": ("VIP", "潜水", "门店"), "M2": ()}
+    assert tags == {("M1", "G01"): ("VIP", "潜水", "门店"), ("M2", "G01"): ()}   # per membership (#16)
     assert [(t.tag, e.code) for t, e in bad] == [("bad", "rule_incomplete")]
 
 

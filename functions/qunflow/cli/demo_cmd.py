@@ -51,6 +51,10 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     console.print(say("demo_totals", lang, ticks=result.ticks, sent=t["sent"], failed=t["failed"], missed=t["missed"],
                       unknown=t["unknown"], deferred=t["deferred"],
                       skipped=t["skipped"], seconds=f"{time.perf_counter() - started:.1f}"))
+    lot = result.lottery
+    if lot:
+        console.print(say("demo_lottery", lang, draw=lot["draw_id"], winners=", ".join(lot["winners"]),
+                          issued=lot["issued_total"], verify=lot["verify"]))
     for label, path in zip(say("demo_files", lang).split("|"), (result.workbook, result.transcript, result.preview,
                                                                  Path(out_dir) / "report.html")):
         console.print(f"  {label:<10} {path}")

@@ -26,8 +26,11 @@ is the group, the prize and the draw time (UTC), all printed; for a draw nobody 
 beforehand (e.g. tonight's closing index) and pass it with --seed. --prize CAMPAIGN gives each winner the
 next available code of that coupon campaign (status issued, bound to them); if there are not enough
 codes nothing is drawn. --post posts the result to the group, @-mentioning the winners, with the seed,
-the hash and the verify command. --save-eligible FILE keeps the list, one id a line, for `verify
---eligible-file`. Exits 0 on success, 1 if posting failed, 2 when nothing could be drawn. {SOURCE_HELP}
+the hash, the masked eligible list and how to verify it. --save-eligible FILE keeps the list, one id a
+line, for `verify --eligible-file`. More winners than eligible members is refused, with both counts. A
+draw is identified by its group, prize and time (--now): drawing it again prints the same winners and
+issues nothing (the state store, or the Coupons tab's draw_id column, remembers it). Exits 0 on success,
+1 if posting failed, 2 when nothing could be drawn. {SOURCE_HELP}
 
 \b
 Example:
@@ -35,6 +38,9 @@ Example:
 """
 
 VERIFY_HELP = f"""Re-run a draw and say whether the claimed winners are the ones it picks.
+
+--text FILE checks the posted result alone (no workbook): its seed, list hash and masked eligible
+list give the winning positions, which must hold the posted winners (`-` reads the text from stdin).
 
 The eligible list is recomputed from the sheet (as `draw` did, with --among), or read from
 --eligible-file (one member id a line, as `draw --save-eligible` wrote it). With --hash, the list is first
@@ -45,6 +51,7 @@ the winners match, 1 when they do not (or the list changed). {SOURCE_HELP}
 Example:
   qunflow lottery verify shop.xlsx --group G01 --seed G01:lucky50:20261201T120000Z --hash 3f9a… \\
       --winners-list M0003,M0007,M0012
+  qunflow lottery verify --text post.txt
 """
 
 IMPORT_HELP = """Import records from a file exported elsewhere.
@@ -102,8 +109,16 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
     from ..clock import parse_now
     from ..jobs.lottery_draw import run_draw
     from ..stores import open_store
-    drawn = run_draw(open_store(source), group_id, parse_now(now_text), prize=prize, winners=winners, among=among,
-                     seed=seed, post=post, dry_run=dry_run, warn=lambda note: click.echo(note, err=True))
+    from .tick_cmds import _state_for
+    store = open_store(source)
+    state = None if dry_run else _state_for(store, create=True)
+    try:
+        drawn = run_draw(store, group_id, parse_now(now_text), prize=prize, winners=winners, among=among,
+                         seed=seed, post=post, dry_run=dry_run, warn=lambda note: click.echo(note, err=True),
+                         state=state)
+    finally:
+        if state is not None and hasattr(state, "close"):
+            state.close()
     from ..jobs.speech import say as message
     from .app import speaking
     lang = speaking(drawn.wb.lang if drawn.wb is not None else None)
@@ -123,7 +138,9 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
             click.echo(f"  {member_id} {drawn.names.get(member_id, '')}{code}")
         if dry_run:
             click.echo(message("cli_lottery_dry_run", lang))
-    if post and not dry_run:
+    if post and not dry_run and drawn.again:
+        click.echo(message("cli_lottery_not_reposted", lang), err=True)
+    elif post and not dry_run:
         import time
 
         import requests
@@ -136,16 +153,22 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
 
 @lottery.command("verify", help=VERIFY_HELP)
 @click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
-@click.option("--group", "group_id", required=True, help="The group_id in the Groups tab.")
-@click.option("--seed", required=True, help="The seed the draw printed.")
+@click.option("--group", "group_id", help="The group_id in the Groups tab.")
+@click.option("--seed", help="The seed the draw printed.")
 @click.option("--hash", "expected_hash", help="The eligible list's hash the draw printed.")
 @click.option("--among", help="The same --among as the draw.")
-@click.option("--winners-list", required=True, help="The winners' member ids, separated by commas.")
+@click.option("--winners-list", help="The winners' member ids, separated by commas.")
+@click.option("--text", "post_text", type=click.File("r", encoding="utf-8"),
+              help="The posted result, saved as a file (- for stdin): checked alone, without the workbook.")
 @click.option("--eligible-file", type=click.Path(exists=True, dir_okay=False),
               help="The eligible ids, one a line (instead of the sheet).")
 @click.option("--now", "now_text", help="Evaluate tag rules as of this time (ISO 8601; default: now).")
-def verify_cmd(source, group_id, seed, expected_hash, among, winners_list, eligible_file, now_text) -> None:
+def verify_cmd(source, group_id, seed, expected_hash, among, winners_list, post_text, eligible_file, now_text) -> None:
     from ..clock import parse_now
+    if post_text is not None:
+        _verify_post(post_text.read())
+    if not (group_id and seed and winners_list):
+        raise fail("give --text POST (the posted result), or --group, --seed and --winners-list")
     from ..jobs.lottery_draw import verify_draw
     from ..stores import open_store
     lines = Path(eligible_file).read_text(encoding="utf-8").replace(",", "\n").splitlines() if eligible_file else None
@@ -160,6 +183,16 @@ def verify_cmd(source, group_id, seed, expected_hash, among, winners_list, eligi
         click.echo(f"OK: seed {seed!r} on this list picks exactly {', '.join(claimed)}.")
         raise click.exceptions.Exit(0)
     raise fail(f"MISMATCH: seed {seed!r} on this list picks {', '.join(checked.picks)}, not {', '.join(claimed)}", 1)
+
+
+def _verify_post(text: str) -> None:
+    from ..jobs.errors import operator_language
+    from ..jobs.lottery_draw import verify_post
+    code, said = verify_post(text, operator_language())
+    if code:
+        raise fail(said, code)
+    click.echo(said)
+    raise click.exceptions.Exit(0)
 
 
 # --- import ---------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class Context:
     activity: dict = field(default_factory=dict)          # member_id -> members.activity.Activity
     coupons_by_member: dict = field(default_factory=dict)  # member_id -> [Coupon]
     today: object = None                                    # the group's local date at send time
+    rewarded: frozenset = frozenset()                       # member ids given a referral reward since the last tick
 
 
 def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: list[Member],
@@ -97,6 +98,8 @@ def _segment(rule: SopRule, members_in_group: list[Member], due: list[Member], c
     if spec.startswith("layer:"):
         layer = spec[6:].strip()
         return Audience(members=[m for m in pool if fold(m.layer or "") == layer])
+    if spec == "rewarded":
+        return Audience(members=[m for m in pool if m.member_id in ctx.rewarded])
     if spec == "not_checked_in":
         return Audience(members=[m for m in pool if not _checked_in(ctx, m, ctx.today)])
     if spec.startswith("streak:"):

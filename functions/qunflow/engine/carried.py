@@ -63,8 +63,9 @@ def retried_sends(wb: Workbook, ledger: Ledger, seen: set[str], ctx) -> list:
                 f"{entry.send_id}:retry:batch", rule, group, at, at, reason=RETRY_REASON)
             out.append(batch)
         batch.member_send_ids[member_id] = entry.send_id
-        if member_id in wb.members:
-            batch.members.append(wb.members[member_id])
+        member = wb.members.get((member_id, group.group_id))
+        if member is not None:
+            batch.members.append(member)
     for batch in batches.values():
         batch.audience = mentioned(batch.rule, batch.group, members[batch.group.group_id], batch.members,
                                    ctx(batch.at, batch.group))

@@ -1,7 +1,7 @@
 """The words of a planned send: its template rendered in the sandbox, and the platform-neutral message. Pure."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..sop import render
 from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, place_mentions, readable
@@ -38,7 +38,7 @@ def variables(p: PlannedSend, wb: Workbook) -> dict:
         "member_names": "、".join(names),
         "campaign_day": campaign_day, "days_left": days_left,
         "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "coupon": coupon_text(p, wb),
-        "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": leaderboard(p, wb),
+        "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": leaderboard(p, wb) if "leaderboard" in template_text(p, wb) else "",
         **_own_values(p, wb),
     }
 
@@ -105,11 +105,17 @@ def _own_values(p: PlannedSend, wb: Workbook) -> dict:
 
 
 def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
-    """The group's top inviters, for a weekly referral post: `1. 小林 5` lines."""
-    counts: dict[str, int] = {}
-    for e in wb.events:
-        if e.type == "invite" and e.member_id in wb.members and wb.members[e.member_id].group_id == p.group.group_id:
-            counts[e.member_id] = counts.get(e.member_id, 0) + 1
+    """The group's top inviters, for a weekly referral post: `1. 小林 5` lines. It counts joined referrals
+    (qunflow.members.referral) whose invitee joined in the last Settings `leaderboard_days` (default 7) days
+    up to the send, by inviters who are members of this group."""
+    from ..members.activity import due_events
+    from ..members.referral import joined_counts, referrals
+    days = int(wb.settings.extra.get("leaderboard_days") or 7)
+    local = p.at.astimezone(wb.settings.timezone).replace(tzinfo=None)
+    found, _ = referrals(wb.members.values(), due_events(wb, p.at), wb.settings)
+    counts = {mid: n for mid, n in joined_counts([r for r in found if r.joined_at <= local],
+                                                 since=local - timedelta(days=days)).items()
+              if (mid, p.group.group_id) in wb.members}
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     return "\n".join(f"{i}. {wb.members[mid].name} {n}" for i, (mid, n) in enumerate(ranked, start=1))
 

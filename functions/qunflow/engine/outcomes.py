@@ -152,10 +152,10 @@ def _after_sent(p: PlannedSend, o: SendOutcome, wb: Workbook, changes: Changes) 
     sent_local = _local(o.sent_at, wb, p)
     if p.rule.schedule.kind == "on_join":
         for member in p.members:
-            changes.set("members", member.member_id, "welcomed_at", sent_local.replace(tzinfo=None))
+            changes.set("members", (member.member_id, p.group.group_id), "welcomed_at", sent_local.replace(tzinfo=None))
     expiry = timedelta(days=wb.settings.coupon_expiry_days)
     for member_id, code in p.coupons.items():
-        changes.set("members", member_id, "coupon_code", code)
+        changes.set("members", (member_id, p.group.group_id), "coupon_code", code)
         changes.set("coupons", code, "status", "issued")
         changes.set("coupons", code, "member_id", member_id)
         changes.set("coupons", code, "issued_at", sent_local.replace(tzinfo=None))

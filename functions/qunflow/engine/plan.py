@@ -56,6 +56,22 @@ def _earliest_join(rule: SopRule, start: datetime) -> datetime:
     return start - QUIET_LOOKBACK - offset - timedelta(days=1)
 
 
+def rewarded_between(wb: Workbook, start: datetime, end: datetime) -> frozenset[str]:
+    """Members whose referral reward coupon was issued in (start, end]: the `rewarded` mention."""
+    from ..sheet.cells import fold
+    campaign = fold(wb.settings.extra.get("referral_campaign") or "")
+    if not campaign:
+        return frozenset()
+    tz = wb.settings.timezone
+    out = set()
+    for c in wb.coupons.values():
+        if c.member_id and c.issued_at is not None and fold(c.campaign) == campaign:
+            at = c.issued_at if c.issued_at.tzinfo else c.issued_at.replace(tzinfo=tz)
+            if start < at <= end:
+                out.add(c.member_id)
+    return frozenset(out)
+
+
 def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now: datetime,
                *, preview: bool = False) -> list[PlannedSend]:
     """Every send whose time falls in (start, end], with its policy. `now` decides catch-up."""
@@ -68,14 +84,16 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     pool = CouponPool(wb.coupons)
     planned: list[PlannedSend] = []
     memo: dict = {}
-    activity = activity_of_workbook(wb)
+    activity = activity_of_workbook(wb, now)  # per person, keyword check-ins too; only events whose time has come
     held: dict[str, list] = {}
     for c in wb.coupons.values():
         if c.member_id:
             held.setdefault(c.member_id, []).append(c)
 
+    rewarded = rewarded_between(wb, start, end)
+
     def ctx(at: datetime, group: Group) -> Context:
-        return Context(activity, held, at.astimezone(group_tz(group, wb)).date())
+        return Context(activity, held, at.astimezone(group_tz(group, wb)).date(), rewarded)
     for rule in wb.sop:
         if not rule.enabled:
             continue

@@ -42,6 +42,7 @@ class DemoResult:
     ticks: int
     summary: list[dict] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
+    lottery: dict = field(default_factory=dict)     # the lottery drawn twice (jobs/demo_featured.py)
 
 
 def _bots():
@@ -156,6 +157,10 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     rows["settings"] = settings_in("zh-CN", list(rows["settings"]) + [{"key": "sendlog_days", "value": str(days + 1)}])
     joins = _joins(rng, days)
     rows["events"] = _events(rng, joins, rows["members"], days)
+    from .demo_featured import featured, lottery_twice
+    extra_joins, extra_events = featured(joins, rows["members"], START, days)
+    joins = sorted(joins + extra_joins, key=lambda j: j["joined_at"])
+    rows["events"] = sorted(rows["events"] + extra_events, key=lambda e: e["at"])
     start = datetime.combine(START, time(), SHANGHAI).astimezone(timezone.utc) - TICK
     end = start + timedelta(days=days)  # the last tick is 23:55 on the last day
     clock = VirtualClock(start)
@@ -197,6 +202,11 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
                 progress(n + 1, len(slots))
         result = DemoResult(out_dir / "qunflow-demo.xlsx", out_dir / "transcript.html", out_dir / "preview.html",
                             len(slots), totals=totals)
+        g04 = next(g for g in GROUPS if g["group_id"] == "G04")
+        draw_at = datetime.combine(START + timedelta(days=days - 1), time(20, 0), SHANGHAI).astimezone(timezone.utc)
+        clock.t = max(clock.t, draw_at.timestamp())
+        result.lottery = lottery_twice(store, deps.state, draw_at, (env[g04["webhook"].split(":", 1)[1]], None),
+                                       session=deps.session, clock=clock, sleep=clock.sleep)
         wb = load_workbook(store.raw, today=START)
         from ..engine.planned import group_tz
         emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆", lang=wb.lang,

@@ -1,8 +1,13 @@
 """`qunflow lottery draw` and `verify`: a seeded draw among a group's eligible members, prize coupons bound to
 the winners in one write, the result posted through the group's webhook. The draw itself is
-`qunflow.members.lottery` (pure)."""
+`qunflow.members.lottery` (pure).
+
+A draw is identified by (group, prize, time). Drawing it again returns the winners it had and issues
+nothing new: the state store remembers each draw (binding kind `lottery`) where one is open; otherwise
+the Coupons tab does (its `draw_id` column names the draw that gave each prize code)."""
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,7 +15,9 @@ from typing import Any, Callable
 
 from ..delivery import Delivery, Dispatcher, Masker, Mentions, Message, Target
 from ..delivery.message import MENTION_SLOT
-from ..members.lottery import default_seed, draw, eligible, eligible_hash, normalized, result_text, verify
+from ..members.lottery import (TooFewEligible, default_seed, draw, draw_id, eligible, eligible_hash, normalized,
+                               result_text, verify)
+from ..sheet.i18n import message
 from ..members.tags import rule_tags
 from ..sheet.cells import fold
 from ..sheet.changes import Changes
@@ -30,6 +37,8 @@ class Drawn:
     note: str = ""                                # a write kept for later (the workbook was saved meanwhile)
     wb: Any = None
     hook: tuple[str, str | None] | None = None
+    again: bool = False                           # drawn before: its winners, nothing new issued
+    draw_id: str = ""
 
 
 def eligible_in(wb: Any, group_id: str, among: str | None, now: datetime,
@@ -45,7 +54,7 @@ def eligible_in(wb: Any, group_id: str, among: str | None, now: datetime,
             warn(f"note: the rule of tag {tag.tag} cannot be used ({error.message}); it matches nobody")
     try:
         return group, eligible(wb.members.values(), group.group_id, among,
-                               tag_of=lambda m: (*tags.get(m.member_id, m.tags), *m.rule_tags))
+                               tag_of=lambda m: (*tags.get((m.member_id, m.group_id), m.tags), *m.rule_tags))
     except ValueError as exc:
         raise Refused(str(exc)) from None
 
@@ -57,35 +66,82 @@ def _prize_codes(wb: Any, campaign: str) -> list[str]:
     return sorted(c.code for c in pool if c.status == "available" and not c.member_id)
 
 
+def _earlier(state: Any, wb: Any, the_draw: str) -> dict | None:
+    """What a previous run of this draw decided: {winners, awarded, seed, eligible}, from the state store, else
+    from the Coupons tab's draw_id column (prize draws only)."""
+    if state is not None:
+        held = state.bindings("lottery").get(the_draw)
+        if held is not None:
+            return json.loads(held.value)
+    awarded = {c.member_id: c.code for c in sorted(wb.coupons.values(), key=lambda c: c.row)
+               if c.member_id and (c.draw_id or "") == the_draw}
+    return {"winners": list(awarded), "awarded": awarded} if awarded else None
+
+
 def run_draw(store: Any, group_id: str, now: datetime, *, prize: str | None, winners: int, among: str | None,
-             seed: str | None, post: bool, dry_run: bool, warn: Callable[[str], None] = lambda _: None) -> Drawn:
+             seed: str | None, post: bool, dry_run: bool, warn: Callable[[str], None] = lambda _: None,
+             state: Any = None) -> Drawn:
     """Draw under the store's lease; bind the prize codes unless `dry_run`. With `post`, the webhook is resolved
-    before anything is drawn or written, so a missing one stops here."""
+    before anything is drawn or written, so a missing one stops here. The same draw (group, prize, time) run
+    again returns its winners and issues nothing."""
+    from ..state.base import Binding
     with store.lease("lottery", 30):
         snapshot, wb = read_workbook(store, now.date())
         group, ids = eligible_in(wb, group_id, among, now, warn)
         hook = resolve_hook(group) if post and not dry_run else None
+        the_draw = draw_id(group.group_id, now, prize)
+        earlier = _earlier(state, wb, the_draw)
+        if earlier is not None:
+            ids = normalized(earlier.get("eligible") or ids)
+            result = draw(ids, len(earlier["winners"]), earlier.get("seed") or seed or default_seed(group.group_id, now, prize)) \
+                if earlier.get("eligible") else None
+            if result is None or list(result.winners) != list(earlier["winners"]):
+                from ..members.lottery import Draw
+                result = Draw(earlier.get("seed") or seed or default_seed(group.group_id, now, prize), eligible_hash(ids),
+                              tuple(earlier["winners"]), len(ids))
+            drawn = Drawn(group, result, ids, dict(earlier.get("awarded") or {}), wb=wb, hook=hook, again=True,
+                          draw_id=the_draw)
+            warn(message("lottery_drawn_before", wb.lang, draw=the_draw))
+            return _finish(drawn, wb, group, prize, among)
         if not ids:
             raise Refused(f"nobody in {group.group_id} can win{' ' + among if among else ''}: no active member who "
                           f"is not blacklisted")
+        if winners > len(ids):
+            raise Refused(message("lottery_too_few_eligible", wb.lang, wanted=winners, eligible=len(ids),
+                                  group=group.group_id))
         codes = _prize_codes(wb, prize) if prize else []
-        if prize and len(codes) < min(winners, len(ids)):
-            raise Refused(f"campaign {prize!r} has {len(codes)} available code(s) for {min(winners, len(ids))} "
+        if prize and len(codes) < winners:
+            raise Refused(f"campaign {prize!r} has {len(codes)} available code(s) for {winners} "
                           f"winner(s): add codes in the {wb.title('coupons')} tab or lower --winners; nothing was drawn")
-        result = draw(ids, winners, seed or default_seed(group.group_id, now, prize))
-        drawn = Drawn(group, result, ids, dict(zip(result.winners, codes)), wb=wb, hook=hook)
+        try:
+            result = draw(ids, winners, seed or default_seed(group.group_id, now, prize))
+        except TooFewEligible as exc:   # pragma: no cover - checked above
+            raise Refused(message("lottery_too_few_eligible", wb.lang, wanted=exc.wanted, eligible=exc.eligible,
+                                  group=group.group_id)) from None
+        drawn = Drawn(group, result, ids, dict(zip(result.winners, codes)), wb=wb, hook=hook, draw_id=the_draw)
         local = now.astimezone(wb.settings.timezone).replace(tzinfo=None, microsecond=0)
-        if drawn.awarded and not dry_run:
-            changes = Changes()
-            for member_id, code in drawn.awarded.items():
-                for column, value in (("status", "issued"), ("member_id", member_id), ("issued_at", local),
-                                      ("expires_at", local + timedelta(days=wb.settings.coupon_expiry_days))):
-                    changes.set("coupons", code, column, value)
-            report = store.write(changes, snapshot, wb.lang)
-            if report.deferred:
-                drawn.note = report.reason
+        if not dry_run:
+            if state is not None:
+                state.bind([Binding("lottery", the_draw, json.dumps(
+                    {"winners": list(result.winners), "awarded": drawn.awarded, "seed": result.seed,
+                     "eligible": ids}, ensure_ascii=False), "", now)])
+            if drawn.awarded:
+                changes = Changes()
+                for member_id, code in drawn.awarded.items():
+                    for column, value in (("status", "issued"), ("member_id", member_id), ("issued_at", local),
+                                          ("expires_at", local + timedelta(days=wb.settings.coupon_expiry_days)),
+                                          ("draw_id", the_draw)):
+                        changes.set("coupons", code, column, value)
+                report = store.write(changes, snapshot, wb.lang)
+                if report.deferred:
+                    drawn.note = report.reason
+    return _finish(drawn, wb, group, prize, among)
+
+
+def _finish(drawn: Drawn, wb: Any, group: Any, prize: str | None, among: str | None) -> Drawn:
     drawn.names = {m.member_id: m.name for m in wb.members.values()}
-    drawn.text = result_text(result, drawn.names, group.group_id, wb.lang, prize, among)
+    drawn.text = result_text(drawn.result, drawn.names, group.group_id, wb.lang, prize, among,
+                             eligible_ids=drawn.eligible)
     return drawn
 
 
@@ -135,4 +191,20 @@ def verify_draw(store: Any, group_id: str, seed: str, claimed: list[str], now: d
     hash_ok = not expected_hash or expected_hash.strip().lower() == digest
     if verify(ids, seed, claimed):
         return Verified(len(ids), digest, hash_ok, True)
+    if not ids or len(claimed) > len(ids):
+        return Verified(len(ids), digest, hash_ok, False)
     return Verified(len(ids), digest, hash_ok, False, tuple(draw(ids, max(1, len(claimed)), seed).winners))
+
+
+def verify_post(text: str, lang: str) -> tuple[int, str]:
+    """`lottery verify --text`: (exit code, what to say). 0 OK, 1 the winners are not the draw's, 2 not a post."""
+    from ..members.lottery import read_post, verify_posted
+    checked = verify_posted(text)
+    if checked.reason:
+        return 2, message("lottery_post_unreadable", lang, reason=checked.reason)
+    posted = read_post(text)
+    winners = ", ".join(posted.winners)
+    if checked.ok:
+        return 0, message("lottery_post_ok", lang, count=checked.eligible, seed=posted.seed, winners=winners)
+    return 1, message("lottery_post_mismatch", lang, count=checked.eligible, seed=posted.seed,
+                      picks=", ".join(checked.picks), winners=winners)

@@ -69,11 +69,23 @@ def advance_last_tick(state: Any, now: datetime) -> None:
     state.advance("last_tick", iso(now))
 
 
+def _send_group(wb: Workbook, send_id: str) -> str | None:
+    """The group of a send id `rule:group:stamp[...]` (the group whose id sits between colons)."""
+    for rule in wb.sop:
+        if send_id.startswith(f"{rule.rule_id}:"):
+            rest = send_id[len(rule.rule_id) + 1:]
+            return next((g for g in wb.groups if rest.startswith(f"{g}:")), None)
+    return None
+
+
 def restore_bindings(state: Any, wb: Workbook, changes: Changes) -> int:
     """Put back into the workbook (and, through `changes`, the sheet) what the store says a send decided."""
     restored = 0
     for code, b in state.bindings("coupon").items():
-        coupon, member = wb.coupons.get(code), wb.members.get(b.value)
+        coupon = wb.coupons.get(code)
+        group_id = _send_group(wb, b.send_id)
+        member = wb.members.get((b.value, group_id)) if group_id else None
+        member = member if member is not None else wb.members.get(b.value)
         if coupon is not None and coupon.member_id != b.value:
             coupon.member_id = b.value
             changes.set("coupons", code, "member_id", b.value)
@@ -83,15 +95,16 @@ def restore_bindings(state: Any, wb: Workbook, changes: Changes) -> int:
             restored += 1
         if member is not None and not member.coupon_code:
             member.coupon_code = code
-            changes.set("members", member.member_id, "coupon_code", code)
+            changes.set("members", (member.member_id, member.group_id), "coupon_code", code)
             restored += 1
     for key, b in state.bindings("welcome").items():
-        member = wb.members.get(key.rsplit("@", 1)[0])
+        member_id, _, group_id = key.rpartition("@")
+        member = wb.members.get((member_id, group_id))
         if member is not None and member.welcomed_at is None:
             at = from_iso(b.value)
             tz = wb.groups[member.group_id].timezone if member.group_id in wb.groups else None
             member.welcomed_at = at.astimezone(tz or wb.settings.timezone).replace(tzinfo=None) if at else None
-            changes.set("members", member.member_id, "welcomed_at", member.welcomed_at)
+            changes.set("members", (member.member_id, member.group_id), "welcomed_at", member.welcomed_at)
             restored += 1
     return restored
 

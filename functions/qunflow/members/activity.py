@@ -33,15 +33,51 @@ class Activity:
 DEFAULT_CHECKIN_KEYWORD = "打卡"  # in `kind: checkin` groups that do not set their own checkin_keyword
 
 
+def due_events(wb, now: datetime) -> list:
+    """The events whose time has come: an event dated after `now` (an order entered ahead, a clock off)
+    waits for its time. A time without an offset is wall time in the event's group's zone (else Settings')."""
+    out = []
+    for e in wb.events:
+        at = e.at
+        if at is None:
+            continue
+        if at.tzinfo is None:
+            group = wb.groups.get(e.group_id) if e.group_id else None
+            at = at.replace(tzinfo=(group.timezone if group is not None and group.timezone else None)
+                            or wb.settings.timezone)
+        if at <= now:
+            out.append(e)
+    return out
+
+
 def activity_by_member(events, keyword_for=None, zone_for=None) -> dict[str, Activity]:
-    """`keyword_for(event)`: the check-in keyword of the event's group (a message containing it is a check-in);
-    `zone_for(event)`: the group's zone, in which a check-in's day is counted. Without them: checkin events only,
-    at the wall time the sheet holds."""
-    out: dict[str, Activity] = defaultdict(Activity)
+    """Per person, across their groups. `keyword_for(event)`: the check-in keyword of the event's group (a message
+    containing it is a check-in); `zone_for(event)`: the group's zone, in which a check-in's day is counted.
+    Without them: checkin events only, at the wall time the sheet holds."""
+    return _fold(events, lambda e: e.member_id, keyword_for, zone_for)
+
+
+def activity_by_membership(events, keyword_for=None, zone_for=None) -> dict[tuple[str, str | None], Activity]:
+    """Per membership, (member_id, group_id). An event naming no group counts in each of the person's groups
+    (look it up under (member_id, None) too): `for_membership` does both."""
+    return _fold(events, lambda e: (e.member_id, e.group_id or None), keyword_for, zone_for)
+
+
+def for_membership(activity: dict, member_id: str, group_id: str) -> Activity | None:
+    here, anywhere = activity.get((member_id, group_id)), activity.get((member_id, None))
+    if here is None or anywhere is None:
+        return here or anywhere
+    return Activity(here.messages + anywhere.messages, here.checkin_days | anywhere.checkin_days,
+                    here.orders + anywhere.orders, here.revenue + anywhere.revenue, here.invites + anywhere.invites,
+                    here.redeemed + anywhere.redeemed)
+
+
+def _fold(events, key_of, keyword_for=None, zone_for=None) -> dict:
+    out: dict = defaultdict(Activity)
     for e in events:
         zone = zone_for(e) if zone_for else None
         at = (e.at.astimezone(zone) if zone else e.at).replace(tzinfo=None) if e.at.tzinfo else e.at
-        a = out[e.member_id]
+        a = out[key_of(e)]
         if e.type == "message":
             a.messages.append(at)
             keyword = keyword_for(e) if keyword_for else None
@@ -68,8 +104,9 @@ def checkin_keyword(group) -> str | None:
     return DEFAULT_CHECKIN_KEYWORD if group.kind == "checkin" else None
 
 
-def activity_of_workbook(wb) -> dict[str, Activity]:
-    """Every member's activity, check-ins by keyword included, each event's day in its group's time zone."""
+def activity_of_workbook(wb, now: datetime | None = None, *, by_membership: bool = False) -> dict:
+    """Every member's activity (per person, or per membership), check-ins by keyword included, each event's day in
+    its group's time zone; with `now`, only the events whose time has come (`due_events`)."""
     def group_of(e):
         gid = e.group_id or (wb.members[e.member_id].group_id if e.member_id in wb.members else None)
         return wb.groups.get(gid) if gid else None
@@ -82,7 +119,9 @@ def activity_of_workbook(wb) -> dict[str, Activity]:
         group = group_of(e)
         return (group.timezone if group and group.timezone else None) or wb.settings.timezone
 
-    return activity_by_member(wb.events, keyword_for, zone_for)
+    events = wb.events if now is None else due_events(wb, now)
+    fold = activity_by_membership if by_membership else activity_by_member
+    return fold(events, keyword_for, zone_for)
 
 
 def layer_of(a: Activity | None, now_local: datetime, thresholds: dict) -> str:

@@ -75,7 +75,8 @@ def member_facts(member: Any, events: Iterable[Any], now: datetime, group: Any =
 def rule_tags(wb: Any, now: datetime) -> tuple[dict[str, tuple[str, ...]], list[tuple[Any, RuleError]]]:
     """Each member's tags: the Members tab's own, plus every Tags-tab tag whose rule matches.
 
-    Returns ({member_id: tags}, [(tag, RuleError)] for rules that cannot be used). Pure."""
+    Returns ({(member_id, group_id): tags}, [(tag, RuleError)] for rules that cannot be used), per membership:
+    the facts are the membership's own events (and those naming no group). Pure."""
     rules, bad = [], []
     for tag in wb.tags:
         if tag.rule and str(tag.rule).strip():
@@ -90,8 +91,8 @@ def rule_tags(wb: Any, now: datetime) -> tuple[dict[str, tuple[str, ...]], list[
     for member in wb.members.values():
         tags = list(member.tags)
         if rules:
-            facts = member_facts(member, by_member.get(member.member_id, ()), now, wb.groups.get(member.group_id),
-                                 tz=wb.settings.timezone)
+            mine = [e for e in by_member.get(member.member_id, ()) if not e.group_id or e.group_id == member.group_id]
+            facts = member_facts(member, mine, now, wb.groups.get(member.group_id), tz=wb.settings.timezone)
             tags += [name for name, rule in rules if name not in tags and rule.evaluate(facts)]
-        out[member.member_id] = tuple(tags)
+        out[(member.member_id, member.group_id)] = tuple(tags)
     return out, bad

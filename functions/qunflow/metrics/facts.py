@@ -4,6 +4,9 @@ Every time is a naive wall time in the group's time zone (the sheet's convention
 offset is local to its group; one with an offset, like SendLog.sent_at, is converted). Membership comes
 from the Members tab (joined_at, left_at), so members who were there before qunflow count too; a member
 who left and came back counts from their latest join, as the Members tab keeps it.
+
+A Members row is a membership (member_id, group_id): a person in two groups is counted in each group's
+memberships (Metrics.members) and once in the shop's people (Metrics.shop_people).
 """
 from __future__ import annotations
 
@@ -108,11 +111,12 @@ class Facts:
     wb: Workbook
     tz: dict[str, ZoneInfo]
     people: dict[str, list[Person]]                    # group_id -> members of that group
-    person: dict[str, Person]                          # member_id -> Person
+    person: dict[tuple[str, str], Person]              # (member_id, group_id) -> the membership
     events: dict[str, list[Happening]]                 # group_id -> events, sorted by local time
     sends: dict[str, list[Send]]                       # group_id -> sends, sorted
     coupons: dict[str, list[tuple[datetime | None, datetime | None]]]   # holder's group -> (issued, redeemed)
     referred_joins: dict[str, list[datetime]]          # inviter's group -> join times of those they invited
+    shop_memo: dict = field(default_factory=dict)
 
     def in_day(self, items: list, day: date) -> list:
         """The items (sorted by .at) in that local day."""
@@ -122,6 +126,14 @@ class Facts:
 
     def members_at(self, group_id: str, t: datetime) -> int:
         return sum(1 for p in self.people.get(group_id, ()) if p.present(t))
+
+    def shop_people_at(self, day_end: dict[str, datetime]) -> int:
+        """Distinct people present in any group at its group's moment (the end of the same local day)."""
+        key = tuple(sorted(day_end.items()))
+        if key not in self.shop_memo:
+            self.shop_memo[key] = len({p.member.member_id for gid, ps in self.people.items() if gid in day_end
+                                       for p in ps if p.present(day_end[gid])})
+        return self.shop_memo[key]
 
     def first_day(self) -> date | None:
         days = [x.at.date() for xs in self.events.values() for x in xs[:1]]
@@ -147,10 +159,15 @@ def build_facts(wb: Workbook) -> Facts:
         p = Person(m, m.group_id, to_local(m.joined_at, zone), to_local(m.left_at, zone),
                    gone=m.status == "left" and m.left_at is None, last_active_field=to_local(m.last_active_at, zone))
         people[m.group_id].append(p)
-        person[m.member_id] = p
+        person[(m.member_id, m.group_id)] = p
+    first: dict[str, Person] = {}
+    rows_of: dict[str, list[Person]] = defaultdict(list)
+    for key in sorted(person, key=lambda k: person[k].member.row or 1 << 30):
+        first.setdefault(key[0], person[key])
+        rows_of[key[0]].append(person[key])
     events: dict[str, list[Happening]] = defaultdict(list)
     for e in wb.events:
-        owner = person.get(e.member_id)
+        owner = person.get((e.member_id, e.group_id)) or first.get(e.member_id)
         gid = e.group_id if e.group_id in tz else (owner.group_id if owner else None)
         if gid is None:
             continue
@@ -173,16 +190,21 @@ def build_facts(wb: Workbook) -> Facts:
     for xs in sends.values():
         xs.sort(key=lambda s: (s.at, s.rule_id))
     coupons = defaultdict(list)
-    for c in wb.coupons.values():
-        holder = person.get(c.member_id or "")
+    bound = {(p.member.coupon_code, p.member.member_id): p for p in person.values() if p.member.coupon_code}
+    for c in wb.coupons.values():   # in the group of the membership it was given in, else the person's first
+        holder = bound.get((c.code, c.member_id)) or first.get(c.member_id or "")
         if holder is not None:
             zone = tz[holder.group_id]
             coupons[holder.group_id].append((to_local(c.issued_at, zone), to_local(c.redeemed_at, zone)))
     referred = defaultdict(list)
-    for p in person.values():
-        inviter = person.get(p.member.referred_by or "")
-        if inviter is not None and p.joined is not None:
-            referred[inviter.group_id].append(p.joined)
+    for member_id, p in first.items():   # each invitee once: their first join to the shop
+        joins = [q for q in rows_of[member_id] if q.joined is not None]
+        if not p.member.referred_by or not joins:
+            continue
+        joined = min(joins, key=lambda q: q.joined)
+        inviter = person.get((p.member.referred_by, joined.group_id)) or first.get(p.member.referred_by)
+        if inviter is not None:
+            referred[inviter.group_id].append(joined.joined)
     return Facts(wb, tz, dict(people), person, dict(events), dict(sends), dict(coupons),
                  {k: sorted(v) for k, v in referred.items()})
 

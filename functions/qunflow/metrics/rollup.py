@@ -1,7 +1,8 @@
 """The daily rollup: one Metrics row per group and day, in the group's time zone. Pure.
 
 What each column means is in sheets_schema/metrics.yaml (and docs/SCHEMA.md); in short:
-- members: in the group at the end of the day (Members tab: joined_at, left_at); joined, left, net.
+- members: memberships in the group at the end of the day (Members tab: joined_at, left_at); joined,
+  left, net. shop_people: distinct people in any group at the end of the day (each person once).
 - activated: members whose first message or check-in after joining falls that day, within 72 h of
   the join (each member is counted once, on the day they activated).
 - active_7d: members in the group who spoke or checked in during the 7 days ending that day.
@@ -33,7 +34,7 @@ from .facts import ACTIVE_TYPES, Facts, attribution_hours, build_facts, day_star
 
 COUNT_METRICS = ("members", "joined", "left", "net", "activated", "active_7d", "lurkers", "messages_sent",
                  "messages_by_members", "coupons_issued", "coupons_redeemed", "orders", "buyers", "revenue",
-                 "referrals")
+                 "referrals", "shop_people")
 RATE_METRICS = ("redemption_rate", "conversion_rate", "k_factor")
 
 
@@ -76,6 +77,7 @@ def metric_row(facts: Facts, group_id: str, day: date) -> dict:
         conversion_rate=ratio(buyers, members),
         referrals=sum(1 for h in events if h.event.type == "invite"),
         k_factor=ratio(referred, members),
+        shop_people=facts.shop_people_at({gid: end for gid in facts.people}),
     )
     return row
 

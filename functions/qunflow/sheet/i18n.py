@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .i18n_calendar import CALENDAR
-
+from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -317,6 +317,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # the calendar's promises (#15, #16): refusals, campaigns, audiences, coupons, check-ins (sheet/i18n_calendar.py)
     **CALENDAR,
+    # memberships, coupons, referrals, lotteries (#16): sheet/i18n_members.py
+    **MEMBER_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
     **REASONS,
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)

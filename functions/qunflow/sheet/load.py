@@ -14,7 +14,7 @@ from .problems import ProblemSink
 from .schema import TabSchema, load_schemas
 from .tables import Merged, RawWorkbook, detect_language, locate
 from .validate import check_references, check_settings, check_sop, check_groups, check_tag_rules, drop_duplicates
-from .workbook import Workbook
+from .workbook import Memberships, Workbook
 
 
 def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
@@ -40,7 +40,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
     wb = Workbook(
         lang=sink.lang, settings=settings, tables=tables,
         groups={g.group_id: g for g in parsed["groups"]},
-        members={m.member_id: m for m in parsed["members"]},
+        members=Memberships({(m.member_id, m.group_id): m for m in parsed["members"]}),
         tags=parsed["tags"],
         coupons={c.code: c for c in parsed["coupons"]},
         templates={t.name: t for t in parsed["templates"]},

@@ -31,6 +31,8 @@ KEPT_TABS = frozenset({"members", "coupons"})                # even a bad requir
 
 def drops_row(schema: TabSchema, column: Column) -> bool:
     """Whether a bad or empty-but-required cell in `column` skips its row (else the cell is left empty)."""
+    if schema.key in KEPT_TABS and column.key in schema.key_columns[1:]:
+        return False     # Members' group_id: a row with a bad group is kept (and reported), as before memberships
     if column.key in schema.key_columns or schema.key in SENDING_TABS:
         return True
     return column.required and schema.key not in KEPT_TABS

@@ -85,6 +85,7 @@ class Coupon:
     expires_at: datetime | None = None
     redeemed_at: datetime | None = None
     order_id: str | None = None
+    draw_id: str | None = None
     row: int = 0
 
 
@@ -176,6 +177,7 @@ class MetricRow:
     conversion_rate: Decimal | None = None
     referrals: int | None = None
     k_factor: Decimal | None = None
+    shop_people: int | None = None
     row: int = 0
 
 

@@ -173,7 +173,8 @@ def _table(schema: TabSchema, title: str, rows: list[list[Any]], sink: ProblemSi
         if column.required and column.key not in columns:
             sink.add("missing_column", tab=title, row=table.header_row, column=column.header(sink.lang),
                      header_row=table.header_row)
-    if not schema.written and not all(k in columns for k in schema.key_columns):
+    needed = schema.key_columns[:1] if schema.key == "members" else schema.key_columns  # a row = a person there
+    if not schema.written and not all(k in columns for k in needed):
         table.missing = table.unreadable = True   # rows without their key: nothing to match a write to
         table.rows = []
         return table

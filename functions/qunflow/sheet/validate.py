@@ -20,13 +20,17 @@ from .tables import Table
 if TYPE_CHECKING:
     from .workbook import Workbook
 
-MENTION_WORDS = {"none", "all", "new", "not_checked_in"}
+MENTION_WORDS = {"none", "all", "new", "not_checked_in", "rewarded"}
 LAYERS = {"core", "influence", "periphery"}
 _WEBHOOK_REF = re.compile(r"^(env|secret):[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
 def drop_duplicates(table: Table, records: list[Any], sink: ProblemSink) -> list[Any]:
+    """A second row with the same unique id (or, for a tab keyed by several columns such as Members'
+    member_id + group_id, the same key) is dropped, with a Problem naming the first row."""
     keys = [c for c in table.schema.columns if c.unique]
+    if len(table.schema.key_columns) > 1:
+        return _drop_duplicate_keys(table, records, sink)
     if not keys:
         return records
     key = keys[0].key
@@ -38,6 +42,23 @@ def drop_duplicates(table: Table, records: list[Any], sink: ProblemSink) -> list
         if folded in first:
             sink.add("duplicate", tab=table.title, row=record.row, column=table.header_of(key, sink.lang),
                      value=value, first_row=first[folded])
+            continue
+        first[folded] = record.row
+        kept.append(record)
+    return kept
+
+
+def _drop_duplicate_keys(table: Table, records: list[Any], sink: ProblemSink) -> list[Any]:
+    columns = table.schema.key_columns
+    first: dict[tuple, int] = {}
+    kept = []
+    for record in records:
+        values = tuple(getattr(record, k) for k in columns)
+        folded = tuple(fold(v) for v in values)
+        if folded in first:
+            sink.add("duplicate_membership", tab=table.title, row=record.row,
+                     column=table.header_of(columns[0], sink.lang), value=" / ".join(str(v) for v in values),
+                     first_row=first[folded], columns=" + ".join(table.header_of(k, sink.lang) for k in columns))
             continue
         first[folded] = record.row
         kept.append(record)

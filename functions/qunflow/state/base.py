@@ -65,7 +65,7 @@ class SendState:
 
 @dataclass(frozen=True)
 class Binding:
-    kind: str                                  # coupon | welcome | reward
+    kind: str                                  # coupon | welcome | reward | lottery (a draw's result)
     key: str
     value: str
     send_id: str = ""

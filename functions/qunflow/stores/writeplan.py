@@ -66,10 +66,13 @@ def _norm_key(value: Any) -> str:
 
 
 def _key_of(table: Table, row: list[Any]) -> tuple[str, ...] | None:
+    """The row's key; None when its first key column is blank. A later key column may be blank (a Members row
+    written before memberships, with no group): it is then matched as empty. Values in either language
+    (上次运行 / last_tick) are one key."""
     values = [canonical(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
-    if any(is_blank(v) for v in values):
+    if is_blank(values[0]):
         return None
-    return tuple(_norm_key(v) for v in values)
+    return tuple("" if is_blank(v) else _norm_key(v) for v in values)
 
 
 def _fold_key(values: tuple[Any, ...]) -> tuple[str, ...]:
@@ -105,10 +108,12 @@ class _TabPlan:
                                                   [[column.header(lang)]]))
                     self.header_len += 1
         self.rows_by_key: dict[tuple[str, ...], int] = {}
+        self.rows_by_first: dict[str, int] = {}     # a key given by its first column only: the first such row
         for index, row in enumerate(table.rows):
             key = _key_of(table, row)
             if key is not None:
                 self.rows_by_key.setdefault(key, table.sheet_row(index))
+                self.rows_by_first.setdefault(key[0], table.sheet_row(index))
         self.next_row = self._last_used_row() + 1
 
     def _last_used_row(self) -> int:
@@ -150,6 +155,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
         if t.frozen:
             continue
         row = t.rows_by_key.get(_fold_key(change.key))
+        if row is None and len(change.key) < len(t.table.schema.key_columns):
+            row = t.rows_by_first.get(_fold_key(change.key)[0])
         if row is None:
             plan.skipped.append(f"{t.table.title}: {'/'.join(change.key)} no longer exists")
             continue

@@ -55,6 +55,16 @@ class Ledger:
         """Sends the platform never took (a run gave up on a passing failure): later ticks try them again."""
         return [e for e in self.latest.values() if e.status == "retry"]
 
+    def last_sent_by_group(self) -> dict[str, datetime]:
+        """group id -> when qunflow last posted there (the collision guard's starting point)."""
+        out: dict[str, datetime] = {}
+        for e in self.latest.values():
+            if e.status == "sent" and e.group_id and e.sent_at is not None:
+                at = _aware(e.sent_at)
+                if e.group_id not in out or at > out[e.group_id]:
+                    out[e.group_id] = at
+        return out
+
     def sent_count(self, group_id: str, day_start: datetime, day_end: datetime) -> int:
         return sum(1 for e in self.latest.values() if e.status == "sent" and e.group_id == group_id
                    and e.sent_at is not None and day_start <= _aware(e.sent_at) < day_end)

@@ -11,7 +11,8 @@ from ..sheet.workbook import Workbook
 from ..sop import render
 from .planned import PlannedSend, group_tz
 
-POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred"}
+POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred",
+                 "past_until": "skipped"}
 
 
 @dataclass

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..engine.ledger import Entry, Ledger
+from ..engine.outcomes import POLICY_STATUS
 from ..engine.planned import PlannedSend
 from ..sheet.changes import Changes
 from ..sheet.workbook import Workbook
@@ -147,9 +148,10 @@ def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now:
                 continue
             status, reason = o.status, o.reason
         else:
-            status, reason = {"quiet_skip": "skipped", "dead_webhook": "skipped"}.get(p.policy, p.policy), p.reason
+            status, reason = POLICY_STATUS.get(p.policy, p.policy), p.reason
+        scheduled = p.at if status == "deferred" else p.occurrence   # a deferred send comes back at its new time
         for sid in p.sends:
-            rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, p.occurrence, reason=reason))
+            rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, scheduled, reason=reason))
     state.record([r for r in rows if r.status in ("skipped", "missed", "deferred", "retry", "failed")], now)
 
 
@@ -174,6 +176,9 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
             for key, index in table.columns.items():
                 row[index] = event.get(key)
         padded = replace(table, rows=[[]] * len(table.rows) + rows)   # the rows' numbers as the tab will show them
-        wb.events.extend(parse_table(padded, sink, today))
+        from ..sheet.load import local_times
+        added = parse_table(padded, sink, today)
+        local_times(wb, added)
+        wb.events.extend(added)
         changes.append("events", [{k: v for k, v in e.items() if k in table.columns} for e in new])
     return [str(e.get("event_id")) for e in pending]

@@ -17,6 +17,7 @@ from .planned import PlannedSend, group_tz, quiet_shift
 DEFERRED_REASON = "deferred by the daily cap"
 RETRY_REASON = "sent again after a failed run"
 PAST_UNTIL = "past its end date"
+SPREAD_PREFIX = "spread by min_gap"
 
 
 def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, seen: set[str], ctx) -> list:
@@ -39,15 +40,19 @@ def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime,
         if not start < at <= end:
             continue
         member_id = _member_of(entry) if rule.schedule.member_relative else None
+        # spread by the guard: still the send of its original time (a later failure is judged from it); moved by
+        # the daily cap: a send of its new day
+        spread = entry.reason.startswith(SPREAD_PREFIX)
+        occurrence = (_occurrence_of(entry) or entry.scheduled_for) if spread else entry.scheduled_for
         if member_id is None:
-            p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, at, reason=DEFERRED_REASON)
+            p = PlannedSend(entry.send_id, rule, group, occurrence, at, reason=DEFERRED_REASON)
             p.audience = mentioned(rule, group, members[group.group_id], [], ctx(p.at, group))
             out.append(p)
         else:
             p = batches.get((rule.rule_id, group.group_id, at))
             if p is None:
                 p = batches[(rule.rule_id, group.group_id, at)] = PlannedSend(
-                    f"{entry.send_id}:deferred:batch", rule, group, entry.scheduled_for, at, reason=DEFERRED_REASON)
+                    f"{entry.send_id}:deferred:batch", rule, group, occurrence, at, reason=DEFERRED_REASON)
                 out.append(p)
             p.member_send_ids[member_id] = entry.send_id
             if member_id in wb.members:

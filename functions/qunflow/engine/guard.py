@@ -17,11 +17,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from ..sheet.workbook import Workbook
-from .carried import PAST_UNTIL
+from .carried import PAST_UNTIL, SPREAD_PREFIX
 from .ledger import Ledger
 from .planned import PlannedSend, group_tz, quiet_shift
 
-SPREAD_PREFIX = "spread by min_gap"
 
 
 def spread_slots(planned: list[PlannedSend], wb: Workbook, ledger: Ledger, now: datetime) -> None:

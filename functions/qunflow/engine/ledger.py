@@ -28,6 +28,7 @@ class Entry:
     sent_at: datetime | None = None
     group_id: str | None = None
     rule_id: str | None = None
+    reason: str = ""             # why it is in this state (a deferred send: the daily cap, or the collision guard)
 
 
 class Ledger:
@@ -83,7 +84,8 @@ def from_sendlog(rows: Iterable, tz_of_group) -> Ledger:
         tz = tz_of_group(row.group_id)
         status = "unknown" if row.status == "pending" else row.status  # a run stopped after its write-ahead
         ledger.add(Entry(row.send_id, status, row.attempts or 0,
-                         _local(row.scheduled_for, tz), _local(row.sent_at, tz), row.group_id, row.rule_id))
+                         _local(row.scheduled_for, tz), _local(row.sent_at, tz), row.group_id, row.rule_id,
+                         row.outcome or ""))
     return ledger
 
 

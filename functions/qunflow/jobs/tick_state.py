@@ -58,7 +58,7 @@ def ledger_from_state(sends: list[SendState], ledger: Ledger) -> None:
     """The store's states over the SendLog's: the store is the memory, the sheet may have been reverted."""
     for s in sends:
         ledger.add(Entry(s.send_id, s.status, s.attempts, s.scheduled_for, s.sent_at, s.group_id or None,
-                         s.rule_id or None))
+                         s.rule_id or None, s.reason or ""))
 
 
 def last_tick(state: Any) -> datetime | None:

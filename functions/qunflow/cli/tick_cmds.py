@@ -91,7 +91,8 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
     from ..jobs.preview import calendar_html, preview_store
     from ..stores import open_store
     now = parse_now(now_text)
-    wb, items = preview_store(open_store(source), now, days, group)
+    store = open_store(source)
+    wb, items = preview_store(store, now, days, group, state=_state_for(store, create=False))
     if html_path:
         Path(html_path).write_text(calendar_html(wb, items, now, days), encoding="utf-8")
     if as_json:

@@ -57,7 +57,7 @@ def test_the_sends_preview_lists_are_the_sends_the_ticks_make():
         sent = [r for r in load_workbook(shop.store.raw).sendlog if r.status == "sent"]
         users = {m.member_id: m.platform_user_id for m in load_workbook(shop.store.raw).members.values()}
         # group, rule and time: the SendLog's rows; the text and the mentions: what each group received
-        want_rules = sorted((i["group_id"], i["rule_id"], minute(datetime.fromisoformat(i["posts_at"]))) for i in planned)
+        want_rules = sorted((i["group_id"], i["rule_id"], minute(datetime.fromisoformat(i.get("posts_at", i["at"])))) for i in planned)
         got_rules = sorted((r.group_id, r.rule_id, minute(r.sent_at.replace(tzinfo=None).replace(
             tzinfo=wb.groups[r.group_id].timezone or wb.settings.timezone))) for r in sent)
         # a member-relative send is one SendLog row per member: one post
@@ -66,7 +66,7 @@ def test_the_sends_preview_lists_are_the_sends_the_ticks_make():
         # what each group received: the platform may put its own mention markup around the text (@new2 on DingTalk)
         want_posts, got_posts = {}, {}
         for i in planned:
-            want_posts.setdefault((i["group_id"], minute(datetime.fromisoformat(i["posts_at"]))), []).append(
+            want_posts.setdefault((i["group_id"], minute(datetime.fromisoformat(i.get("posts_at", i["at"])))), []).append(
                 (i["text"], tuple(sorted(users[m] for m in i["mentions"] if m != "all"))))
         for m in shop.emulator.messages:
             got_posts.setdefault((PLATFORM_GROUP[m["platform"]], minute(datetime.fromisoformat(m["at"].replace("Z", "+00:00")))),

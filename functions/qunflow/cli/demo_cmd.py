@@ -36,16 +36,17 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     with console.status("Running the campaign on a virtual clock…"):
         result = run_demo(Path(out_dir), seed=seed, days=days)
     table = Table(title=f"衣橱小馆 · {days}-day campaign · seed {seed}")
-    for head in ("group", "platform", "sent (by phase)", "sent", "failed", "missed", "deferred", "coupons"):
+    for head in ("group", "platform", "sent (by phase)", "sent", "failed", "missed", "skipped", "deferred", "coupons"):
         table.add_column(head, overflow="fold")
     for g in result.summary:
         phases = ", ".join(f"{k or '-'} {v}" for k, v in sorted(g["sent"].items()))
         table.add_row(f"{g['group_id']} {g['name']}", g["platform"], phases, str(g["sent_total"]), str(g["failed"]),
-                      str(g["missed"]), str(g["deferred"]), str(g["coupons"]))
+                      f"{g['missed']} ({g['missed_late_join']} late joins)" if g["missed_late_join"] else str(g["missed"]),
+                      str(g["skipped"]), str(g["deferred"]), str(g["coupons"]))
     console.print(table)
     t = result.totals
     console.print(f"{result.ticks} ticks · sent {t['sent']} · failed {t['failed']} · missed {t['missed']} · "
-                  f"unknown {t['unknown']} · deferred {t['deferred']} · {time.perf_counter() - started:.1f} s")
+                  f"skipped {t['skipped']} · unknown {t['unknown']} · deferred {t['deferred']} · {time.perf_counter() - started:.1f} s")
     for label, path in (("workbook", result.workbook), ("transcript", result.transcript), ("preview", result.preview),
                         ("report", Path(out_dir) / "report.html")):
         console.print(f"  {label:<10} {path}")

@@ -56,6 +56,19 @@ class Ledger:
         """Sends the platform never took (a run gave up on a passing failure): later ticks try them again."""
         return [e for e in self.latest.values() if e.status == "retry"]
 
+    def members_done(self) -> set[tuple[str, str, str]]:
+        """(rule id, group id, member id) of every final member-relative send (built once, then kept)."""
+        if getattr(self, "_members_done", None) is None or self._members_done[0] != len(self.latest):
+            done = set()
+            for e in self.latest.values():
+                if e.status in FINAL and e.rule_id and e.group_id:
+                    prefix = f"{e.rule_id}:{e.group_id}:"
+                    parts = e.send_id[len(prefix):].split(":", 1) if e.send_id.startswith(prefix) else []
+                    if len(parts) == 2:
+                        done.add((e.rule_id, e.group_id, parts[1]))
+            self._members_done = (len(self.latest), done)
+        return self._members_done[1]
+
     def last_sent_by_group(self) -> dict[str, datetime]:
         """group id -> when qunflow last posted there (the collision guard's starting point)."""
         out: dict[str, datetime] = {}

@@ -51,14 +51,15 @@ def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetim
     return memo[key]
 
 
-def _earliest_join(rule: SopRule, start: datetime, now: datetime) -> datetime:
-    """Members who joined before this cannot be due now, however late their join arrived (a cheap pre-filter)."""
+def _earliest_join(rule: SopRule, start: datetime, now: datetime | None = None) -> datetime:
+    """Members who joined before this cannot be due now, however late their join arrived (a cheap pre-filter).
+    Without `now`: members who joined before this cannot be due in the window itself (only seen late)."""
     schedule = rule.schedule
     offset = timedelta(0)
     if schedule.kind == "join_offset":
         unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}[schedule.unit]
         offset = unit * schedule.amount + timedelta(days=2)
-    return min(start, now - LATE_HORIZON) - QUIET_LOOKBACK - offset - timedelta(days=1)
+    return min(start, now - LATE_HORIZON if now else start) - QUIET_LOOKBACK - offset - timedelta(days=1)
 
 
 def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now: datetime,
@@ -139,10 +140,14 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: l
     limit = rule.catch_up or (wb.settings.welcome_window if on_join else wb.settings.catch_up)
     slots: dict[tuple[datetime, bool], PlannedSend] = {}
     earliest = _earliest_join(rule, start, now).replace(tzinfo=None)  # naive wall time vs UTC: a day of slack covers any zone
+    in_window = _earliest_join(rule, start).replace(tzinfo=None)   # before this, only joins seen late
     horizon = now - LATE_HORIZON
-    for _, _, member in joined[bisect.bisect_left(joined, (earliest,)):]:
+    done = ledger.members_done()
+    for naive_join, _, member in joined[bisect.bisect_left(joined, (earliest,)):]:
         if on_join and member.welcomed_at is not None:
             continue  # welcomed before (by qunflow or by hand)
+        if naive_join < in_window and (rule.rule_id, group.group_id, member.member_id) in done:
+            continue  # an old join whose send is final: seen before (a cheap skip, before any time arithmetic)
         joined_utc = local_naive(member.joined_at, tz)
         if joined_utc > end or joined_utc < horizon:
             continue  # not joined yet, or history

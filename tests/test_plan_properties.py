@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import make_raw
+from qunflow.engine.carried import DEFERRED_REASON
+from qunflow.engine.guard import OVERDUE
 from qunflow.engine.plan import plan_sends
 from qunflow.engine.ledger import Entry, Ledger
 from qunflow.sheet.load import load_workbook
@@ -115,8 +117,8 @@ def guarded_run(rules, zone, joins, bounds):
         for p in plan_sends(wb, ledger, a, b, b):
             status = {"due": "sent", "deferred": "deferred", "missed": "missed"}.get(p.policy, "skipped")
             assert p.policy != "missed" or p.rule.rule_id == "W", (p.send_id, p.reason)  # spreading never misses
-            if status == "sent":
-                posts.append((p.group.group_id, p.at, b))
+            if status == "sent" and not (p.reason == DEFERRED_REASON and b - p.at > OVERDUE):
+                posts.append((p.group.group_id, p.at, b))   # (a send back more than two ticks late is not spread again)
             for sid in p.sends:
                 assert ledger.status(sid) in (None, "deferred"), sid                         # never planned twice
                 ledger.add(Entry(sid, status, group_id=p.group.group_id, rule_id=p.rule.rule_id,

@@ -7,7 +7,9 @@
   slot due in that tick is `deferred` to `min_gap` after the one before it. So a catch-up after an outage
   spreads over the following ticks instead of bursting. A spread send is exempt from catch-up (spreading
   never turns a send into `missed`); when it comes back it meets the rule's `until`, quiet hours and enabled
-  flag again (engine/carried.py). `min_gap` 0 turns the guard off.
+  flag again (engine/carried.py). A deferred send that comes back more than two ticks (10 minutes) after its
+  new time (ticks run by hand, far apart) goes out with the tick instead of being spread again, so a group's
+  backlog cannot grow without end when ticks are sparse. `min_gap` 0 turns the guard off.
 - **The daily cap.** A send over its group's cap for the local day is `deferred` to the next day at the same
   time of day (after quiet hours), never to midnight; if that day is past the rule's `until`, it is `skipped`
   ("past its end date"). Each deferral by the cap raises `cap_reached` (the tick puts it in Problems).
@@ -17,10 +19,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from ..sheet.workbook import Workbook
-from .carried import PAST_UNTIL, SPREAD_PREFIX
+from .carried import DEFERRED_REASON, PAST_UNTIL, SPREAD_PREFIX
 from .ledger import Ledger
 from .planned import PlannedSend, group_tz, quiet_shift
 
+
+
+OVERDUE = timedelta(minutes=10)   # two ticks of the scheduler: a carried send this late is not spread again
 
 
 def spread_slots(planned: list[PlannedSend], wb: Workbook, ledger: Ledger, now: datetime) -> None:
@@ -30,7 +35,7 @@ def spread_slots(planned: list[PlannedSend], wb: Workbook, ledger: Ledger, now: 
         return
     slots: dict[str, dict[datetime, list[PlannedSend]]] = {}
     for p in planned:
-        if p.policy == "due":
+        if p.policy == "due" and not (p.reason == DEFERRED_REASON and now - p.at > OVERDUE):
             slots.setdefault(p.group.group_id, {}).setdefault(p.at, []).append(p)
     if not slots:
         return

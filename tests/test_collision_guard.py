@@ -126,3 +126,22 @@ def test_validate_flags_a_text_the_platform_will_receive_as_several_posts(tmp_pa
     import json
     items = [i for i in json.loads(shown.output) if i["rule_id"] == "L01"]
     assert items and items[0]["posts"] >= 2
+
+
+def test_ticks_run_an_hour_apart_never_grow_a_backlog():
+    rows = copy.deepcopy(SHOP)
+    rows["settings"].append({"key": "catch_up", "value": "90m"})
+    rows["groups"][0]["daily_cap"] = 500
+    rows["sop"] = [{"rule_id": "A01", "groups": "G01", "schedule": "cron */10 * * * *", "content": "A {{ time }}"}]
+    shop = Shop(at("2026-12-01 09:00"), rows=rows)
+    try:
+        for hour in range(9, 15):
+            shop.tick(at(f"2026-12-01 {hour:02d}:00"))
+        wb = load_workbook(shop.store.raw)
+        final = latest_rows(wb)
+        waiting = [r for r in final.values() if r.status == "deferred"]
+        assert len(waiting) <= 6                                  # at most the last tick's spread: one hour of slots
+        assert all(r.status == "sent" for r in final.values() if r.status != "deferred")
+        assert len([r for r in final.values() if r.status == "sent"]) >= 5 * 6 - 6
+    finally:
+        shop.close()

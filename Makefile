@@ -20,11 +20,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/qunflow demo --out demo-out
 
-# Headless Chromium for the HTML checks: installed when we can (root + apt), skipped with a message otherwise.
+# Headless Chromium and a CJK font (fonts-noto-cjk) for the HTML checks: installed when we can (root + apt),
+# skipped with a message otherwise (the browser tests then skip, or cannot see Chinese glyphs and say so).
+BROWSER_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } || \
-	  echo "note: chromium not available; the HTML rendering tests will be skipped"
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto sans cjk" && fc-list 2>/dev/null | grep -qi "noto color emoji" ; } || \
+	 { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && \
+	   apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1)) ; } || \
+	  echo "note: chromium or fonts-noto-cjk not available; the HTML rendering tests will be skipped or fail on Chinese glyphs"
 
 # checkov (tests/test_infra.py) in its own venv, so its many pins never meet ours. If it cannot be installed,
 # `make test` goes on and those checks are skipped with a message.

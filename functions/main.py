@@ -58,13 +58,9 @@ def _store() -> Any:
         import os
         from qunflow.stores import open_store
         options = {}
-        bucket = os.environ.get("QUNFLOW_LEASE_BUCKET")
-        if bucket and os.environ.get("QUNFLOW_SOURCE", "").startswith("gsheets:"):
-            import google.auth
-            from google.auth.transport.requests import AuthorizedSession
-            from qunflow.stores.lease import GcsLease
-            creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_write"])
-            options["lease"] = GcsLease(AuthorizedSession(creds), bucket, time.time)
+        if _state() is not None and os.environ.get("QUNFLOW_SOURCE", "").startswith("gsheets:"):
+            from qunflow.stores.lease import StateLease
+            options["lease"] = StateLease(_state(), time.time)  # one run at a time: a record beside the ledger
         _CLIENTS["store"] = open_store(None, **options)
     return _CLIENTS["store"]
 
@@ -135,9 +131,11 @@ def tick(request: Any) -> tuple[dict, int]:
     except Exception as exc:  # noqa: BLE001 - logged as one line; Scheduler retries
         return _failed(job, now, exc)
     summary = report.as_json()
-    severity = "ERROR" if report.failed or report.unknown else "WARNING" if report.retry else "INFO"
+    severity = "ERROR" if report.failed or report.unknown or report.blocked else \
+        "WARNING" if report.retry else "INFO"
+    extra = {"blocked": report.blocked} if report.blocked else {}  # a tab or column the tick cannot use
     _log(severity, "tick done", job=job, schedule_time=now.isoformat(),
-         duration_ms=round((time.monotonic() - started) * 1000), **{k: summary[k] for k in
+         duration_ms=round((time.monotonic() - started) * 1000), **extra, **{k: summary[k] for k in
          ("due", "sent", "failed", "skipped", "missed", "unknown", "deferred", "retry", "problems",
           "sheets_requests")})
     return summary, 200

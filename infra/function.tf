@@ -50,27 +50,6 @@ resource "google_storage_bucket" "source" {
   }
 }
 
-resource "google_storage_bucket" "lease" {
-  #checkov:skip=CKV_GCP_62:The lease bucket holds one short-lived lock object; access logs add nothing.
-  name                        = "${var.project_id}-qunflow-lease"
-  location                    = var.region
-  uniform_bucket_level_access = true
-  public_access_prevention    = "enforced"
-
-  versioning {
-    enabled = true
-  }
-
-  lifecycle_rule {
-    condition {
-      age = 1
-    }
-    action {
-      type = "Delete"
-    }
-  }
-}
-
 # Named after the archive's md5: a code change is a new object, so the functions redeploy.
 resource "google_storage_bucket_object" "source" {
   name   = "src-${data.archive_file.source.output_md5}.zip"
@@ -107,7 +86,6 @@ resource "google_cloudfunctions2_function" "fn" {
     service_account_email            = google_service_account.runtime.email
     environment_variables = {
       QUNFLOW_SOURCE       = "gsheets:${var.spreadsheet_id}"
-      QUNFLOW_LEASE_BUCKET = google_storage_bucket.lease.name
       QUNFLOW_STATE        = "firestore:${google_firestore_database.state.name}"
       QUNFLOW_SECRET_NAMES = join(",", sort(tolist(var.secrets)))
     }

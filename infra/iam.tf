@@ -48,13 +48,6 @@ resource "google_project_iam_member" "runtime_logs" {
   member  = "serviceAccount:${google_service_account.runtime.email}"
 }
 
-# The tick lease: an object in the lease bucket, created with ifGenerationMatch=0.
-resource "google_storage_bucket_iam_member" "runtime_lease" {
-  bucket = google_storage_bucket.lease.name
-  role   = "roles/storage.objectUser"
-  member = "serviceAccount:${google_service_account.runtime.email}"
-}
-
 # Scheduler may invoke the scheduled functions, each on its own Cloud Run service.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
   for_each = local.jobs

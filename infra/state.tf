@@ -1,4 +1,4 @@
-# qunflow's memory (the send ledger, bindings, the event inbox, cursors, leases, the outbox to the sheet):
+# qunflow's memory (the send ledger, bindings, the event inbox, cursors, the tick lease):
 # a Firestore database of its own, in Native mode. The functions find it through QUNFLOW_STATE (function.tf).
 resource "google_firestore_database" "state" {
   project                           = var.project_id

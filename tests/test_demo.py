@@ -1,4 +1,5 @@
 """`qunflow demo`: reproducible, complete, and equal to ticking every 5 minutes."""
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,44 @@ def test_skipping_empty_ticks_equals_ticking_every_five_minutes(tmp_path):
     every = run_demo(tmp_path / "b", seed=3, days=2, every_tick=True)
     assert every.ticks > 5 * skipping.ticks
     assert _sendlog(skipping)[0] == _sendlog(every)[0]
+
+
+def test_each_welcome_names_its_newcomers_once(thirty_days):
+    """Why (#15): every welcome showed the newcomer twice, the platform's own @ and the template's plain @name."""
+    from qunflow.emulator.transcript import read_jsonl
+    wb = _sendlog(thirty_days)[1]
+    names = {m.platform_user_id: m.name for m in wb.members.values() if m.platform_user_id}
+    welcomes = [r for r in read_jsonl(thirty_days.workbook.parent / "transcript.jsonl") if r["text"].startswith("欢迎")]
+    assert len(welcomes) > 20
+    for record in welcomes:
+        assert record["mentions"], record["text"]
+        for uid in record["mentions"]:
+            shown = record["text"].count(names[uid]) + record["text"].count(uid)
+            shown += record["mentions"].count(uid) if record["platform"] == "wecom" and record["msgtype"] == "text" else 0
+            assert shown == 1, (record["platform"], uid, record["text"][:80])
+
+
+def test_check_in_milestones_post_only_for_those_who_reached_them(thirty_days):
+    """#16: the regulars of the check-in group post 打卡 messages; D02 names those at 3, 7, 14 or 21 days, with
+    their own streak, and is skipped on the days nobody reached one."""
+    import re
+    from qunflow.emulator.transcript import read_jsonl
+    wb = _sendlog(thirty_days)[1]
+    posts = [r for r in read_jsonl(thirty_days.workbook.parent / "transcript.jsonl") if "已连续打卡" in r["text"]]
+    assert posts and all(r["mentions"] and re.search(r"已连续打卡 (3|7|14|21) 天", r["text"]) for r in posts)
+    statuses = Counter(r.status for r in wb.sendlog if r.rule_id == "D02")
+    assert statuses["sent"] >= len({r["at"][:10] for r in posts}) and statuses["skipped"] > 0
+    assert sum(g["skipped"] for g in thirty_days.summary) >= statuses["skipped"]
+
+
+def test_the_demo_workbook_is_chinese_in_every_cell_an_operator_reads(thirty_days):
+    """Must show (#17): the zh-CN demo workbook after its 30 days holds no English value an operator reads: each
+    cell is scanned against the schema's zh-CN vocabulary (ids, codes, URLs and typed free text exempt)."""
+    from test_zh_workbook import scan
+    from qunflow.stores.xlsx import read_xlsx
+    raw = read_xlsx(thirty_days.workbook)
+    bad = scan(raw)
+    assert not bad, "\n".join(bad[:40])
+    flat = {str(v) for rows in raw.values() for row in rows[1:] for v in row}
+    for word in ("企业微信", "钉钉", "飞书", "流量型", "快闪型", "是", "已发送", "已发放", "已核销", "可用", "外围层", "时区"):
+        assert word in flat, word

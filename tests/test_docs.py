@@ -33,3 +33,13 @@ def test_the_generator_writes_both_references(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "docs" / "generate.py"), str(tmp_path)], check=True)
     assert (tmp_path / "docs" / "CLI.md").read_text(encoding="utf-8") == docs.cli_reference()
     assert (tmp_path / "docs" / "SCHEMA.md").read_text(encoding="utf-8") == schema_reference()
+
+
+def test_each_usage_line_names_the_command_once():
+    """#17 item 6: the usage line of `qunflow member add` is `Usage: qunflow member add …`, never
+    `Usage: qunflow qunflow member add …`, and each section's usage names its own command."""
+    text = docs.cli_reference()
+    assert "qunflow qunflow" not in text
+    for section in text.split("\n## ")[1:]:
+        name = section.splitlines()[0]
+        assert f"Usage: {name} " in section, name

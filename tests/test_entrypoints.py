@@ -188,6 +188,44 @@ def test_google_unreachable_is_one_error_line_and_503_so_scheduler_retries(world
     assert len(emulator.messages) == 2
 
 
+def test_an_overlapping_tick_meets_the_lease_in_the_state_store_and_posts_nothing(world, tmp_path, monkeypatch):
+    """In the cloud the tick lease is a record in the state store (Terraform gives no lease bucket): while another
+    run holds it, a tick answers 200 "skipped" and posts nothing; once it is free, the same schedule time posts."""
+    from qunflow.state.sqlite import SqliteState
+    from qunflow.stores.lease import StateLease
+    sheets, emulator, now = world
+    monkeypatch.setenv("QUNFLOW_STATE", str(tmp_path / "state.sqlite"))
+    other = StateLease(SqliteState(tmp_path / "state.sqlite")).hold(f"qunflow-{SHEET}-tick.lease", 900)
+    other.__enter__()                                     # another instance, mid-tick
+    reply = scheduler_post(cold_start(), now)
+    assert reply.status_code == 200 and "held by another run" in reply.get_json()["skipped"]
+    assert not emulator.messages
+    other.__exit__(None, None, None)
+    summary = scheduler_post(cold_start(), now).get_json()  # Scheduler's next attempt
+    assert summary["sent"] == 2 and len(emulator.messages) == 2
+
+
+def test_a_sop_tab_without_its_schedule_column_logs_an_error_that_names_it(monkeypatch, capsys):
+    """A renamed required column stops the rules (the tick exits 2 at the CLI): in the cloud the "tick done" line is
+    an ERROR that says which tab and column, so the engineer's alert fires instead of a quiet INFO."""
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+    raw = make_raw(copy.deepcopy(shop("09:58")))
+    raw["SOP"][0] = ["when" if h == "schedule" else h for h in raw["SOP"][0]]  # an operator renamed the column
+    with FakeSheetsServer() as sheets, Emulator([dataclasses.replace(DING, secret=SIGN)], strict=False) as emulator:
+        sheets.create_spreadsheet(SHEET, raw)
+        for name in ("QUNFLOW_LEASE_BUCKET", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("QUNFLOW_SOURCE", f"gsheets:{SHEET}")
+        monkeypatch.setenv("QUNFLOW_SHEETS_API", sheets.base_url)
+        monkeypatch.setenv("QUNFLOW_SECRETS_FILE", "/nonexistent/.qunflow-secrets")
+        capsys.readouterr()
+        reply = scheduler_post(cold_start(), now)
+        assert reply.status_code == 200 and not emulator.messages
+    done = [line for line in log_lines(capsys.readouterr().out) if line.get("message") == "tick done"]
+    assert done and done[0]["severity"] == "ERROR", done
+    assert any("SOP" in b and "schedule" in b for b in done[0]["blocked"]), done[0]["blocked"]
+
+
 def test_a_platform_that_answers_5xx_leaves_its_sends_waiting_with_a_warning_line(world, capsys, monkeypatch):
     sheets, emulator, now = world
     emulator.error_rate = 1.0                                 # every platform request: 500/502/503

@@ -231,7 +231,7 @@ def test_init_in_chinese_keeps_chinese_settings(tmp_path):
     path = tmp_path / "shop.xlsx"
     assert CliRunner().invoke(cli, ["init", str(path), "--lang", "zh", "--demo"]).exit_code == 0
     settings = {row[0]: row[1] for row in read_xlsx(path)["设置"][1:] if row and row[0]}
-    assert settings["language"] == "zh-CN" and settings["catch_up"] == "30分钟"
+    assert settings["语言"] == "中文" and settings["补发时限"] == "30分钟"      # keys by their 中文 label (#17)
 
 
 # ---- 6. env: and secret: references a sheet editor may write -------------------------------------------------

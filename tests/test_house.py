@@ -24,7 +24,7 @@ WALLS: dict[str, set[str]] = {
     "metrics": {"sheet", "engine", "clock"},
     "delivery": {"clock"},
     "state": {"clock"},                          # qunflow's memory: plain records, any room may use it
-    "stores": {"sheet", "clock"},
+    "stores": {"sheet", "state", "clock"},        # state: the cloud lease is a state record
     "emulator": set(),
     "jobs": {"sheet", "sop", "members", "engine", "metrics", "delivery", "stores", "state", "emulator", "clock"},
     "cli": {"jobs", "stores", "state", "emulator", "clock"},

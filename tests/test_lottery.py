@@ -177,6 +177,8 @@ def test_post_announces_the_result_in_the_group_with_mentions(book):
         posted = emu.messages[-1]
         winners = draw([f"M{i:04d}" for i in range(1, 13) if i != 3], 2, "s").winners
         assert posted["mentions"] == [f"u{int(w[1:])}" for w in winners]
+        # WeCom shows mentioned_list by itself: the text does not name the winners a second time
+        assert "@" not in posted["text"].splitlines()[0] and "\ue000" not in posted["text"]
         assert "--seed s --hash" in posted["text"] and "Posted to G01" in out.stderr
     dead = Bot("wecom", "lottery-dead-key-0123456789abcdef", dead=True)
     with Emulator([dead]) as emu:

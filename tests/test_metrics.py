@@ -163,6 +163,7 @@ def test_the_demo_hook_fills_the_tabs_and_writes_the_report(tmp_path):
     from qunflow.jobs.metrics_job import finish_demo
     path = demo_copy(tmp_path)
     html = finish_demo(path, tmp_path / "report.html", FIRST, 30)
-    assert html.exists() and html.stat().st_size > 3_000_000
+    assert html.exists() and 10_000 < html.stat().st_size < 1_000_000      # inline SVG, no plotly bundle
+    assert "data-section='headline'" in html.read_text(encoding="utf-8")
     raw = read_xlsx(path, every_tab=True)
     assert len(raw["运营数据"]) == 1 + 30 * 4 and len(raw["规则效果"]) > 100 and "北极星图表" in raw

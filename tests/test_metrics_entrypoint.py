@@ -9,6 +9,7 @@ from pathlib import Path
 import functions_framework
 
 from helpers import make_raw
+from qunflow.metrics.dates import day_words
 from qunflow.emulator import Bot, Emulator
 from sheets_fake import FakeSheetsServer
 
@@ -46,7 +47,7 @@ def test_the_daily_job_rolls_up_and_posts_the_report_once(monkeypatch):
         first, second = (r.get_json() for r in replies)
         assert first["posted"] == "sent" and second["posted"] == "skipped", (first, second)
         assert first["metrics"] == 4 and "report" not in first     # two groups × yesterday and today
-        assert len(emulator.messages) == 1 and f"Daily report · {yesterday}" in emulator.messages[0]["text"]
+        assert len(emulator.messages) == 1 and f"Daily report · {day_words(yesterday, 'en', weekday=True)}" in emulator.messages[0]["text"]
         metrics = sheets.sheet_values("METRICS", "Metrics")
         assert len(metrics) == 1 + 4 and {row[1] for row in metrics[1:]} == {"G01", "OPS"}
         assert "NorthStar chart" in [p["title"] for p in sheets.sheet_properties("METRICS")]

@@ -126,15 +126,20 @@ def test_the_daily_report_leads_with_the_north_star():
     wb = wb_of(ops_group="OPS")
     text = daily_report(wb, D("2026-12-02"))
     lines = text.splitlines()
-    assert lines[0] == "**Daily report · 2026-12-02**"
-    assert lines[1] == "- North star · orders: **1** (day before 0)"
-    assert "Best: G01 Deals 1 · worst: G02 New York 0" in text and "OPS" not in text   # the ops group is not ranked
-    assert "Rules that converted: R01 1 orders ¥199" in text and "Problems waiting: none" in text
-    assert "(day before 1, flat)" in daily_report(wb, D("2026-12-03"))
+    assert lines[0] == "**Daily report · Wed Dec 2**"
+    assert lines[1] == "- orders: **1** · day before 0 · 7-day average 0"
+    assert lines[2] == "- orders up from 0 in the 7 days before"
+    assert "  - G01 Deals: 1 (up from 0 in the 7 days before)" in lines and "OPS" not in text   # not the ops group
+    assert "Rules that converted: momentum · deal 1 orders ¥199" in text and "Problems waiting: none" in text
+    assert "R01" not in text                               # a rule is named by its phase and first words
+    later = daily_report(wb, D("2026-12-03"))
+    assert "- orders: **1** · day before 1 · 7-day average 0.5" in later   # Dec 1 and 2: 0 and 1 orders
+    assert "Changed most: Whole shop · joined 0, 2 less than the 7-day average" in later
     drop = daily_report(wb, D("2026-12-04"))
-    assert "Down more than 20%: G01 1→0" in drop and "Rules that converted: none" in drop
+    assert "Down more" not in drop and "Rules that converted: none" in drop   # 1 → 0 orders is no alert
     revenue = daily_report(wb_of(north_star="revenue", language="zh-CN"), D("2026-12-03"))
-    assert revenue.splitlines()[1] == "- 北极星 · 成交额：**100**（前一天 199，↓50%）"
+    assert revenue.splitlines()[0] == "**运营日报 · 12月3日 周四**"
+    assert revenue.splitlines()[1] == "- 成交额：**¥100** · 前一天 ¥199 · 前7天平均 ¥99.5"
 
 
 def test_the_report_is_posted_once_to_the_ops_group():
@@ -148,7 +153,7 @@ def test_the_report_is_posted_once_to_the_ops_group():
         again = run_metrics(store, clock.now(), deps, post=True)
         messages = list(emulator.messages)
     assert first.posted == "sent" and again.posted == "skipped" and "already posted" in again.post_note
-    assert len(messages) == 1 and "Daily report · 2026-12-06" in str(messages[0])
+    assert len(messages) == 1 and "Daily report · Sun Dec 6" in str(messages[0])
     wb = load_workbook(store.raw)
     assert [r.send_id for r in wb.sendlog if r.rule_id == "daily_report"] == ["daily_report:OPS:20261206"]
     assert first.days == ["2026-12-06", "2026-12-07"] and first.sheets_requests == {"read": 1, "write": 1}
@@ -165,7 +170,7 @@ def test_without_an_ops_group_nothing_is_posted():
 def test_the_north_star_setting_is_checked_and_used(metric):
     wb = wb_of(north_star=metric)
     assert wb.errors == [] and build_facts(wb) is not None
-    assert daily_report(wb, D("2026-12-02")).splitlines()[1].startswith(f"- North star · {metric.replace('_', ' ')}")
+    assert daily_report(wb, D("2026-12-02")).splitlines()[1].startswith(f"- {metric.replace('_', ' ')}: **")
     bad = wb_of(north_star="likes")
     assert any(p.column == "value" or "likes" in (p.value or "") for p in bad.problems)
 

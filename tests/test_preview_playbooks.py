@@ -28,7 +28,7 @@ def test_preview_lists_each_send_with_its_policy(tmp_path):
                                    "--html", str(tmp_path / "plan.html")])
     assert out.exit_code == 0, out.output
     items = json.loads(out.output)
-    assert items and set(items[0]) == {"group_id", "rule_id", "at", "posts_at", "phase", "text", "mentions", "policy",
+    assert items and set(items[0]) >= {"group_id", "rule_id", "at", "phase", "text", "mentions", "policy", "flags", "posts_at",
                                        "posts"}
     by = {(i["group_id"], i["rule_id"], i["at"][:10]): i for i in items}
     assert by[("G01", "C01", "2026-12-01")]["text"] == "Day 1 tip"
@@ -52,14 +52,15 @@ def test_every_playbook_parses_and_applies_with_unique_rule_ids(tmp_path):
     for name in books:
         out = runner.invoke(cli, ["playbook", "apply", name, str(path), "--groups", "G01,G03", "--start", "2026-12-01"])
         assert out.exit_code == 0, out.output
-    again = runner.invoke(cli, ["playbook", "apply", "campaign-30", str(path), "--groups", "G01"])
-    assert again.exit_code == 0
+    again = runner.invoke(cli, ["playbook", "apply", "campaign-30", str(path), "--groups", "G01", "--again",
+                                "--start", "2026-12-20"])
+    assert again.exit_code == 0, again.output
     wb = load_workbook(XlsxStore(path).read().raw, today=date(2026, 11, 24))
     assert wb.errors == [], wb.errors
     ids = [r.rule_id for r in wb.sop]
     assert len(ids) == len(set(ids)) == 3 + 2 * len(books["campaign-30"]["rules"]) + sum(
         len(b["rules"]) for n, b in books.items() if n != "campaign-30")
-    assert str(wb.groups["G03"].campaign_start) == "2026-12-01"
+    assert {c.start.isoformat() for c in wb.campaigns.values()} == {"2026-12-01", "2026-12-20"}
     phases = {r.phase for r in wb.sop if r.rule_id.startswith("C30")}
     assert {"groundwork", "momentum", "climax", "wrap-up"} <= phases  # the workbook's language is en
 

@@ -1,110 +1,94 @@
-"""The HTML report after the 30-day demo, as headless Chromium renders it: every plot drawn, none blank.
+"""The demo's pages as a person sees them (#17 item 5): the report, the transcript and the preview, rendered
+by headless Chromium (tests/browser.py) at a phone's 375 px and at 1280 px.
 
-Needs `chromium` (or `chromium-browser`) on PATH; `make browser` installs it where it can. Without it the
-test is skipped: it installs nothing. The report embeds plotly.js, so the page loads nothing from outside.
+The checks are on the DOM as laid out: nothing wider than the screen, the headline numbers on the first
+screen, Chinese drawn in a CJK font (not boxes), the page in the workbook's language, charts and text at a
+readable size. Screenshots go to the test's temporary folder. Without chromium the tests are skipped.
 """
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
-
 import pytest
 
+from browser import cjk_font_installed, open_browser, png_is_not_blank
 from metrics_demo import demo_result
-from qunflow.metrics.report_html import write_report
-from qunflow.stores.xlsx import read_xlsx
-from qunflow.sheet.load import load_workbook
 
-FIGURES = ("northstar", "funnel", "cohorts", "rules", "timeline")
-
-
-def chromium() -> str:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
-        pytest.skip("chromium is not installed here (make browser, or apt-get install chromium, to run this check)")
-    return browser
-
-
-def run_chromium(browser: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
-    return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120)
-
-
-class Plots(HTMLParser):
-    """For each plotly plot (a div.js-plotly-plot), what it drew: svg roots, trace groups and their marks."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.stack: list[tuple[str, str | None, list]] = []       # (tag, the plot it is in, its classes)
-        self.plots: dict[str, dict] = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        classes = (attrs.get("class") or "").split()
-        plot = self.stack[-1][1] if self.stack else None
-        parent = self.stack[-1][2] if self.stack else []
-        if tag == "div" and "js-plotly-plot" in classes:
-            plot = attrs.get("id")
-            self.plots[plot] = {"svg": 0, "traces": 0, "marks": 0, "images": 0}
-        if plot is not None:
-            found = self.plots[plot]
-            found["svg"] += tag == "svg" and "main-svg" in classes
-            found["traces"] += tag == "g" and bool({"trace", "hm"} & set(classes))
-            d = attrs.get("d") or ""
-            found["marks"] += tag == "path" and len(d) > 8 and bool({"point", "js-line"} & set(classes + parent)
-                                                                    or "region" in parent)
-            href = attrs.get("href") or attrs.get("xlink:href") or ""
-            found["images"] += tag == "image" and href.startswith("data:image/png") and len(href) > 200
-        if tag not in ("br", "img", "meta", "link", "input", "hr", "path", "image", "rect", "circle", "line", "use", "stop"):
-            self.stack.append((tag, plot, classes))
-
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
-        if self.stack and self.stack[-1][0] == tag:
-            self.stack.pop()
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i][0] == tag:
-                del self.stack[i:]
-                break
+WIDTHS = (375, 1280)
+PAGES = ("report", "transcript", "preview")
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    wb = load_workbook(read_xlsx(demo_result().workbook))
-    path = write_report(wb, tmp_path_factory.mktemp("report") / "report.html")
-    return path, wb
+def browser(tmp_path_factory):
+    page = open_browser(tmp_path_factory.mktemp("chromium"))
+    yield page
+    page.close()
 
 
-def test_the_report_is_one_offline_file(report):
-    path, wb = report
-    text = path.read_text(encoding="utf-8")
-    assert text.count("<script") >= len(FIGURES) and len(text) > 3_000_000   # plotly.js itself is in the file
-    assert not re.search(r"<script[^>]+src=", text)      # plotly.js is inline, nothing is fetched
-    assert "运营报告" in text and "还没有带“实验组”" in text    # in the sheet's language; the demo has no A/B rule
+def _url(name: str) -> str:
+    result = demo_result()
+    return {"report": result.workbook.parent / "report.html", "transcript": result.transcript,
+            "preview": result.preview}[name].as_uri()
 
 
-def test_every_plot_renders_in_chromium_and_none_is_blank(report, tmp_path):
-    browser = chromium()
-    path, wb = report
-    done = run_chromium(browser, tmp_path, "--dump-dom", path.as_uri())
-    assert done.returncode == 0, done.stderr[-2000:]
-    plots = Plots()
-    plots.feed(done.stdout)
-    assert set(plots.plots) == {f"fig-{name}" for name in FIGURES}, plots.plots
-    for name, found in plots.plots.items():
-        assert found["svg"] >= 1 and found["traces"] >= 1, (name, found)
-        if name == "fig-cohorts":
-            assert found["images"] == 1, found             # a heatmap is drawn as one PNG image
-        else:
-            assert found["marks"] >= 3, (name, found)     # points, bars, funnel stages, lines
-    groups = len(wb.groups)
-    assert plots.plots["fig-funnel"]["traces"] == groups and plots.plots["fig-rules"]["traces"] == groups
-    shot = tmp_path / "report.png"
-    done = run_chromium(browser, tmp_path, "--window-size=1200,2800", f"--screenshot={shot}", path.as_uri())
-    assert done.returncode == 0 and shot.stat().st_size > 30_000    # a blank page compresses to a few KB
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", PAGES)
+def test_each_page_fits_the_screen(browser, tmp_path, name, width):
+    browser.open(_url(name), width)
+    layout = browser.layout()
+    assert layout["width"] == width
+    assert layout["scrollWidth"] <= width and not layout["wide"], layout      # no sideways scrolling, nothing cut
+    assert layout["lang"] == "zh-CN"                                            # the workbook's language
+    shot = browser.screenshot(tmp_path / f"{name}-{width}.png", full=True)
+    assert shot.stat().st_size > 10_000 and png_is_not_blank(shot.read_bytes())
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_chinese_is_drawn_in_a_cjk_font(browser, name):
+    if not cjk_font_installed():
+        pytest.skip("no CJK font here (make browser installs fonts-noto-cjk, or apt-get install fonts-noto-cjk)")
+    browser.open(_url(name), 375)
+    glyphs = browser.glyphs("h1" if name != "transcript" else ".bubble")
+    assert glyphs["cjk"] and not glyphs["control"], glyphs                      # glyphs, not missing-glyph boxes
+
+
+def test_the_report_headline_is_on_a_phones_first_screen(browser, tmp_path):
+    browser.open(_url("report"), 375, 800)
+    head = browser.eval("""(() => { const h = document.querySelector('#headline'); if (!h) return null;
+      const num = h.querySelector('.num'); const r = num.getBoundingClientRect();
+      return {value: num.textContent, top: r.top, right: r.right, size: parseFloat(getComputedStyle(num).fontSize),
+              words: h.querySelector('[data-words]').textContent, groups: h.querySelectorAll('li[data-group]').length,
+              bottom: h.getBoundingClientRect().bottom}; })()""")
+    assert head is not None, "the report has no headline section"
+    assert head["value"].isdigit() and head["size"] >= 32 and head["top"] < 300 and head["right"] <= 375, head
+    assert "比前7天平均" in head["words"] and head["groups"] == 4
+    shot = browser.screenshot(tmp_path / "report-headline-375.png", selector="#headline")
+    assert shot.stat().st_size > 10_000 and png_is_not_blank(shot.read_bytes())
+
+
+def test_report_charts_and_labels_stay_readable_on_a_phone(browser):
+    browser.open(_url("report"), 375)
+    sizes = browser.eval("""(() => ({
+      charts: Array.from(document.querySelectorAll('svg.chart')).map(s => s.getBoundingClientRect().width),
+      axis: Math.min(...Array.from(document.querySelectorAll('svg.chart text')).map(t => t.getBoundingClientRect().height)),
+      bars: Array.from(document.querySelectorAll('.funnel .bar')).map(b => b.getBoundingClientRect().width)}))()""")
+    assert len(sizes["charts"]) >= 2 and all(300 <= w <= 375 for w in sizes["charts"]), sizes
+    assert sizes["axis"] >= 9, sizes                   # axis labels of at least 9 px once scaled to the phone
+    assert sizes["bars"] and min(sizes["bars"]) >= 300, sizes
+
+
+def test_the_preview_is_readable_at_phone_width(browser):
+    browser.open(_url("preview"), 375)
+    widths = browser.eval("Array.from(document.querySelectorAll('.send')).map(e => e.getBoundingClientRect().width)")
+    assert widths and min(widths) >= 280, widths[:5]    # a send in a day box as wide as the phone, not an 8th of it
+    browser.open(_url("preview"), 1280)
+    tops = browser.eval("Array.from(document.querySelector('section.group').querySelectorAll('.day'))"
+                        ".map(e => Math.round(e.getBoundingClientRect().top))")
+    assert len(set(tops)) == 1 and len(tops) >= 7       # on a desktop the days sit side by side
+
+
+def test_the_transcript_shows_local_times_on_a_phone(browser):
+    browser.open(_url("transcript"), 375)
+    first = browser.eval("""(() => { const s = document.querySelector("section.group[data-group='G04']");
+      return {time: s.querySelector('time').textContent, day: s.querySelector('div.day').textContent,
+              width: s.getBoundingClientRect().width}; })()""")
+    assert first["time"] == "07:00" and first["day"].startswith("2026年12月1日"), first   # 早安 at 07:00 local
+    assert first["width"] >= 340, first

@@ -171,7 +171,7 @@ def test_a_renamed_members_tab_is_found_by_its_headers_and_never_copied(book, ru
     assert_not_welcomed_again(shop, tabs["会员名单"])
     assert set(member_rows(tabs["会员名单"])) == {"M0001", "M0002", "B0001", "N0001"}
     problems = [r for r in tabs["待处理问题"][1:] if r[0] == "会员名单" and r[1] is None]
-    assert len(problems) == 1 and "「成员」" in problems[0][4] and problems[0][5] == "warning"
+    assert len(problems) == 1 and "「成员」" in problems[0][4] and problems[0][5] == "警告"
 
 
 def test_a_tab_renamed_beyond_recognition_is_reported_by_name_and_never_copied(book, run):
@@ -204,7 +204,7 @@ def test_a_tab_whose_header_is_not_found_is_never_written_and_reported_once(book
     assert first.blocked and "成员" in first.blocked[0]
     assert not [m for m in shop.emulator.messages if "Welcome" in m["text"]]   # the joiners wait for the tab
     problems = [r for r in tabs["待处理问题"][1:] if r[0] == "成员"]
-    assert len(problems) == 1 and "前 5 行" in problems[0][4] and problems[0][5] == "error"
+    assert len(problems) == 1 and "前 5 行" in problems[0][4] and problems[0][5] == "错误"
 
 
 def test_a_members_tab_without_its_key_column_gets_no_keyless_rows(book, run):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from qunflow.state.base import Binding, Conflict, LeaseBusy, OutboxItem, SendState, lease
+from qunflow.state.base import Binding, Conflict, LeaseBusy, SendState, lease
 from qunflow.state.sqlite import SqliteState
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -107,17 +107,6 @@ def test_lease_waits_within_its_bound_then_says_busy(state):
         with lease(state, "ingest", "me", 60, wait=3, clock=lambda: now[0],
                    sleep=lambda s: now.__setitem__(0, now[0] + s)):
             pass
-
-
-def test_the_outbox_keeps_the_latest_value_until_that_value_is_applied(state):
-    state.outbox_put([OutboxItem("members", "M1", "coupon_code", "WEL-1", T0),
-                      OutboxItem("settings", "last_tick", "value", "2026-12-01T12:00:00Z", T0)])
-    state.outbox_put([OutboxItem("members", "M1", "coupon_code", "WEL-2", T0)])
-    items = {(i.tab, i.key, i.column): i.value for i in state.outbox()}
-    assert items == {("members", "M1", "coupon_code"): "WEL-2", ("settings", "last_tick", "value"): "2026-12-01T12:00:00Z"}
-    state.outbox_done([OutboxItem("members", "M1", "coupon_code", "WEL-1")])     # an old value: still pending
-    state.outbox_done([OutboxItem("settings", "last_tick", "value", "2026-12-01T12:00:00Z")])
-    assert [(i.key, i.value) for i in state.outbox()] == [("M1", "WEL-2")]
 
 
 def test_sends_since_lists_what_changed(state):

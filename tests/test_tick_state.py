@@ -28,7 +28,8 @@ def _joins(shop, names, minute):
 
 
 def _texts(shop) -> Counter:
-    return Counter((m["platform"], m["text"]) for m in shop.emulator.messages)
+    """Each post by platform, text and who it mentions (a welcome shows no code: its mentions tell two apart)."""
+    return Counter((m["platform"], m["text"], tuple(m["mentions"])) for m in shop.emulator.messages)
 
 
 def test_an_operators_stale_save_posts_nothing_twice_and_loses_no_binding(state):

@@ -1,7 +1,7 @@
 """The one place qunflow reads the wall clock. Everything below the entry points takes `now` as an argument."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 
 def utc_now() -> datetime:
@@ -16,15 +16,27 @@ class BadMoment(ValueError):
         self.text = text
 
 
-def parse_now(text: str | None) -> datetime:
-    """`--now` for replaying a moment: ISO 8601; without an offset it is read as UTC."""
+def parse_now(text: str | None, zone: tzinfo | None = None) -> datetime:
+    """`--now` for replaying a moment: ISO 8601; without an offset it is read in `zone` (the CLI passes the
+    Settings time zone: `jobs.reading.replay_moment`), UTC when none is given."""
     if not text:
         return utc_now()
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise BadMoment(text) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=zone or timezone.utc)
+
+
+def names_its_offset(text: str | None) -> bool:
+    """Whether a `--now` says its own offset (or Z); no `--now` is the wall clock, which does. BadMoment when it
+    is not a moment at all."""
+    if not text:
+        return True
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        raise BadMoment(text) from None
 
 
 class VirtualClock:

@@ -22,7 +22,7 @@ class QunflowGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - an expected failure is said plainly; a bug goes on up
-            refused = explain(exc, operator_language())
+            refused = explain(exc, speaking())
             if refused is None:
                 raise
             raise fail(str(refused), refused.code) from None
@@ -30,13 +30,34 @@ class QunflowGroup(click.Group):
 
 @click.group(cls=QunflowGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="qunflow")
-def cli() -> None:
+@click.option("--lang", "lang", type=click.Choice(["zh", "zh-CN", "en"]), default=None, expose_value=True,
+              help="The language qunflow answers in (default: the workbook's own; $QUNFLOW_LANG too). "
+                   "Cells are always written in the workbook's language.")
+def cli(lang: str | None) -> None:
     """qunflow: run your chat groups' SOP calendar, member rituals and metrics from one spreadsheet.
 
     \b
     Example:
       qunflow init shop.xlsx --demo && qunflow validate shop.xlsx
     """
+    global _LANG
+    _LANG = None if lang is None else ("zh-CN" if lang.startswith("zh") else "en")
+
+
+_LANG: str | None = None
+
+
+def speaking(workbook_lang: str | None = None) -> str:
+    """The language of what the CLI says to the operator: `qunflow --lang`, else $QUNFLOW_LANG, else the
+    workbook's own language, else the locale's. Engineer-facing --help stays English."""
+    import os
+
+    from ..jobs.errors import operator_language
+    if _LANG:
+        return _LANG
+    if (os.environ.get("QUNFLOW_LANG") or "").strip():
+        return operator_language()
+    return workbook_lang or operator_language()
 
 
 _MASKER = None

@@ -30,23 +30,29 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..jobs.demo import run_demo
+    from ..jobs.demo import DEMO_LANG, run_demo
+    from ..jobs.speech import platform as platform_label, say
+    from .app import speaking
+    lang = speaking(DEMO_LANG)                         # the sample shop's workbook is zh-CN, and so is its summary
     console = Console()
     started = time.perf_counter()
-    with console.status("Running the campaign on a virtual clock…"):
+    with console.status(say("demo_running", lang)):
         result = run_demo(Path(out_dir), seed=seed, days=days)
-    table = Table(title=f"衣橱小馆 · {days}-day campaign · seed {seed}")
-    for head in ("group", "platform", "sent (by phase)", "sent", "failed", "missed", "skipped", "deferred", "coupons"):
+    table = Table(title=say("demo_title", lang, days=days, seed=seed))
+    for head in say("demo_heads", lang).split("|"):
         table.add_column(head, overflow="fold")
     for g in result.summary:
         phases = ", ".join(f"{k or '-'} {v}" for k, v in sorted(g["sent"].items()))
-        table.add_row(f"{g['group_id']} {g['name']}", g["platform"], phases, str(g["sent_total"]), str(g["failed"]),
-                      f"{g['missed']} ({g['missed_late_join']} late joins)" if g["missed_late_join"] else str(g["missed"]),
-                      str(g["skipped"]), str(g["deferred"]), str(g["coupons"]))
+        table.add_row(f"{g['group_id']} {g['name']}", platform_label(g["platform"], lang), phases, str(g["sent_total"]),
+                      str(g["failed"]),
+                      f"{g['missed']} ({g.get('missed_late_join', 0)} late joins)" if g.get("missed_late_join") else str(g["missed"]),
+                      str(g["deferred"]), str(g["skipped"]),
+                      str(g["coupons"]))
     console.print(table)
     t = result.totals
-    console.print(f"{result.ticks} ticks · sent {t['sent']} · failed {t['failed']} · missed {t['missed']} · "
-                  f"skipped {t['skipped']} · unknown {t['unknown']} · deferred {t['deferred']} · {time.perf_counter() - started:.1f} s")
-    for label, path in (("workbook", result.workbook), ("transcript", result.transcript), ("preview", result.preview),
-                        ("report", Path(out_dir) / "report.html")):
+    console.print(say("demo_totals", lang, ticks=result.ticks, sent=t["sent"], failed=t["failed"], missed=t["missed"],
+                      unknown=t["unknown"], deferred=t["deferred"],
+                      skipped=t["skipped"], seconds=f"{time.perf_counter() - started:.1f}"))
+    for label, path in zip(say("demo_files", lang).split("|"), (result.workbook, result.transcript, result.preview,
+                                                                 Path(out_dir) / "report.html")):
         console.print(f"  {label:<10} {path}")

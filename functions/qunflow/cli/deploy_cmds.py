@@ -187,7 +187,10 @@ def doctor(source: str | None, check_jobs: bool, project: str | None, region: st
     from ..jobs.scheduler import SchedulerJobs
     from ..stores.source import parse_source
     obj = click.get_current_context().obj or {}
-    deps = obj.get("doctor_deps") or DoctorDeps()
+    from dataclasses import replace
+
+    from .app import speaking
+    deps = replace(obj.get("doctor_deps") or DoctorDeps(), say_in=speaking)
     if deps.scheduler is None and obj.get("scheduler_client"):
         deps.scheduler = lambda p, r: SchedulerJobs(p, r, obj["scheduler_client"])
     checks = run_doctor(source, utc_now(), deps, check_jobs=check_jobs, project=project, region=region)

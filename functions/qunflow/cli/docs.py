@@ -30,8 +30,10 @@ def cli_reference() -> str:
     from . import cli
     parts = ["# Command reference\n", "Generated from `--help` by `python docs/generate.py`; do not edit by hand.\n"]
     settings = dict(terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"])  # as cli's own
-    root = click.Context(cli, info_name="qunflow", **settings)
+    contexts = {"qunflow": click.Context(cli, info_name="qunflow", **settings)}
     for name, command in _commands(cli):
-        ctx = click.Context(command, info_name=name, parent=root, **settings)
+        parent, _, own = name.rpartition(" ")
+        # each context names only its own word: click joins the parents' names into the usage line
+        ctx = contexts[name] = click.Context(command, info_name=own, parent=contexts[parent], **settings)
         parts.append(f"## {name}\n\n```\n{command.get_help(ctx)}\n```\n")
     return "\n".join(parts)

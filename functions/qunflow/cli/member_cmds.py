@@ -104,8 +104,11 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
     from ..stores import open_store
     drawn = run_draw(open_store(source), group_id, parse_now(now_text), prize=prize, winners=winners, among=among,
                      seed=seed, post=post, dry_run=dry_run, warn=lambda note: click.echo(note, err=True))
+    from ..jobs.speech import say as message
+    from .app import speaking
+    lang = speaking(drawn.wb.lang if drawn.wb is not None else None)
     if drawn.note:
-        click.echo(f"note: {drawn.note}", err=True)
+        click.echo(message("cli_note", lang, note=drawn.note), err=True)
     if save_eligible:
         Path(save_eligible).write_text("\n".join(drawn.eligible) + "\n", encoding="utf-8")
     result, awarded = drawn.result, drawn.awarded
@@ -119,7 +122,7 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
             code = f" → {awarded[member_id]}" if member_id in awarded else ""
             click.echo(f"  {member_id} {drawn.names.get(member_id, '')}{code}")
         if dry_run:
-            click.echo("(dry run: no coupons issued, nothing posted)")
+            click.echo(message("cli_lottery_dry_run", lang))
     if post and not dry_run:
         import time
 
@@ -128,7 +131,7 @@ def draw_cmd(source, group_id, prize, winners, among, seed, now_text, post, dry_
         from ..jobs.lottery_draw import post_result
         with requests.Session() as session:
             post_result(drawn, session=session, clock=time.time, sleep=time.sleep)
-        click.echo(f"Posted to {drawn.group.group_id} ({drawn.group.name}).", err=True)
+        click.echo(message("cli_lottery_posted", lang, group=drawn.group.group_id, name=drawn.group.name), err=True)
 
 
 @lottery.command("verify", help=VERIFY_HELP)
@@ -198,7 +201,8 @@ def import_events(file: str, source: str | None, mapping: str, dry_run: bool, as
     if as_json:
         click.echo(json.dumps({**result.summary(), "dry_run": dry_run}, ensure_ascii=False))
     else:
-        _print_summary(result, wb.title("events"), dry_run, wb.lang)
+        from .app import speaking
+        _print_summary(result, wb.title("events"), dry_run, speaking(wb.lang))
     raise click.exceptions.Exit(1 if result.bad else 0)
 
 

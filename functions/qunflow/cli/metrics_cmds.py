@@ -51,7 +51,8 @@ def _day(text: str | None) -> date | None:
 @click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
 @click.option("--date", "date_text", help="The day to roll up (YYYY-MM-DD). Default: yesterday and today so far.")
 @click.option("--days", type=click.IntRange(1, 400), help="Roll up this many days, ending --date (or today).")
-@click.option("--now", "now_text", help="Act as if it were this moment (ISO 8601; UTC if no offset).")
+@click.option("--now", "now_text", help="Act as if it were this moment: ISO 8601; without an offset it is read in "
+                                        "the Settings time zone.")
 @click.option("--post", is_flag=True, help="Post the daily report to the Settings ops_group (once per day).")
 @click.option("--chart/--no-chart", default=True, show_default=True, help="Draw the north-star chart in the sheet.")
 @click.option("--print", "show", is_flag=True, help="Print the daily report's markdown.")
@@ -60,14 +61,16 @@ def metrics(source: str | None, date_text: str | None, days: int | None, now_tex
             chart: bool, show: bool, as_json: bool) -> None:
     import requests
 
-    from ..clock import parse_now
+    from ..clock import names_its_offset
     from ..jobs.metrics_job import run_metrics
+    from ..jobs.reading import replay_moment
     from ..stores import open_store
     from ..jobs.tick import TickDeps
     from .app import log_masker
-    now = parse_now(now_text)
+    names_its_offset(now_text)
     day = _day(date_text)
     store = open_store(source)
+    now = replay_moment(store, now_text)
     offset = now.timestamp() - time.time()
     from .tick_cmds import _state_for
     deps = TickDeps(session=requests.Session(), clock=lambda: time.time() + offset, sleep=time.sleep,

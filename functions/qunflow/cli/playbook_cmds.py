@@ -24,7 +24,10 @@ Example:
 
 APPLY_HELP = f"""Copy playbook NAME's rules into the SOP tab for the given groups, with unique rule ids.
 
-With --start, the groups' campaign_start is set to that date (day 1). {SOURCE_HELP}
+With --start, the rules are one campaign: a row of the Campaigns tab with that date as day 1, which the new
+SOP rows name in their campaign column; a group can run several campaigns at once, and no other campaign's
+day 1 moves. Without --start, `day N` counts from each group's campaign_start. Applying a playbook to a group
+it is already applied to is refused (its posts would go out twice) unless you add --again. {SOURCE_HELP}
 
 \b
 Example:
@@ -48,8 +51,9 @@ def list_cmd() -> None:
 @click.argument("name")
 @click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
 @click.option("--groups", required=True, help="Comma-separated group ids.")
-@click.option("--start", "start", help="Campaign day 1 for these groups (YYYY-MM-DD).")
-def apply_cmd(name: str, source: str | None, groups: str, start: str | None) -> None:
+@click.option("--start", "start", help="Day 1 of this campaign (YYYY-MM-DD), recorded in the Campaigns tab.")
+@click.option("--again", is_flag=True, help="Apply it even though these groups already have it (a second campaign).")
+def apply_cmd(name: str, source: str | None, groups: str, start: str | None, again: bool) -> None:
     from ..clock import utc_now
     from ..jobs.playbook_apply import apply_playbook
     from ..stores import open_store
@@ -60,8 +64,10 @@ def apply_cmd(name: str, source: str | None, groups: str, start: str | None) -> 
             start_day = date.fromisoformat(start)
         except ValueError:
             raise fail(f"--start {start!r} is not a date; write it like 2026-12-01") from None
-    applied = apply_playbook(open_store(source), name, wanted, start_day, utc_now().date())
+    applied = apply_playbook(open_store(source), name, wanted, start_day, utc_now().date(), again=again)
     rows = applied.rows
-    click.echo(f"Added {len(rows)} rules ({', '.join(r['rule_id'] for r in rows)}) for {', '.join(wanted)}.")
+    click.echo(f"Added {len(rows)} rules ({', '.join(r['rule_id'] for r in rows)}) for {', '.join(wanted)}"
+               + (f", campaign {applied.campaign} (day 1 {start_day}, in the Campaigns tab)." if applied.campaign
+                  else "."))
     if applied.needs_start:
         click.echo("Note: this playbook counts campaign days; set the groups' campaign_start (or use --start).")

@@ -59,7 +59,8 @@ def init(source: str | None, lang: str, demo: bool) -> None:
 @click.option("--no-write", is_flag=True, help="Do not write the Problems tab.")
 def validate(source: str | None, as_json: bool, no_write: bool) -> None:
     from ..jobs.validate import validate_store
-    wb = validate_store(open_store(source), utc_now(), write=not no_write)
+    from .app import speaking
+    wb = validate_store(open_store(source), utc_now(), write=not no_write, say_in=speaking)
     if as_json:
         click.echo(json.dumps({"problems": [
             {k: p.as_dict()[k] for k in ("tab", "row", "column", "value", "message", "severity")} for p in wb.problems]},
@@ -72,16 +73,18 @@ def validate(source: str | None, as_json: bool, no_write: bool) -> None:
 def _print_problems(wb) -> None:
     from rich.console import Console
     from rich.table import Table
+    from ..jobs.speech import say as message, severity as severity_label
     console = Console()
     if not wb.problems:
-        console.print("[green]No problems found.[/green]" if wb.lang == "en" else "[green]没有发现问题。[/green]")
+        console.print(f"[green]{message('cli_no_problems', wb.lang)}[/green]")
         return
     zh = wb.lang == "zh-CN"
-    table = Table(title="待处理问题" if zh else "Problems")
+    table = Table(title=message("cli_problems_title", wb.lang))
     for head in (("表", "行", "列", "值", "说明", "级别") if zh else ("Tab", "Row", "Column", "Value", "Message", "Severity")):
         table.add_column(head, overflow="fold")
     for p in wb.problems:
+        said = severity_label(p.severity, wb.lang)
         table.add_row(p.tab, "" if p.row is None else str(p.row), p.column, p.value, p.message,
-                      f"[red]{p.severity}[/red]" if p.severity == "error" else f"[yellow]{p.severity}[/yellow]")
+                      f"[red]{said}[/red]" if p.severity == "error" else f"[yellow]{said}[/yellow]")
     console.print(table)
-    console.print(f"{len(wb.errors)} error(s), {len(wb.problems) - len(wb.errors)} warning(s)")
+    console.print(message("cli_problems_found", wb.lang, errors=len(wb.errors), warnings=len(wb.problems) - len(wb.errors)))

@@ -24,7 +24,8 @@ from .limiter import BAD_URL, RollingWindowLimiter, request_never_left
 from .masking import Masker, mask_url
 from .message import Message, Target
 from .platforms import PLATFORMS
-from .platforms.base import DISABLE_TARGET, OK, RETRY, UNKNOWN, HttpRequest, MessageRejected, Outcome, Platform
+from .platforms.base import (DISABLE_TARGET, OK, RETRY, UNKNOWN, HttpRequest, MessageRejected, Outcome, Platform,
+                             settle_signature)
 
 STATUSES = ("sent", "failed", "skipped", "unknown", "retry")
 VETOED = "not-claimed"   # the code of a delivery whose before_send hook said no (returned False): never posted
@@ -53,6 +54,7 @@ class DeliveryResult:
     reason: str = ""               # masked
     parts: int = 0                 # HTTP requests the message needs (more than one when it was split)
     parts_sent: int = 0            # of those, accepted by the platform
+    cause: str = ""                # what the refusal means, when the platform says (platforms.base: KEYWORD, CLOCK...)
 
 
 @dataclass
@@ -234,7 +236,8 @@ class Dispatcher:
         the limits."""
         d, now = job.delivery, self._now()
         try:
-            requests_ = lane.platform.build_requests(d.message, d.target, self.wall_clock())
+            signed_at = self.wall_clock()
+            requests_ = lane.platform.build_requests(d.message, d.target, signed_at)
             if len(requests_) != job.parts:
                 raise RuntimeError(f"the message split into {len(requests_)} parts, not {job.parts} as before")
             request = requests_[job.part]
@@ -249,6 +252,7 @@ class Dispatcher:
         job.attempts += 1
         job.part_attempts += 1
         job.last_attempt_at = now
+        job.signed_at = signed_at
         self.limiter.record(lane.keys, now)
         self._say(logging.DEBUG, f"{d.send_id} → {d.target.group_id} ({lane.platform.name}) part "
                                  f"{job.part + 1}/{job.parts} attempt {job.part_attempts}: "
@@ -268,7 +272,8 @@ class Dispatcher:
                 outcome = Outcome(UNKNOWN, None, "network", f"no reply after sending ({what})")
         else:
             try:
-                outcome = lane.platform.classify(reply.status, reply.headers, reply.body)
+                outcome = settle_signature(lane.platform.classify(reply.status, reply.headers, reply.body),
+                                           reply.headers, job.signed_at)
             except Exception as exc:
                 outcome = Outcome(UNKNOWN, None, str(reply.status), f"the reply could not be read "
                                                                     f"({type(exc).__name__}: {exc})")
@@ -290,24 +295,24 @@ class Dispatcher:
             else:
                 self._hold_until(lane, now + self._backoff(job.part_attempts, outcome.retry_after))
         elif outcome.kind is DISABLE_TARGET:
-            self._finish(lane, job, "failed", outcome.code, outcome.reason)
+            self._finish(lane, job, "failed", outcome.code, outcome.reason, cause=outcome.cause)
             self._disable(lane, outcome.reason)
         else:
-            self._finish(lane, job, "failed", outcome.code, outcome.reason)
+            self._finish(lane, job, "failed", outcome.code, outcome.reason, cause=outcome.cause)
 
     # ---- endings ----------------------------------------------------------------------------------------------
     def _finish(self, lane: Lane, job: Job, status: str, code: str, reason: str,
-                sent_at: float | None = None) -> None:
+                sent_at: float | None = None, cause: str = "") -> None:
         assert lane.jobs and lane.jobs[0] is job
         lane.jobs.popleft()
         if status != "sent" and job.part > 0:
             reason = f"part {job.part + 1} of {job.parts}: {reason} ({job.part} part(s) already delivered)"
-        self._record(job.index, job.delivery, status, job.attempts, code, reason, sent_at, job.parts, job.part)
+        self._record(job.index, job.delivery, status, job.attempts, code, reason, sent_at, job.parts, job.part, cause)
 
     def _record(self, index: int, d: Delivery, status: str, attempts: int, code: str, reason: str,
-                sent_at: float | None = None, parts: int = 0, parts_sent: int = 0) -> None:
+                sent_at: float | None = None, parts: int = 0, parts_sent: int = 0, cause: str = "") -> None:
         result = DeliveryResult(d.send_id, d.target.group_id, status, attempts, sent_at, code,
-                                self.masker.mask(reason), parts, parts_sent)
+                                self.masker.mask(reason), parts, parts_sent, cause)
         self._results[index] = result
         level = logging.INFO if status == "sent" else logging.WARNING
         self._say(level, f"{d.send_id} → {d.target.group_id} ({d.target.platform}): {status} after {attempts} "
@@ -335,7 +340,7 @@ class Dispatcher:
         why = (f"the platform asks for a {outcome.retry_after:g} s pause" if (outcome.retry_after or 0) > self.max_hold
                else f"{job.part_attempts} failed attempt(s) in a row")
         self._finish(lane, job, "retry", outcome.code, f"gave up in this run after {why}: {outcome.reason}; "
-                                                        f"the next run tries again")
+                                                        f"the next run tries again", cause=outcome.cause)
         while lane.jobs:
             self._finish(lane, lane.jobs[0], "retry", outcome.code, f"{NOT_TRIED}: this webhook gave up after {why} "
                                                                     f"({outcome.reason}); the next run tries again")

@@ -39,6 +39,7 @@ class Job:
     part_attempts: int = 0      # attempts at that part
     attempts: int = 0
     last_attempt_at: float | None = None
+    signed_at: float | None = None   # the wall-clock time the last attempt was signed with (DingTalk, Feishu)
 
 
 @dataclass(eq=False)

@@ -1,6 +1,7 @@
 """The platform-neutral message and where it goes. Plain frozen values; the platform modules turn them into HTTP."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 KINDS = ("text", "markdown", "image", "news")
@@ -33,6 +34,32 @@ class Mentions:
 
 
 NO_MENTIONS = Mentions()
+
+# Where a template's {{ mentions }} stood. Each platform writes its own mention markup at the first slot (later
+# slots vanish), or nothing where the platform shows mentions by itself (WeCom text's mentioned_list); a text
+# without a slot gets the markup in front. So a member is named once, whatever the template says.
+MENTION_SLOT = "\ue000"
+_BARE_SLOT = re.compile("(?<= )\ue000 |\ue000 ?")
+
+
+def place_mentions(text: str, prefix: str) -> str:
+    """`text` with the platform's mention markup placed. `prefix` is the markup as a prefix (its separator at the
+    end, e.g. "<@U1> "); "" when there is nobody to mention natively or the platform adds mentions itself."""
+    if MENTION_SLOT not in text:
+        return prefix + text
+    if not prefix.strip():
+        return _BARE_SLOT.sub("", text)
+    head, _, tail = text.partition(MENTION_SLOT)
+    return head + prefix.rstrip() + _BARE_SLOT.sub("", tail)
+
+
+def readable(text: str, mentions: "Mentions") -> str:
+    """The text as a log line: the mention slot as plain @names (SendLog previews, the preview calendar)."""
+    if MENTION_SLOT not in text:
+        return text
+    names = (["@所有人"] if mentions.all else []) + [f"@{name or uid}" for uid, name in mentions.users()]
+    names += [f"@{mobile}" for mobile in mentions.mobiles]
+    return place_mentions(text, " ".join(names) + " " if names else "")
 
 
 @dataclass(frozen=True)

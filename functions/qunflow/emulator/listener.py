@@ -41,6 +41,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, dated by the platform's clock (the emulator's signing clock), as a real platform's
+        own servers date theirs: a sender whose clock is off can see it there."""
+        emulator = self.server.emulator
+        if timestamp is None:
+            timestamp = (emulator.wall_clock or emulator.clock)()
+        return super().date_time_string(timestamp)
+
     def do_POST(self) -> None:
         self._serve("POST")
 

@@ -180,10 +180,12 @@ class Emulator:
             return {"requests_total": self.requests_total, "accepted": len(self.messages),
                     "rejections": dict(self.rejections), "faults": dict(self.faults)}
 
-    def write_html(self, path: str | Path, title: str = "qunflow emulator transcript") -> Path:
+    def write_html(self, path: str | Path, title: str = "qunflow emulator transcript", *, zones=None,
+                   lang: str = "en") -> Path:
+        """`zones`: group_id -> time zone, to show each group's local date and time (else UTC)."""
         with self._lock:
             messages = list(self.messages)
-        return transcript.write_html(path, messages, title)
+        return transcript.write_html(path, messages, title, zones=zones, lang=lang)
 
     def _record(self, platform: str, msg, now: float) -> dict:
         self._seq += 1

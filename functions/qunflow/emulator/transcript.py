@@ -4,15 +4,21 @@ The HTML is self-contained (inline CSS, no scripts, no external assets).
 Member text is always escaped; only a little markdown (headings, **bold**,
 [label](https://…) links) is turned into markup, and @-mentions are wrapped
 in <span class="mention">. Stable hooks for DOM tests:
-`section.group[data-group]`, `div.msg[data-seq]`, `span.mention`.
+`section.group[data-group]`, `div.msg[data-seq]`, `span.mention`, `div.day[data-day]`.
+
+Times are shown in each group's own time zone (`zones`: group_id -> a zoneinfo or its name, passed in by
+whoever knows the groups, as `qunflow demo` does), with the local date above each day's messages; a group
+without a zone is shown in UTC and says so. The page speaks `lang` (en or zh-CN) and says it in `lang`.
 """
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone, tzinfo
 from html import escape
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 LABELS = {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu", "slack": "Slack",
           "discord": "Discord", "telegram": "Telegram"}
@@ -24,6 +30,15 @@ INLINE = re.compile(
     r"|(?<![\w/.@])@[\w\u4e00-\u9fff][\w\u4e00-\u9fff.-]*)"
 )
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+
+WORDS = {
+    "en": {"summary": "{n} messages in {g} groups. Nothing here was posted to a real group.",
+           "empty": "No messages were accepted.", "notifies": "notifies: ", "zone": "times in {zone}",
+           "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+           "months": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")},
+    "zh-CN": {"summary": "共 {n} 条消息，{g} 个群。这里的消息都没有发到真实的群。", "empty": "没有收到任何消息。",
+              "notifies": "提醒：", "zone": "时间为 {zone}", "weekdays": "一二三四五六日", "months": ()},
+}
 
 CSS = """
 body{margin:0;background:#eef0f3;font:14px/1.5 -apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;color:#1f2329}
@@ -44,7 +59,7 @@ box-shadow:0 1px 1px #0001;white-space:normal;word-wrap:break-word;overflow-wrap
 .bubble a{color:#1664ff}
 span.mention{color:#1664ff;background:#e8f0ff;border-radius:3px;padding:0 2px}
 .notified,.warning,.kind{font-size:12px;margin-top:2px}
-.notified{color:#4e5969}.warning{color:#b54708}.kind{color:#86909c}
+.notified{color:#4e5969}.warning{color:#b54708}.kind{color:#86909c}\n.zone{font-size:12px;font-weight:400;color:#86909c;margin-left:6px}\ndiv.day{margin:14px 0 4px;text-align:center;font-size:12px;color:#86909c}div.day span{background:#e5e6eb;border-radius:8px;padding:1px 8px}\n@media(max-width:520px){main{padding:8px;gap:10px}header.top{padding:12px 14px}section.group{flex-basis:100%}}
 """
 
 
@@ -96,50 +111,102 @@ def _groups(messages: Iterable[dict]) -> list[tuple[tuple, list[dict]]]:
     return [(key, sorted(items, key=lambda m: m.get("seq", 0))) for key, items in groups.items()]
 
 
-def _render_msg(msg: dict) -> str:
+def _zone(zones: Mapping | None, group_id: str) -> tzinfo | None:
+    zone = (zones or {}).get(group_id)
+    return ZoneInfo(zone) if isinstance(zone, str) else zone
+
+
+def _local(at: str, zone: tzinfo | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(zone or timezone.utc)
+
+
+def _day_words(moment: datetime, lang: str) -> str:
+    w = WORDS[lang]
+    if lang == "zh-CN":
+        return f"{moment.year}年{moment.month}月{moment.day}日 周{w['weekdays'][moment.weekday()]}"
+    return f"{w['weekdays'][moment.weekday()]} {w['months'][moment.month - 1]} {moment.day}, {moment.year}"
+
+
+def _zone_name(zone: tzinfo | None, moment: datetime | None) -> str:
+    if zone is None:
+        return "UTC"
+    offset = moment.astimezone(zone).strftime("%z") if moment else ""
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else ""
+    key = getattr(zone, "key", None)
+    return f"{key} ({offset})" if key and offset else (key or offset or str(zone))
+
+
+def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
     at = str(msg.get("at", ""))
-    shown_time = at[11:19] if len(at) >= 19 else at
+    local = _local(at, zone)
+    shown_time = local.strftime("%H:%M") if local else at
+    stamp = local.isoformat(timespec="seconds") if local else at
     author = msg.get("author") or msg.get("name") or f"{LABELS.get(msg.get('platform'), 'chat')} bot"
     parts = [
         f'<div class="msg" data-seq="{escape(str(msg.get("seq", "")))}">',
         f'<div class="meta"><span class="author">{escape(str(author))}</span>'
-        f'<time datetime="{escape(at)}" title="{escape(at)}">{escape(shown_time)}</time></div>',
+        f'<time datetime="{escape(stamp)}" title="{escape(stamp)}">{escape(shown_time)}</time></div>',
         f'<div class="bubble">{render_text(msg.get("text", ""))}</div>',
         f'<div class="kind">{escape(str(msg.get("msgtype", "")))}</div>',
     ]
     mentions = msg.get("mentions") or []
     if mentions:
-        parts.append(f'<div class="notified">notifies: {escape(", ".join("@" + str(m) for m in mentions))}</div>')
+        parts.append(f'<div class="notified">{WORDS[lang]["notifies"]}{escape(", ".join("@" + str(m) for m in mentions))}</div>')
     for warning in msg.get("warnings") or []:
         parts.append(f'<div class="warning">⚠ {escape(str(warning))}</div>')
     parts.append("</div>")
     return "\n".join(parts)
 
 
-def render_html(messages: Iterable[dict], title: str = "qunflow emulator transcript") -> str:
+def _render_group(items: list[dict], zone: tzinfo | None, lang: str) -> str:
+    out, last_day = [], None
+    for m in items:
+        local = _local(str(m.get("at", "")), zone)
+        day = local.date().isoformat() if local else ""
+        if day != last_day and local is not None:
+            out.append(f'<div class="day" data-day="{day}"><span>{escape(_day_words(local, lang))}</span></div>')
+        last_day = day
+        out.append(_render_msg(m, zone, lang))
+    return "\n".join(out)
+
+
+def render_html(messages: Iterable[dict], title: str = "qunflow emulator transcript", *,
+                zones: Mapping | None = None, lang: str = "en") -> str:
+    lang = "zh-CN" if lang == "zh-CN" else "en"
+    w = WORDS[lang]
     messages = list(messages)
     sections = []
     for (platform, group_id), items in _groups(messages):
         name = next((m.get("name") for m in items if m.get("name")), None) or group_id
         label = LABELS.get(platform, platform)
+        zone = _zone(zones, group_id)
+        first = _local(str(items[0].get("at", "")), zone) if items else None
+        zone_text = w["zone"].format(zone=_zone_name(zone, first))
         sections.append(
             f'<section class="group" data-group="{escape(group_id)}" data-platform="{escape(platform)}">\n'
-            f'<h2>{escape(str(name))}<span class="platform p-{escape(platform)}">{escape(label)}</span></h2>\n'
-            f'<div class="msgs">\n' + "\n".join(_render_msg(m) for m in items) + "\n</div>\n</section>"
+            f'<h2>{escape(str(name))}<span class="platform p-{escape(platform)}">{escape(label)}</span>'
+            f'<span class="zone">{escape(zone_text)}</span></h2>\n'
+            f'<div class="msgs">\n' + _render_group(items, zone, lang) + "\n</div>\n</section>"
         )
-    body = "\n".join(sections) or '<p class="empty">No messages were accepted.</p>'
+    body = "\n".join(sections) or f'<p class="empty">{escape(w["empty"])}</p>'
+    summary = w["summary"].format(n=len(messages), g=len(_groups(messages)))
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f'<header class="top"><h1>{escape(title)}</h1><p>{len(messages)} messages in {len(_groups(messages))} groups. '
-        "Nothing here was posted to a real group.</p></header>\n"
+        f'<header class="top"><h1>{escape(title)}</h1><p>{escape(summary)}</p></header>\n'
         f"<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
 
-def write_html(path: str | Path, messages: Iterable[dict], title: str = "qunflow emulator transcript") -> Path:
+def write_html(path: str | Path, messages: Iterable[dict], title: str = "qunflow emulator transcript", *,
+               zones: Mapping | None = None, lang: str = "en") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(messages, title), encoding="utf-8")
+    path.write_text(render_html(messages, title, zones=zones, lang=lang), encoding="utf-8")
     return path

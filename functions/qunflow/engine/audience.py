@@ -35,6 +35,14 @@ def target_groups(rule: SopRule, groups: dict[str, Group]) -> list[Group]:
 class Audience:
     everyone: bool = False
     members: list[Member] = field(default_factory=list)
+    streaks: dict[str, int] = field(default_factory=dict)      # member_id -> check-in streak on the send's day
+    expiring: dict[str, str] = field(default_factory=dict)     # member_id -> their code that expires first
+
+
+def is_segment(spec: str | None) -> bool:
+    """A mention that names people (tag:, layer:, streak:, expiring:, not_checked_in, new, member ids): if it finds
+    nobody, the post is not sent. `none` and `all` post without one."""
+    return fold(spec or "none") not in ("", "none", "all")
 
 
 @dataclass
@@ -47,8 +55,35 @@ class Context:
 
 def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: list[Member],
               ctx: Context | None = None) -> Audience:
-    spec = fold(rule.mention or "none")
     ctx = ctx or Context()
+    audience = _segment(rule, members_in_group, due, ctx)
+    days = _expiring_days(rule)
+    for m in audience.members:
+        a = ctx.activity.get(m.member_id)
+        audience.streaks[m.member_id] = a.streak(ctx.today) if a and ctx.today else 0
+        code = _expiring_code(ctx, m, days)
+        if code:
+            audience.expiring[m.member_id] = code
+    return audience
+
+
+def _expiring_days(rule: SopRule) -> int | None:
+    spec = fold(rule.mention or "")
+    return int((re.findall(r"\d+", spec) or ["3"])[0]) if spec.startswith("expiring:") else None
+
+
+def _expiring_code(ctx: Context, member: Member, days: int | None) -> str | None:
+    """The member's issued code expiring in `days` days (expiring:N), else the one expiring first from today on."""
+    if ctx.today is None:
+        return None
+    live = sorted((c.expires_at, c.code) for c in ctx.coupons_by_member.get(member.member_id, [])
+                  if c.status == "issued" and c.expires_at and (c.expires_at.date() - ctx.today).days >= 0
+                  and (days is None or (c.expires_at.date() - ctx.today).days == days))
+    return live[0][1] if live else None
+
+
+def _segment(rule: SopRule, members_in_group: list[Member], due: list[Member], ctx: Context) -> Audience:
+    spec = fold(rule.mention or "none")
     if spec in ("", "none"):
         return Audience()
     if spec == "all":
@@ -69,10 +104,8 @@ def mentioned(rule: SopRule, group: Group, members_in_group: list[Member], due: 
         return Audience(members=[m for m in pool if _checked_in(ctx, m, ctx.today)
                                  and ctx.activity[m.member_id].streak(ctx.today) in marks])
     if spec.startswith("expiring:"):
-        days = int((re.findall(r"\d+", spec) or ["3"])[0])
-        return Audience(members=[m for m in pool if any(
-            c.status == "issued" and c.expires_at and ctx.today and (c.expires_at.date() - ctx.today).days == days
-            for c in ctx.coupons_by_member.get(m.member_id, []))])
+        days = _expiring_days(rule)
+        return Audience(members=[m for m in pool if _expiring_code(ctx, m, days)])
     ids = {fold(x) for x in re.split(r"[,，、\s]+", spec) if x}
     return Audience(members=[m for m in pool if fold(m.member_id) in ids])
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..sop import render
-from ..delivery.message import Mentions, Message, NewsCard
+from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, place_mentions, readable
+from ..sheet import i18n
+from ..sheet.campaigns import campaign_start
+from .permember import coupon_display
 from ..sheet.workbook import Workbook
 from .planned import PlannedSend, group_tz
 
@@ -19,7 +22,7 @@ def template_text(p: PlannedSend, wb: Workbook) -> str:
 def variables(p: PlannedSend, wb: Workbook) -> dict:
     tz = group_tz(p.group, wb)
     local = p.at.astimezone(tz)
-    start = p.group.campaign_start
+    start = campaign_start(p.rule, p.group, wb)
     campaign_day = (local.date() - start).days + 1 if start else ""
     days_left = ""
     if p.rule.until:
@@ -29,19 +32,76 @@ def variables(p: PlannedSend, wb: Workbook) -> dict:
         if isinstance(last, int):
             days_left = max(0, last - campaign_day + 1)
     names = [m.name for m in p.audience.members]
-    if len(p.coupons) == 1:
-        coupon = next(iter(p.coupons.values()))
-    else:
-        by_id = {m.member_id: m.name for m in p.audience.members}
-        coupon = "、".join(f"{by_id.get(mid, mid)} {code}" for mid, code in p.coupons.items())
     return {
         "group_name": p.group.name,
-        "mentions": "@所有人" if p.audience.everyone else " ".join(f"@{n}" for n in names),
+        "mentions": mentions_text(p),
         "member_names": "、".join(names),
         "campaign_day": campaign_day, "days_left": days_left,
-        "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "coupon": coupon,
+        "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M"), "coupon": coupon_text(p, wb),
         "phase": p.rule.phase or "", "rule_id": p.rule.rule_id, "leaderboard": leaderboard(p, wb),
+        **_own_values(p, wb),
     }
+
+
+NATIVE_MOBILES = ("wecom", "dingtalk")  # platforms that can @ a member by mobile number
+
+
+def _native(p: PlannedSend) -> list:
+    """Mentioned members the platform can @ itself: by user id, or by mobile where the platform takes one."""
+    return [m for m in p.audience.members
+            if m.platform_user_id or (m.mobile and p.group.platform in NATIVE_MOBILES)]
+
+
+def mentions_text(p: PlannedSend) -> str:
+    """{{ mentions }}: a slot (see fill_mentions)."""
+    return MENTION_SLOT if p.audience.everyone or p.audience.members else ""
+
+
+def fill_mentions(text: str, p: PlannedSend) -> str:
+    """The first {{ mentions }} becomes the slot where the platform writes its own @-markup, then plain @names for
+    members it cannot @ (no user id on record); later ones vanish. So each person is named once."""
+    if MENTION_SLOT not in text:
+        return text
+    native = {m.member_id for m in _native(p)}
+    marks = ([MENTION_SLOT] if p.audience.everyone or native else []) + \
+        [f"@{m.name}" for m in p.audience.members if m.member_id not in native]
+    return place_mentions(text, " ".join(marks) + " " if marks else "")
+
+
+def mask_code(code: str) -> str:
+    """WEL-0001 → WEL-****01: the prefix and the last two characters; the rest hidden."""
+    head, dash, tail = code.rpartition("-")
+    if not dash:
+        head, tail = "", code
+    keep = tail[-2:] if len(tail) > 2 else ""
+    return f"{head}{dash}{'*' * max(4, len(tail) - len(keep))}{keep}"
+
+
+def coupon_text(p: PlannedSend, wb: Workbook) -> str:
+    """{{ coupon }}: the mentioned member's own code as the rule's coupon_display says; a line saying where to find
+    it when codes are not shown. A post for several members with codes shown goes out once per member
+    (engine.permember), so there is one code here; "" when nobody got one."""
+    codes = [p.coupons[m.member_id] for m in p.audience.members if m.member_id in p.coupons] or list(p.coupons.values())
+    return shown_codes(codes, p, wb)
+
+
+def shown_codes(codes: list[str], p: PlannedSend, wb: Workbook) -> str:
+    """Codes as the rule's coupon_display shows them in a group post ("" when there are none)."""
+    if not codes:
+        return ""
+    display = coupon_display(p, wb)
+    if display == "none":
+        return str(wb.settings.extra.get("coupon_hint") or "").strip() or i18n.message("coupon_where", wb.lang)
+    return "、".join(dict.fromkeys(mask_code(c) if display == "masked" else c for c in codes))
+
+
+def _own_values(p: PlannedSend, wb: Workbook) -> dict:
+    """{{ streak }} and {{ expiring_code }}: the mentioned member's own (one value: posts whose members differ go
+    out once per member)."""
+    ids = [m.member_id for m in p.audience.members]
+    streaks = [p.audience.streaks[i] for i in ids if i in p.audience.streaks]
+    codes = [p.audience.expiring[i] for i in ids if i in p.audience.expiring]
+    return {"streak": streaks[0] if streaks else "", "expiring_code": shown_codes(codes, p, wb)}
 
 
 def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
@@ -56,13 +116,15 @@ def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
 
 def compose(p: PlannedSend, wb: Workbook) -> Message:
     """The message for a planned send; raises render.TemplateProblem if the template cannot render."""
-    text = render.render(template_text(p, wb), variables(p, wb)).strip()
-    members = [m for m in p.audience.members if m.platform_user_id or m.mobile]
+    text = fill_mentions(render.render(template_text(p, wb), variables(p, wb)).strip(), p)
+    members = _native(p)
     mentions = Mentions(all=p.audience.everyone,
                         user_ids=tuple(m.platform_user_id for m in members if m.platform_user_id),
                         mobiles=tuple(m.mobile for m in members if not m.platform_user_id and m.mobile),
                         names=tuple(m.name for m in members if m.platform_user_id))
     kind = p.rule.msg_type
+    if kind in ("image", "news"):  # cards and images carry mentions beside them, never inside
+        text = place_mentions(text, "").strip()
     if kind == "image":
         return Message(kind="image", image_url=text, mentions=mentions)
     if kind == "news":
@@ -73,6 +135,6 @@ def compose(p: PlannedSend, wb: Workbook) -> Message:
 
 
 def preview_of(message: Message, limit: int = 80) -> str:
-    text = message.text or (message.card.title if message.card else "") or (message.image_url or "")
+    text = readable(message.text, message.mentions) or (message.card.title if message.card else "") or (message.image_url or "")
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

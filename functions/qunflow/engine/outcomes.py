@@ -4,15 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from ..sheet.campaigns import campaign_start
 from ..sheet.changes import Changes
 from ..delivery.masking import mask_webhook_cell
+from ..sheet.i18n import message
 from ..sheet.problems import WARNING, ProblemSink
+from ..sheet.vocabulary import label, say_reason
 from ..sheet.workbook import Workbook
 from ..sop import render
 from .planned import PlannedSend, group_tz
 
 POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred",
-                 "past_until": "skipped"}
+                 "empty_audience": "skipped", "past_until": "skipped"}
 
 
 @dataclass
@@ -22,6 +25,7 @@ class SendOutcome:
     sent_at: datetime | None = None
     reason: str = ""
     preview: str = ""
+    cause: str = ""             # what a refusal means (delivery.platforms.base: "keyword", "clock", "signature")
 
 
 def _local(value: datetime | None, wb: Workbook, p: PlannedSend) -> datetime | None:
@@ -57,6 +61,7 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
     sop_table, groups_table = wb.tables["sop"], wb.tables["groups"]
     rows = []
     waiting: dict[str, list[str]] = {}  # group -> why its sends wait for the next tick
+    skewed: dict[str, str] = {}          # group -> why its sends wait because our clock is off
     for p in planned:
         if p.policy == "due":
             counts["due"] += 1
@@ -66,6 +71,10 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         counts[o.status] = counts.get(o.status, 0) + 1
         if o.status == "retry":
             waiting.setdefault(p.group.group_id, []).append(o.reason)
+            if o.cause == "clock":
+                skewed.setdefault(p.group.group_id, o.reason)
+        if o.status == "failed" and o.cause == "keyword":
+            _keyword_refused(p, o, wb, sink)
         if o.status == "sent":
             _after_sent(p, o, wb, changes)
         if p.pool_empty and o.status == "sent" and not any(x.code == "pool_empty" and x.row == p.rule.row for x in sink.items):
@@ -88,16 +97,35 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
         group = wb.groups.get(group_id)
         if group is None:
             continue
-        changes.set("groups", group_id, "status", f"dead since {stamp:%Y-%m-%d %H:%M}: {reason}")
+        changes.set("groups", group_id, "status",
+                    message("group_status_dead", wb.lang, at=f"{stamp:%Y-%m-%d %H:%M}", reason=say_reason(reason, wb.lang)))
         sink.add("dead_webhook", tab=groups_table.title, row=group.row, column=groups_table.header_of("webhook", wb.lang),
                  value=mask_webhook_cell(group.webhook), reason=reason)
     for group_id, reasons in waiting.items():
         group = wb.groups[group_id]
+        if group_id in skewed:
+            sink.add("clock_skew", tab=groups_table.title, row=group.row, column=groups_table.header_of("secret", wb.lang),
+                     value="", severity=WARNING, platform=_platform_label(groups_table, group.platform, wb.lang),
+                     reason=_first_cause(skewed[group_id]), count=len(reasons), catch_up=_duration(wb.settings.catch_up))
+            continue
         sink.add("platform_unavailable", tab=groups_table.title, row=group.row,
                  column=groups_table.header_of("webhook", wb.lang), value=mask_webhook_cell(group.webhook), severity=WARNING,
                  platform=_platform_label(groups_table, group.platform, wb.lang), reason=_first_cause(reasons[0]),
                  count=len(reasons), catch_up=_duration(wb.settings.catch_up))
     return counts
+
+
+def _keyword_refused(p: PlannedSend, o: SendOutcome, wb: Workbook, sink: ProblemSink) -> None:
+    """The robot refused this message for lacking its security keyword: a Problem at the SOP row, naming the
+    keyword when the Groups tab records it. Once per rule and group; the robot stays in use."""
+    sop_table = wb.tables["sop"]
+    if any(x.code.startswith("keyword_refused") and x.row == p.rule.row and p.group.group_id in x.message
+           for x in sink.items):
+        return
+    keyword = (getattr(p.group, "keyword", None) or "").strip()
+    sink.add("keyword_refused" if keyword else "keyword_refused_unknown", tab=sop_table.title, row=p.rule.row,
+             column=sop_table.header_of("content", wb.lang), value=p.rule.content[:60], keyword=keyword,
+             group=p.group.group_id, reason=o.reason[:160])
 
 
 def _platform_label(groups_table, platform: str, lang: str) -> str:
@@ -137,26 +165,29 @@ def _after_sent(p: PlannedSend, o: SendOutcome, wb: Workbook, changes: Changes) 
 def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, SendOutcome], now: datetime,
                   changes: Changes) -> None:
     """SOP.status: the next fire time and the last result, per rule."""
-    last: dict[str, str] = {}
+    last: dict[str, tuple[str, str]] = {}
+    status_column = wb.tables["sendlog"].schema.column("status")
     for p in planned:
         o = outcomes.get(p.send_id)
         status = o.status if (p.policy == "due" and o) else POLICY_STATUS.get(p.policy, p.policy)
-        last[p.rule.rule_id] = f"{status} {p.at.astimezone(group_tz(p.group, wb)):%m-%d %H:%M}"
+        last[p.rule.rule_id] = (str(label(status_column, status, wb.lang)), f"{p.at.astimezone(group_tz(p.group, wb)):%m-%d %H:%M}")
     from .audience import target_groups
     for rule in wb.sop:
         if not rule.enabled:
-            text = "disabled"
+            text = message("sop_status_disabled", wb.lang)
         else:
             nexts = []
             for group in target_groups(rule, wb.groups):
                 if rule.schedule.member_relative or not group.enabled:
                     continue
                 tz = group_tz(group, wb)
-                t = rule.schedule.next_after(now, tz, group.campaign_start)
+                t = rule.schedule.next_after(now, tz, campaign_start(rule, group, wb))
                 if t is not None and (rule.until is None or t.astimezone(tz).date() <= rule.until):
                     nexts.append(t.astimezone(tz))
-            text = f"next {min(nexts):%Y-%m-%d %H:%M}" if nexts else ("on member events" if rule.schedule.member_relative else "no more sends")
+            text = message("sop_status_next", wb.lang, at=f"{min(nexts):%Y-%m-%d %H:%M}") if nexts else \
+                message("sop_status_on_events" if rule.schedule.member_relative else "sop_status_no_more", wb.lang)
         if rule.rule_id in last:
-            text += f" · last {last[rule.rule_id]}"
+            status, at = last[rule.rule_id]
+            text = message("sop_status_last", wb.lang, text=text, status=status, at=at)
         if text != (rule.status or ""):
             changes.set("sop", rule.rule_id, "status", text)

@@ -21,10 +21,11 @@ import bisect
 from datetime import datetime, timedelta
 
 from .ledger import Ledger, send_id
+from ..sheet.campaigns import campaign_start
 from ..sheet.records import Group, Member, SopRule
 from ..sheet.workbook import Workbook
 from .experiments import excluded_by_experiment
-from ..members.activity import activity_by_member
+from ..members.activity import activity_of_workbook
 from .planned import PlannedSend, group_tz, local_naive, quiet_shift
 from .carried import DEFERRED_REASON, RETRY_REASON, deferred_sends, retried_sends
 from .guard import apply_caps, spread_slots
@@ -32,6 +33,7 @@ from .ledger import FINAL
 from ..members.blacklist import reachable
 from ..members.coupons import CouponPool
 from .audience import Context, mentioned, target_groups
+from .permember import judge_audiences, per_member
 
 QUIET_LOOKBACK = timedelta(days=1)  # a send can wait at most this long for quiet hours to end
 LATE_HORIZON = timedelta(days=30)   # joins older than this are a member list pasted in, not a late event
@@ -45,9 +47,10 @@ def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetim
                        memo: dict) -> list[datetime]:
     """Fire times, computed once per (schedule, zone, campaign start): groups that share them share the work."""
     tz = group_tz(group, wb)
-    key = (rule.schedule, tz.key, group.campaign_start)
+    day_one = campaign_start(rule, group, wb)   # the rule's campaign instance, else the group's
+    key = (rule.schedule, tz.key, day_one)
     if key not in memo:
-        memo[key] = rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, group.campaign_start)
+        memo[key] = rule.schedule.occurrences(start - QUIET_LOOKBACK, end, tz, day_one)
     return memo[key]
 
 
@@ -74,7 +77,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     pool = CouponPool(wb.coupons)
     planned: list[PlannedSend] = []
     memo: dict = {}
-    activity = activity_by_member(wb.events)
+    activity = activity_of_workbook(wb)
     held: dict[str, list] = {}
     for c in wb.coupons.values():
         if c.member_id:
@@ -105,10 +108,13 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
                         p.policy, p.reason = "quiet_skip", "inside quiet hours"
                     p.audience = mentioned(rule, group, in_group, [], ctx(at, group))
                     planned.append(p)
+    planned = per_member(planned, wb, ledger, preview, ctx)
     seen = {s for p in planned for s in p.sends}
-    planned += deferred_sends(wb, ledger, start, end, seen, ctx)
+    carried = deferred_sends(wb, ledger, start, end, seen, ctx)
     if not preview:
-        planned += retried_sends(wb, ledger, seen, ctx)
+        carried += retried_sends(wb, ledger, seen, ctx)
+    planned += per_member(carried, wb, ledger, preview, ctx)
+    judge_audiences(planned, wb)
     planned.sort(key=lambda p: (p.at, p.group.row, p.rule.row))
     for p in planned:
         _apply_policies(p, wb, now, preview)

@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..sheet.changes import to_cell
+from ..sheet.vocabulary import cell_value
 from ..clock import VirtualClock
-from .demo_data import GIVEN, GROUPS, SURNAMES, demo_rows
+from .demo_data import GIVEN, GROUPS, REFERRAL_SOURCE, SOURCES, SURNAMES, demo_rows
 from ..engine.plan import plan_sends
 from ..engine.ledger import Ledger
 from ..delivery.secrets import SecretResolver
@@ -29,6 +29,7 @@ from ..sheet.schema import load_schemas
 from ..sheet.load import load_workbook
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEMO_LANG = "zh-CN"                # the sample shop is Chinese: its workbook, and what the demo prints, are zh-CN
 START = date(2026, 12, 1)          # a fixed day 1, so the same seed gives the same result on any day
 TICK = timedelta(minutes=5)
 
@@ -67,7 +68,7 @@ def _joins(rng: random.Random, days: int) -> list[dict]:
             when = datetime.combine(START + timedelta(days=day), time(rng.randint(9, 21), rng.randint(0, 59)), SHANGHAI)
             joins.append({"member_id": f"M{n:04d}", "name": rng.choice(SURNAMES) + rng.choice(GIVEN), "group_id": group,
                           "platform_user_id": f"u{n:04d}", "joined_at": when,
-                          "source": rng.choice(["store", "online", "recall", "referral"]), "status": "active"})
+                          "source": rng.choice(SOURCES), "status": "active"})
     return sorted(joins, key=lambda j: j["joined_at"])
 
 
@@ -79,7 +80,7 @@ def _events(rng: random.Random, joins: list[dict], members: list[dict], days: in
         events.append({"event_id": f"E{k:05d}", "type": "join", "member_id": j["member_id"], "group_id": j["group_id"],
                        "at": j["joined_at"].replace(tzinfo=None),
                        "detail": f"name={j['name']}; channel={j['source']}; user={j['platform_user_id']}"})
-        if j["source"] == "referral" and members:
+        if j["source"] == REFERRAL_SOURCE and members:
             inviter = rng.choice(members[:6])  # a few enthusiastic members bring most friends
             k += 1
             events.append({"event_id": f"E{k:05d}", "type": "invite", "member_id": inviter["member_id"],
@@ -95,6 +96,15 @@ def _events(rng: random.Random, joins: list[dict], members: list[dict], days: in
             kind = rng.choices(["message", "order", "checkin"], weights=[8, 1, 2])[0]
             events.append({"event_id": f"E{k:05d}", "type": kind, "member_id": m["member_id"], "group_id": m["group_id"],
                            "at": when, "amount": rng.choice([199, 299, 399, 899]) if kind == "order" else None})
+    # the check-in group's regulars post 打卡 most mornings (a message with the keyword is a check-in)
+    for i, m in enumerate([m for m in members if m["group_id"] == "G04"][:3]):
+        for day in range(days):
+            if (day + 1) % (6 + 4 * i) == 0:
+                continue  # now and then someone forgets, and their streak starts again
+            k += 1
+            events.append({"event_id": f"E{k:05d}", "type": "message", "member_id": m["member_id"], "group_id": "G04",
+                           "at": datetime.combine(START + timedelta(days=day), time(7, 10 + i)),
+                           "detail": "打卡 今日穿搭：风衣 + 阔腿裤"})
     return sorted(events, key=lambda e: e["at"])
 
 
@@ -105,7 +115,8 @@ def _append_rows(store: MemoryStore, tab: str, rows: list[dict]) -> None:
         line = [""] * width
         for key, value in row.items():
             if key in table.columns:
-                line[table.columns[key]] = to_cell(value.replace(tzinfo=None) if isinstance(value, datetime) else value)
+                value = value.replace(tzinfo=None) if isinstance(value, datetime) else value
+                line[table.columns[key]] = cell_value(table.schema.column(key), value, "zh-CN")
         store.raw[table.title].append(line)
 
 
@@ -140,14 +151,14 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     import requests
 
     from ..emulator import Emulator
-    from .initbook import export_xlsx
+    from .initbook import export_xlsx, settings_in
     from .preview import calendar_html, preview
     from .tick import TickDeps, run_tick
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     rows = demo_rows(START, seed=seed)
     # the demo's workbook shows the whole campaign in its SendLog (a shop's default window is 14 days)
-    rows["settings"] = list(rows["settings"]) + [{"key": "sendlog_days", "value": str(days + 1)}]
+    rows["settings"] = settings_in("zh-CN", list(rows["settings"]) + [{"key": "sendlog_days", "value": str(days + 1)}])
     joins = _joins(rng, days)
     rows["events"] = _events(rng, joins, rows["members"], days)
     start = datetime.combine(START, time(), SHANGHAI).astimezone(timezone.utc) - TICK
@@ -164,7 +175,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         from ..sheet.layout import workbook_layout
         raw = {}
         for layout in workbook_layout("zh-CN"):
-            raw[layout.title] = [layout.header] + [[to_cell(r.get(c.key)) for c in layout.columns]
+            raw[layout.title] = [layout.header] + [[c.value(r.get(c.key), "zh-CN") for c in layout.columns]
                                                    for r in rows.get(layout.key, []) if layout.key != "events"]
         store = MemoryStore(raw)
         pending_events = list(rows["events"])
@@ -208,6 +219,9 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
                             n, totals=totals)
         emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆")
         wb = load_workbook(store.raw, today=START)
+        from ..engine.planned import group_tz
+        emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆", lang=wb.lang,
+                            zones={gid: group_tz(g, wb) for gid, g in wb.groups.items()})
         items = preview(wb, start, 7)
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")
@@ -247,7 +261,7 @@ def _with(raw: dict, joins: list[dict]) -> dict:
 
 def summarize(wb) -> list[dict]:
     phases = {r.rule_id: (r.phase or "") for r in wb.sop}
-    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "coupons": 0, "skipped": 0,
+    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "skipped": 0, "coupons": 0,
                                "missed_late_join": 0})
     for r in wb.sendlog:
         g = per[r.group_id]
@@ -267,6 +281,6 @@ def summarize(wb) -> list[dict]:
         g = per[gid]
         out.append({"group_id": gid, "name": group.name, "platform": group.platform, "sent": dict(g["sent"]),
                     "sent_total": sum(g["sent"].values()), "failed": g["failed"], "missed": g["missed"],
-                    "deferred": g["deferred"], "coupons": g["coupons"], "skipped": g["skipped"],
+                    "deferred": g["deferred"], "skipped": g["skipped"], "coupons": g["coupons"],
                     "missed_late_join": g["missed_late_join"]})
     return out

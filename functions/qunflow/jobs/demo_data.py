@@ -13,7 +13,8 @@ from typing import Any
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ["小雨", "晓梅", "婷婷", "佳怡", "思琪", "欣然", "子涵", "雨萱", "梦瑶", "静怡", "诗涵", "可馨",
          "一诺", "若曦", "安琪", "嘉怡", "慧敏", "雅琴", "丽娜", "春燕"]
-SOURCES = ["store", "online", "recall", "referral"]
+SOURCES = ["门店", "线上", "召回", "老客推荐"]   # the shop's own words for its channels, as its team types them
+REFERRAL_SOURCE = "老客推荐"
 
 GROUPS = [
     {"group_id": "G01", "name": "衣橱小馆·春装福利群", "platform": "wecom", "kind": "traffic",
@@ -57,6 +58,8 @@ SOP = [
     {"rule_id": "K03", "groups": "G03", "schedule": "每周三 21:30", "phase": "课程", "content": "今晚课程回放和要点总结已整理好，没赶上的小伙伴看这里 👇"},
     {"rule_id": "K04", "groups": "G03", "schedule": "每周四 20:00", "phase": "课程", "content": "作业点评时间：把你本周的叠穿搭配发到群里，老师逐一点评。"},
     {"rule_id": "D01", "groups": "G04", "schedule": "每天 07:00", "phase": "打卡", "content": "早安！今天也要好好穿衣服 👗 回复“打卡”+ 今日穿搭照。"},
+    {"rule_id": "D02", "groups": "G04", "schedule": "每天 21:30", "phase": "打卡",
+     "content": "🎉 {{ mentions }} 已连续打卡 {{ streak }} 天，坚持就是最好的穿搭！", "mention": "streak:3,7,14,21"},
 ]
 
 
@@ -91,7 +94,7 @@ def demo_rows(today: date, seed: int = 7, members_per_group: int = 10) -> dict[s
                 {"key": "daily_cap", "value": "10"}, {"key": "referral_threshold", "value": "3"},
                 {"key": "referral_campaign", "value": "invite30"}]
     tags = [{"tag": "潜水", "rule": "days_since_join >= 7 and messages_7d == 0", "description": "入群一周没说过话"},
-            {"tag": "门店来的", "rule": 'source == "store"', "description": "扫门店二维码入群"},
+            {"tag": "门店来的", "rule": 'source == "门店"', "description": "扫门店二维码入群"},
             {"tag": "VIP", "description": "手动标记的老客"}]
     return {"settings": settings, "groups": groups, "members": members, "tags": tags, "coupons": coupons,
             "templates": TEMPLATES, "sop": [dict(r, enabled="是") for r in SOP]}

@@ -28,6 +28,7 @@ class Check:
     status: str
     detail: str
     fix: str = ""
+    lang: str = "en"     # the workbook's checks speak its language; the cloud's are the engineer's, in English
 
     def as_json(self) -> dict:
         return {"check": self.name, "status": self.status, "detail": self.detail, "fix": self.fix or None}
@@ -39,6 +40,7 @@ class DoctorDeps:
     project or "") and raises when there are none; `scheduler(project, region)` gives a SchedulerJobs."""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     resolver: SecretResolver | None = None
+    say_in: Callable[[str], str] | None = None    # the workbook's language -> the one to answer in (qunflow --lang)
     open_store: Callable[[str | None], Any] | None = None
     credentials: Callable[[], tuple[Any, str, str]] | None = None
     scheduler: Callable[[str | None, str | None], SchedulerJobs] | None = None
@@ -79,7 +81,7 @@ def run_doctor(source: str | None, now: datetime, deps: DoctorDeps, *, check_job
         checks += [Check(name, SKIP, "the workbook could not be read") for name in
                    ("tabs and headers", "webhooks", "time zones")]
     else:
-        checks += _workbook_checks(snapshot, store, now, resolver)
+        checks += _workbook_checks(snapshot, store, now, resolver, deps.say_in)
 
     checks.append(_jobs(check_jobs, project or env.get("GOOGLE_CLOUD_PROJECT") or cred_project,
                         region or env.get("QUNFLOW_REGION"), deps, have_creds or kind != "google"))
@@ -136,73 +138,90 @@ def _first_sentence(text: str) -> str:
     return text.split(". Share")[0].rstrip(".")
 
 
-def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretResolver) -> list[Check]:
+def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretResolver,
+                     say_in: Callable[[str], str] | None = None) -> list[Check]:
+    """The checks of the workbook itself, in its language (or the one `say_in` picks): the operator's to fix."""
     from ..sheet.load import load_workbook
+    from ..sheet.tables import detect_language
+    from ..sheet.schema import load_schemas
+    lang = detect_language(snapshot.raw, load_schemas())
     wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows,
-                       shared_sheet=store.kind == "google")
+                       shared_sheet=store.kind == "google", lang=say_in(lang) if say_in else None)
     checks = [_schema(wb)]
     checks += _groups(wb, resolver)
     checks.append(_time_zones(wb))
+    for check in checks:
+        check.lang = wb.lang
     return checks
 
 
-def _where(p: Any) -> str:
-    return p.tab + (f" row {p.row}" if p.row else "") + (f" column {p.column}" if p.column else "")
+def _say(wb: Any, code: str, **params: Any) -> str:
+    from ..sheet.i18n import message
+    return message(code, wb.lang, **params)
+
+
+def _where(p: Any, wb: Any) -> str:
+    return p.tab + (_say(wb, "doctor_row", row=p.row) if p.row else "") + \
+        (_say(wb, "doctor_column", column=p.column) if p.column else "")
 
 
 def _schema(wb: Any) -> Check:
     structural = [p for p in wb.problems if p.code in SCHEMA_CODES and p.severity == "error"]
     rows = [p for p in wb.errors if p.code not in SCHEMA_CODES]
+    name = _say(wb, "doctor_tabs")
     if structural:
         codes = {p.code for p in structural}
-        fixes = (["run `qunflow init SOURCE` to add the missing tabs (existing ones are kept)"]
-                 if "missing_tab" in codes else []) + \
-                (["write the missing headers in row 1 of their tab (docs/SCHEMA.md lists them)"]
-                 if "missing_column" in codes else []) + \
-                (["keep one column per header"] if "duplicate_header" in codes else [])
-        return Check("tabs and headers", FAIL, " ".join(f"{_where(p)}: {p.message}" for p in structural),
-                     "; ".join(fixes))
-    detail = f"{len(wb.tables)} tabs, every required column found"
+        fixes = ([_say(wb, "doctor_fix_init")] if "missing_tab" in codes else []) + \
+                ([_say(wb, "doctor_fix_headers")] if "missing_column" in codes else []) + \
+                ([_say(wb, "doctor_fix_one_column")] if "duplicate_header" in codes else [])
+        return Check(name, FAIL, " ".join(f"{_where(p, wb)}: {p.message}" for p in structural), "; ".join(fixes))
+    detail = _say(wb, "doctor_tabs_ok", tabs=len(wb.tables))
     if rows:
-        return Check("tabs and headers", WARN, f"{detail}; {len(rows)} row(s) have errors and will be skipped",
-                     "run `qunflow validate SOURCE` to list them")
-    return Check("tabs and headers", OK, detail)
+        return Check(name, WARN, _say(wb, "doctor_rows_bad", detail=detail, rows=len(rows)),
+                     _say(wb, "doctor_fix_validate"))
+    return Check(name, OK, detail)
 
 
 def _groups(wb: Any, resolver: SecretResolver) -> list[Check]:
     from ..delivery.masking import mask_url
     if not wb.groups:
-        return [Check("webhooks", WARN, "no groups in the Groups tab", "add a row per chat group")]
+        return [Check(_say(wb, "doctor_webhooks"), WARN, _say(wb, "doctor_no_groups"), _say(wb, "doctor_fix_add_group"))]
     checks = []
+    groups_tab = wb.tables["groups"]
     for group in wb.groups.values():
-        label = f"group {group.group_id}"
+        label = _say(wb, "doctor_group", group=group.group_id)
         found, fixes = [], []
         for key in ("webhook", "secret"):
             reference = getattr(group, key)
+            said = key if wb.lang == "en" else groups_tab.schema.column(key).header(wb.lang)
             if not reference:
                 if key == "webhook":
-                    fixes.append("fill in the webhook column (env:QUNFLOW_NAME or secret:NAME)")
-                    found.append("no webhook")
+                    fixes.append(_say(wb, "doctor_fix_webhook"))
+                    found.append(_say(wb, "doctor_no_webhook"))
                 continue
             try:
                 value = resolver.resolve(reference)
             except UnresolvedSecret as exc:
-                found.append(f"{key} {reference} is not set")
-                fix = exc.where
+                found.append(_say(wb, "doctor_not_set", key=said, reference=reference))
+                from ..sheet.vocabulary import say_reason
+                fix = say_reason(exc.where, wb.lang)
                 if reference.startswith("secret:"):
                     fix += (f"; for the cloud, list {reference[7:]} in `secrets` in infra/terraform.tfvars and add "
                             f"its value with `gcloud secrets versions add {reference[7:]} --data-file=-`")
                 fixes.append(fix)
                 continue
             if key == "webhook" and not (value or "").startswith(("https://", "http://")):
-                found.append(f"webhook {reference} is set but is not a URL")
-                fixes.append(f"set {reference} to the robot's full webhook address (https://...)")
+                found.append(_say(wb, "doctor_not_url", reference=reference))
+                fixes.append(_say(wb, "doctor_fix_url", reference=reference))
                 continue
             shown = f" → {mask_url(value)}" if key == "webhook" else ""
-            found.append(f"{key} {_shown_ref(reference)} set{shown}")
+            reference = reference if _is_ref(reference) else _say(wb, "doctor_typed")
+            found.append(_say(wb, "doctor_set", key=said, reference=reference, shown=shown))
         status = OK if not fixes else FAIL if group.enabled else WARN  # a disabled group posts nothing yet
-        state = "" if group.enabled else ", disabled"
-        checks.append(Check(label, status, f"({group.platform}{state}) " + ", ".join(found), "; ".join(fixes)))
+        state = "" if group.enabled else _say(wb, "doctor_disabled")
+        platform = group.platform if wb.lang == "en" else label_of(groups_tab, group.platform, wb.lang)
+        checks.append(Check(label, status, f"({platform}{state}) " + ("，" if wb.lang == "zh-CN" else ", ").join(found),
+                            "; ".join(fixes)))
     return checks
 
 
@@ -210,18 +229,19 @@ def _is_ref(reference: str) -> bool:
     return reference.startswith(("env:", "secret:"))
 
 
-def _shown_ref(reference: str) -> str:
-    """The reference by name; a literal value (a webhook typed into the sheet) is never shown."""
-    return reference if _is_ref(reference) else "(typed in the sheet)"
-
-
 def _time_zones(wb: Any) -> Check:
     bad = [p for p in wb.problems if p.code == "bad_timezone"]
+    name = _say(wb, "doctor_zones")
     if bad:
-        return Check("time zones", FAIL, "; ".join(f"{_where(p)}: {p.value!r} is not a time zone" for p in bad),
-                     "write an IANA name such as Asia/Shanghai (the row is skipped until then)")
+        return Check(name, FAIL, "; ".join(_say(wb, "doctor_bad_zone", where=_where(p, wb), value=p.value) for p in bad),
+                     _say(wb, "doctor_fix_zone"))
     zones = {str(wb.settings.timezone)} | {str(g.timezone) for g in wb.groups.values() if g.timezone}
-    return Check("time zones", OK, ", ".join(sorted(zones)))
+    return Check(name, OK, ", ".join(sorted(zones)))
+
+
+def label_of(table: Any, platform: str, lang: str) -> str:
+    from ..sheet.vocabulary import label
+    return str(label(table.schema.column("platform"), platform, lang))
 
 
 def _jobs(check_jobs: bool, project: str | None, region: str | None, deps: DoctorDeps, may_try: bool) -> Check:
@@ -254,12 +274,16 @@ def failed(checks: list[Check]) -> bool:
 
 
 def format_checks(checks: list[Check]) -> str:
-    width = max(len(c.name) for c in checks)
+    """The checklist, in the workbook's language when its checks say it (else English)."""
+    from ..sheet.i18n import message
+    from ..sheet.layout import display_width
+    lang = next((c.lang for c in checks if c.lang != "en"), "en")
+    width = max(display_width(c.name) for c in checks)
     lines = []
     for c in checks:
-        lines.append(f"{MARKS[c.status]} {c.name:<{width}}  {c.detail}")
+        lines.append(f"{MARKS[c.status]} {c.name}{' ' * (width - display_width(c.name))}  {c.detail}")
         if c.fix and c.status in (FAIL, WARN):
-            lines.append(f"  {' ' * width}  fix: {c.fix}")
+            lines.append(f"  {' ' * width}  {message('doctor_fix', lang, fix=c.fix)}")
     bad = sum(c.status == FAIL for c in checks)
-    lines.append(f"{bad} check(s) failed" if bad else "All checks passed.")
+    lines.append(message("doctor_failed", lang, count=bad) if bad else message("doctor_passed", lang))
     return "\n".join(lines)

@@ -97,6 +97,11 @@ def explain(exc: BaseException, lang: str) -> Refused | None:
     return None
 
 
+def bad_days(value: int, most: int) -> Refused:
+    """A --days outside 1..most, said in the operator's language (exit 2)."""
+    return Refused(message("cli_bad_days", operator_language(), value=value, most=most))
+
+
 def internal_error(exc: BaseException, lang: str) -> str:
     """What the CLI says for a bug: its type, and how to see the details."""
     return message("cli_internal_error", lang, kind=type(exc).__name__)

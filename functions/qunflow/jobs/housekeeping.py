@@ -16,6 +16,7 @@ from typing import Any
 
 from ..sheet.cells import CellError, is_blank, parse_datetime
 from ..engine.ledger import FINAL
+from ..sheet.vocabulary import canonical
 from ..sheet.tables import Table
 from ..sheet.moves import Move
 from ..sheet.workbook import Workbook
@@ -54,7 +55,8 @@ def plan_moves(wb: Workbook, now: datetime, keep_days: int) -> list[Move]:
             when = _when(table, row, time_keys)
             if when is not None and when.tzinfo is not None:
                 when = when.astimezone(tz).replace(tzinfo=None)
-            final = tab != "sendlog" or str(table.cell(row, "status") or "").strip() in FINAL
+            status = str(table.cell(row, "status") or "").strip() if tab == "sendlog" else ""
+            final = tab != "sendlog" or canonical(table.schema.column("status"), status) in FINAL
             (move.archive if when is not None and when < cutoff and final else move.keep).append(list(row))
         if move.archive:
             moves.append(move)

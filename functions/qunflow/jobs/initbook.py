@@ -12,8 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..sheet.changes import to_cell
-from ..sheet.layout import TabLayout, workbook_layout
+from ..sheet.layout import NUMBER_FORMATS, TabLayout, workbook_layout
 
 DATA_ROWS = 2000  # rows that get dropdowns and TEXT format
 DURATION_UNITS = {"zh-CN": {"m": "分钟", "h": "小时", "d": "天"}, "en": {"m": "m", "h": "h", "d": "d"}}
@@ -21,24 +20,32 @@ _UNIT_OF = {"分钟": "m", "分": "m", "小时": "h", "天": "d", "m": "m", "min
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(分钟|分|小时|天|min|m|h|d)\s*")
 
 
-def _lines(layout: TabLayout, rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[to_cell(r.get(c.key)) for c in layout.columns] for r in rows]
+def _lines(layout: TabLayout, rows: list[dict[str, Any]], lang: str) -> list[list[Any]]:
+    """Rows as cells in the workbook's language (企业微信, 是, 已发放 in zh-CN: sheet.vocabulary)."""
+    return [[c.value(r.get(c.key), lang) for c in layout.columns] for r in rows]
 
 
 def settings_in(lang: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Settings rows as a workbook in `lang` writes them: `language` is `lang` (a row is added when there is
     none), and a duration names its unit in that language (30分钟 in zh-CN, 30m in en)."""
+    from ..sheet.schema import load_schemas
+    from ..sheet.vocabulary import label
+    known = {s.key: s for s in load_schemas()["settings"].settings}
     units = DURATION_UNITS.get(lang, DURATION_UNITS["en"])
     out = []
+    if not any(row.get("key") == "language" for row in rows):
+        rows = [{"key": "language", "value": lang}] + list(rows)
     for row in rows:
         value = row.get("value")
         if row.get("key") == "language":
             value = lang
         elif isinstance(value, str) and (m := _DURATION.fullmatch(value)):
             value = m[1] + units[_UNIT_OF[m[2]]]
+        setting = known.get(row.get("key"))
+        if setting is not None:
+            value = label(setting, value, lang) if setting.values else value
+            row = dict(row, about=setting.help.get(lang) or setting.help.get("en", ""))
         out.append(dict(row, value=value))
-    if not any(row.get("key") == "language" for row in out):
-        out.insert(0, {"key": "language", "value": lang})
     return out
 
 
@@ -84,9 +91,6 @@ def _add_tabs(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
             if column.computed:
                 cell.fill = PatternFill("solid", fgColor="E7E6E6")
             cell.comment = Comment(column.note, "qunflow", width=320, height=120)
-            sheet.column_dimensions[letter].width = column.width
-            if column.text_format:
-                sheet.column_dimensions[letter].number_format = "@"
             if column.dropdown:
                 rule = DataValidation(type="list", formula1='"' + ",".join(column.dropdown) + '"', allow_blank=True)
                 rule.error = column.note
@@ -94,12 +98,12 @@ def _add_tabs(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
                 sheet.add_data_validation(rule)
                 rule.add(f"{letter}2:{letter}{DATA_ROWS}")
         sheet.freeze_panes = "A2"
-        for r, values in enumerate(_lines(layout, (demo or {}).get(layout.key, [])), start=2):
+        style_columns(sheet, layout)
+        for r, values in enumerate(_lines(layout, (demo or {}).get(layout.key, []), lang), start=2):
             for c, value in enumerate(values, start=1):
                 if value != "":
                     _put(sheet, r, c, value)
-                    if layout.columns[c - 1].text_format:
-                        sheet.cell(row=r, column=c).number_format = "@"
+                    style_cell(sheet.cell(row=r, column=c), layout.columns[c - 1])
     save_atomic(book, path)
     return created
 
@@ -139,10 +143,11 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
             if c.computed:
                 requests.append({"addProtectedRange": {"protectedRange": {
                     "range": span, "description": f"qunflow writes {c.key}", "warningOnly": True}}})
+        requests += google_format_requests(sheet_id, layout, DATA_ROWS)
     store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": requests}))
     data = []
     for layout in layouts:
-        rows = _lines(layout, (demo or {}).get(layout.key, []))
+        rows = _lines(layout, (demo or {}).get(layout.key, []), lang)
         if rows:
             data.append({"range": f"{quote_title(layout.title)}!{a1(2, 1)}", "values": rows})
     if data:
@@ -157,11 +162,67 @@ def export_xlsx(raw: dict[str, list[list[Any]]], path: Path, lang: str) -> None:
     from openpyxl import load_workbook
     path.unlink(missing_ok=True)
     _add_tabs(path, lang, None)       # the rows are the workbook's own, Settings too
+    from ..sheet.layout import layout_for_title
     book = load_workbook(path)
     for title, rows in raw.items():
         sheet = book[title] if title in book.sheetnames else book.create_sheet(title)
+        found = layout_for_title(title)
+        columns = found[0].columns if found else ()
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row, start=1):
                 if value not in ("", None):
                     _put(sheet, r, c, value)
+                    if r > 1 and c <= len(columns):
+                        style_cell(sheet.cell(row=r, column=c), columns[c - 1])
+        if found:
+            style_columns(sheet, found[0])
     save_atomic(book, path)
+
+
+def style_columns(sheet: Any, layout: TabLayout) -> None:
+    """Widths, wrap, number formats and a filter on the header row, as the schema YAML says (sheet.layout)."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+    for col, column in enumerate(layout.columns, start=1):
+        dim = sheet.column_dimensions[get_column_letter(col)]
+        dim.width = column.width
+        if column.text_format:
+            dim.number_format = "@"
+        elif column.number_format:
+            dim.number_format = NUMBER_FORMATS[column.number_format][0]
+        if column.wrap:
+            dim.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(layout.columns))}{max(sheet.max_row, 2)}"
+
+
+def style_cell(cell: Any, column: Any) -> None:
+    """A written cell keeps its column's look (openpyxl styles cells, not columns, for the cells it writes)."""
+    from openpyxl.styles import Alignment
+    if column.text_format:
+        cell.number_format = "@"
+    elif column.number_format:
+        cell.number_format = NUMBER_FORMATS[column.number_format][0]
+    if column.wrap:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def google_format_requests(sheet_id: int, layout: TabLayout, rows: int) -> list[dict]:
+    """The same look on Google: column widths in pixels, wrap, number formats and a basic filter."""
+    out: list[dict] = []
+    for i, c in enumerate(layout.columns):
+        out.append({"updateDimensionProperties": {
+            "range": {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": i, "endIndex": i + 1},
+            "properties": {"pixelSize": 7 * c.width + 5}, "fields": "pixelSize"}})
+        span = {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": rows, "startColumnIndex": i, "endColumnIndex": i + 1}
+        fmt: dict = {}
+        if c.number_format and not c.text_format:
+            fmt["numberFormat"] = NUMBER_FORMATS[c.number_format][1]
+        if c.wrap:
+            fmt["wrapStrategy"] = "WRAP"
+            fmt["verticalAlignment"] = "TOP"
+        if fmt:
+            out.append({"repeatCell": {"range": span, "cell": {"userEnteredFormat": fmt},
+                                       "fields": ",".join(f"userEnteredFormat.{k}" for k in fmt)}})
+    out.append({"setBasicFilter": {"filter": {"range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": rows,
+                                                         "startColumnIndex": 0, "endColumnIndex": len(layout.columns)}}}})
+    return out

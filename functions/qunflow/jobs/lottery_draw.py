@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from ..delivery import Delivery, Dispatcher, Masker, Mentions, Message, Target
+from ..delivery.message import MENTION_SLOT
 from ..members.lottery import default_seed, draw, eligible, eligible_hash, normalized, result_text, verify
 from ..members.tags import rule_tags
 from ..sheet.cells import fold
@@ -95,12 +96,18 @@ def post_result(drawn: Drawn, *, session: Any, clock: Callable[[], float], sleep
     users = [m for m in members if m.platform_user_id]
     mentions = Mentions(user_ids=tuple(m.platform_user_id for m in users), names=tuple(m.name for m in users),
                         mobiles=tuple(m.mobile for m in members if not m.platform_user_id and m.mobile))
+    # the winners are named once: where the text lists them, the platform writes its own @-mentions
+    # (plain @names stay only for winners it cannot @)
+    plain = " ".join(f"@{drawn.names.get(w) or w}" for w in drawn.result.winners)
+    reachable = {m.member_id for m in users} | {m.member_id for m in members if not m.platform_user_id and m.mobile}
+    marks = " ".join([MENTION_SLOT] + [f"@{drawn.names.get(w) or w}" for w in drawn.result.winners if w not in reachable])
+    text = drawn.text.replace(plain, marks, 1) if plain and mentions else drawn.text
     webhook, secret = drawn.hook
     masker = Masker([webhook, secret])
     dispatcher = Dispatcher(session, clock, sleep, random.Random(), masker=masker, max_attempts=4,
                             deadline=clock() + 120)
     report = dispatcher.dispatch([Delivery("lottery", Target(group.platform, group.group_id, webhook, secret),
-                                           Message("text", drawn.text, mentions=mentions))])
+                                           Message("text", text, mentions=mentions))])
     result = report.results[0]
     if result.status != "sent":
         raise Refused(f"the result was not posted to {group.group_id}: {masker.mask(result.reason)} (the coupons are "

@@ -19,6 +19,7 @@ from ..sheet.cells import is_blank
 from ..sheet.changes import Changes
 from ..sheet.records import SendRecord
 from ..sheet.tables import Table
+from ..sheet.vocabulary import canonical
 from ..sheet.workbook import Workbook
 from ..state.base import CLAIMED, SendState
 
@@ -59,7 +60,7 @@ def shown(table: Table) -> dict[str, str]:
     for row in table.rows:
         send_id = table.cell(row, "send_id")
         if not is_blank(send_id):
-            out[str(send_id).strip()] = str(table.cell(row, "status") or "").strip()
+            out[str(send_id).strip()] = canonical(table.schema.column("status"), str(table.cell(row, "status") or "").strip())
     return out
 
 

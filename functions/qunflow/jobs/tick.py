@@ -50,6 +50,7 @@ class TickReport:
     window: list[str] = field(default_factory=list)
     note: str = ""
     blocked: list[str] = field(default_factory=list)   # tabs or columns qunflow cannot use: the CLI exits 2
+    lang: str = "en"                                   # the workbook's language, which the CLI answers in
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +92,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google",
                            unparsed=PROJECTIONS + (("sendlog",) if projected else ()), merged=snapshot.merged)
         sink = ProblemSink(wb.lang, list(wb.problems))
+        report.lang = wb.lang
         report.blocked = [f"{p.tab}: {p.message}" for p in tab_errors(wb.problems)]
         ledger = from_sendlog(wb.sendlog, lambda gid: (wb.groups[gid].timezone if gid in wb.groups and wb.groups[gid].timezone else wb.settings.timezone))
         recovered = deps.journal.recover()
@@ -245,6 +247,6 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
     dispatch = dispatcher.dispatch(deliveries)
     for result in dispatch.results:
         o = outcomes[result.send_id]
-        o.status, o.attempts, o.reason = result.status, result.attempts, result.reason
+        o.status, o.attempts, o.reason, o.cause = result.status, result.attempts, result.reason, result.cause
         o.sent_at = datetime.fromtimestamp(result.sent_at, timezone.utc) if result.sent_at else None
     return outcomes, dict(dispatch.disabled)

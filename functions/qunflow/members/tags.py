@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from ..sheet.tagrules import FACTS, RuleError, parse_rule
+from .activity import checkin_keyword
 
 # --- facts ---------------------------------------------------------------------------------------------
 
@@ -45,7 +46,9 @@ def member_facts(member: Any, events: Iterable[Any], now: datetime, group: Any =
     dated = [(e, at) for e, at in dated if at is not None and at <= now]
     joined = _wall(member.joined_at, zone) or min((at for e, at in dated if e.type == "join"), default=None)
     messages = [at for e, at in dated if e.type == "message"]
-    checkins = {at.date() for e, at in dated if e.type == "checkin"}
+    keyword = checkin_keyword(group) if group is not None else None   # a 打卡 message is a check-in too
+    checkins = {at.date() for e, at in dated if e.type == "checkin"
+                or (keyword and e.type == "message" and keyword in (e.detail or ""))}
     orders = [e for e, _ in dated if e.type == "order"]
     active = [t for t in [_wall(member.last_active_at, zone), *messages,
                           *(at for e, at in dated if e.type == "checkin")] if t is not None and t <= now]

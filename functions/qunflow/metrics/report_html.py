@@ -1,175 +1,186 @@
-"""`qunflow report --html`: one self-contained HTML file (plotly.js inline, works offline).
+"""`qunflow report --html`: one self-contained HTML page that answers first. No script, nothing fetched.
 
-Sections: the north-star per group (drops of more than 20% marked), the funnel per group, retention by
-join cohort (a heatmap), conversions per rule (last touch), the campaign timeline by phase, and the
-experiments with their lift. Everything is computed from the workbook itself, so the report does not
-depend on the Metrics tab having been written.
+At the top, the north star on the last day, the day before and the 7-day average, for the shop and each
+group, with the change in words; then the three things that changed most, the rules that converted best
+(by phase and first words), and the drop alerts (only on a base of at least headline.MIN_BASE). Below:
+the trend per group, the funnel per group (nested: each stage counts people of the stage above), retention
+by join week, the campaign timeline by phase and the experiments. Charts are inline SVG drawn here (svg.py),
+so the page is a few hundred KB at most and works offline and at a phone's 375 px. Everything is computed
+from the workbook itself, so the report does not depend on the Metrics tab having been written.
 """
 from __future__ import annotations
 
-import html
-from collections import defaultdict
 from datetime import date, timedelta
+from html import escape
 from pathlib import Path
 
 from ..sheet.workbook import Workbook
-from .attribution import rules_rows
-from .cohorts import retention_matrix
+from .dates import day_words, span_words
 from .experiments import describe, experiments
-from .facts import Facts, build_facts, day_start, north_star, to_local
-from .report_md import is_drop, metric_label, ops_group
-from .rollup import metric_rows
+from .facts import Facts, attribution_hours, build_facts, north_star
+from .headline import MIN_BASE, Line, best_rules, change_words, days_for_headline, headline, lang_of, metric_label, show
+from .report_md import change_item, ops_group
+from .report_sections import campaign_timeline, funnel, retention, rule_bars, trend
 
 WORDS = {
-    "en": {"title": "qunflow report", "as_of": "From {first} to {last}", "ns": "North star per group: {metric}",
-           "drop": "drop > 20%", "funnel": "Funnel per group", "stages": ["members", "spoke", "got a coupon",
-                                                                          "redeemed", "bought"],
-           "cohorts": "Retention by join cohort (share who spoke or checked in on day n)", "day": "day n after joining",
-           "cohort": "joined on", "rules": "Orders per rule (last touch within {hours} h)", "rule": "rule",
-           "orders": "orders", "timeline": "Campaign timeline by phase", "experiments": "Experiments",
+    "en": {"title": "qunflow report", "as_of": "{span} · north star: {metric}", "headline": "The answer",
+           "day_before": "day before", "avg7": "7-day average", "changes": "What changed most",
+           "no_changes": "Nothing moved away from its 7-day average.",
+           "rules": "Rules that converted best ({span}, last touch within {hours} h)",
+           "no_rule_orders": "No order came within the attribution window of a message.", "orders_n": "{n} orders",
+           "rate": "{rate} of reach", "alerts": "Drop alerts",
+           "no_alerts": "No drop worth an alert. An alert needs a 7-day average of at least {n} (orders, members, "
+                        "messages…) and a fall of more than 20% and more than chance.",
+           "alerts_note": "Alerts need a 7-day average of at least {n} behind the number.",
+           "alert": "{name}: {value}, 7-day average {avg}",
+           "trend": "{metric} per group per day", "drops_marked": "× marks {n} drop alerts.",
+           "no_drops_marked": "No day was a drop worth an alert.", "funnel": "Funnel per group ({span})",
+           "stages": ["members", "of them spoke", "of those got a coupon", "of those bought", "of those redeemed"],
+           "funnel_note": "Each stage counts only people of the stage above.",
+           "cohorts": "Retention by join week (share who spoke or checked in on day n)", "day_n": "day {n}",
+           "cohort": "joined", "people": "people", "timeline": "Messages sent, by phase", "experiments": "Experiments",
            "no_experiments": "No SOP rule has a variant (A/B) yet.", "arms": "arms", "window": "window",
-           "not_started": "no send yet", "nothing": "No data in this period.", "group": "group", "no_phase": "(no phase)"},
-    "zh-CN": {"title": "qunflow 运营报告", "as_of": "{first} 至 {last}", "ns": "每个群的北极星指标：{metric}",
-              "drop": "下滑超过 20%", "funnel": "每个群的转化漏斗", "stages": ["成员", "发过言", "领到券", "核销", "下单"],
-              "cohorts": "按入群日期的留存（第 n 天发言或打卡的比例）", "day": "入群后第 n 天", "cohort": "入群日期",
-              "rules": "各规则带来的订单（{hours} 小时内末次触达）", "rule": "规则", "orders": "订单",
-              "timeline": "按阶段的活动时间线", "experiments": "实验", "no_experiments": "还没有带“实验组”（A/B）的 SOP 规则。",
-              "arms": "分组", "window": "统计区间", "not_started": "尚未发送", "nothing": "这段时间没有数据。",
-              "group": "群", "no_phase": "（无阶段）"},
+           "not_started": "no send yet", "nothing": "No data in this period.", "no_phase": "(no phase)"},
+    "zh-CN": {"title": "qunflow 运营报告", "as_of": "{span} · 北极星指标：{metric}", "headline": "一眼看结论",
+              "day_before": "前一天", "avg7": "前7天平均", "changes": "变化最大的三件事",
+              "no_changes": "各项数据都和前7天平均差不多。",
+              "rules": "转化最好的规则（{span}，{hours} 小时内末次触达）",
+              "no_rule_orders": "没有订单落在消息的归因时间内。", "orders_n": "{n} 单", "rate": "触达转化 {rate}",
+              "alerts": "下滑提醒",
+              "no_alerts": "没有值得提醒的下滑。只有前7天平均至少 {n}（单、人、条…），且下滑超过 20%、超出正常波动时才提醒。",
+              "alerts_note": "只在前7天平均至少 {n} 时提醒。", "alert": "{name}：{value}，前7天平均 {avg}",
+              "trend": "每个群每天的{metric}", "drops_marked": "× 标出 {n} 次下滑提醒。",
+              "no_drops_marked": "没有哪一天的下滑值得提醒。", "funnel": "每个群的转化漏斗（{span}）",
+              "stages": ["成员", "其中发过言", "再其中领到券", "再其中下单", "再其中用券核销"],
+              "funnel_note": "每一层只数上一层里的人，所以不会越往下越多。",
+              "cohorts": "按入群周的留存（第 n 天发言或打卡的比例）", "day_n": "第{n}天", "cohort": "入群",
+              "people": "人数", "timeline": "按阶段的发送时间线", "experiments": "实验",
+              "no_experiments": "还没有带“实验组”（A/B）的 SOP 规则。", "arms": "分组", "window": "统计区间",
+              "not_started": "尚未发送", "nothing": "这段时间没有数据。", "no_phase": "（无阶段）"},
 }
 
-CSS = """body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:24px auto;max-width:1100px;
-color:#222;padding:0 16px}h1{font-size:24px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.muted{color:#777}.figure{min-height:380px}li{margin:4px 0}"""
+CSS = """*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}
+body{font:15px/1.55 -apple-system,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Noto Sans SC",
+"Source Han Sans SC",sans-serif;margin:0 auto;max-width:1100px;color:#1f2329;padding:12px;background:#f5f6f8;
+overflow-wrap:anywhere}
+h1{font-size:20px;margin:4px 0}h2{font-size:16px;margin:0 0 8px}h3{font-size:14px;margin:0 0 6px}
+section{background:#fff;border-radius:10px;padding:12px 14px;margin:12px 0;box-shadow:0 1px 2px #0001}
+.muted{color:#737a87}.small{font-size:12px}.cols{display:grid;gap:12px}
+@media(min-width:760px){.cols{grid-template-columns:1fr 1fr}.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px;margin:12px 0;align-items:start}
+.pair>section{margin:0}}
+.big{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 14px}
+.big .num{font-size:40px;font-weight:700;line-height:1.1}.big .sub{color:#4e5969}
+.words{font-size:17px;font-weight:600;margin:4px 0 10px}.up{color:#00864e}.down{color:#c9353f}
+.groups{list-style:none;margin:0;padding:0;border-top:1px solid #eee}
+.groups li{padding:8px 0;border-bottom:1px solid #eee;display:grid;grid-template-columns:1fr auto;gap:0 8px}
+.groups .gv{font-weight:700;font-size:18px;text-align:right}.groups .gw{grid-column:1/3;font-size:13px;color:#4e5969}
+ol{margin:0;padding-left:22px}li{margin:4px 0}
+.chart{width:100%;height:auto;display:block;max-width:640px}.chart .ax{font-size:12.5px;fill:#5c6370}
+.chart .grid{stroke:#e8e9eb;stroke-width:1}.chart .drop{stroke:#c9353f;stroke-width:2.2;fill:none}
+.chart .band{fill:#f5f6f8}.chart .rowname{font-size:12px;fill:#4e5969}
+.legend{margin:6px 0 0;font-size:12px;display:flex;flex-wrap:wrap;gap:2px 12px}
+.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+.bar{position:relative;padding:3px 6px;margin:3px 0;font-size:13px;border-radius:4px;background:#f5f6f8;z-index:0}
+.bar .fill{position:absolute;left:0;top:0;bottom:0;background:#cfe0fb;border-radius:4px;z-index:-1}
+.bar .bl{display:inline-block;min-width:7em;margin-right:4px}
+.rules{padding-left:20px}.rules .rl{font-size:13px}
+table.ret{border-collapse:collapse;width:100%;font-size:13px}table.ret td,table.ret th{padding:4px;text-align:center;
+border-bottom:1px solid #eee}table.ret th:first-child{text-align:left;font-weight:500}"""
 
 
-def _figures(wb: Workbook, facts: Facts, first: date, last: date, w: dict) -> list[tuple[str, object]]:
-    import plotly.graph_objects as go
-    metric = north_star(wb)
-    label = metric_label(metric, wb.lang)
-    ops = ops_group(wb)
-    groups = [g for gid, g in wb.groups.items() if gid != ops]
-    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
-    rows = metric_rows(facts, days)
-    by_group = defaultdict(list)
-    for r in rows:
-        by_group[r["group_id"]].append(r)
-    out = []
+def _tone(line: Line) -> str:
+    step = line.change()
+    return "" if step is None or step == 0 else ("up" if step > 0 else "down")
 
-    ns = go.Figure()
-    legend_drop = True
-    for g in groups:
-        series = by_group[g.group_id]
-        ys = [None if r[metric] is None else float(r[metric]) for r in series]
-        ns.add_trace(go.Scatter(x=[r["date"].isoformat() for r in series], y=ys, mode="lines+markers",
-                                name=f"{g.group_id} {g.name}"))
-        drops = [(a, b) for a, b in zip(series, series[1:]) if is_drop(b[metric], a[metric])]
-        if drops:
-            ns.add_trace(go.Scatter(x=[b["date"].isoformat() for _, b in drops], y=[float(b[metric]) for _, b in drops],
-                                    mode="markers", marker={"symbol": "x", "size": 12, "color": "#d62728"},
-                                    name=w["drop"], legendgroup="drop", showlegend=legend_drop,
-                                    text=[g.group_id] * len(drops), hovertemplate="%{text} %{x}: %{y}"))
-            legend_drop = False
-    ns.update_layout(title=w["ns"].format(metric=label), yaxis_title=label)
-    out.append(("northstar", ns))
 
-    funnel = go.Figure()
-    start, end = day_start(first), day_start(last) + timedelta(days=1)
-    for g in groups:
-        people = [p for p in facts.people.get(g.group_id, []) if not p.gone
-                  and (p.joined is None or p.joined < end) and (p.left is None or p.left >= start)]
-        ids = {p.member.member_id for p in people}
-        tz = facts.tz[g.group_id]
+def _headline_html(head, lang: str, w: dict) -> str:
+    metric, shop = head.metric, head.shop
+    label = metric_label(metric, lang)
+    parts = [f"<section id='headline' data-section='headline'><h2>{escape(w['headline'])} · "
+             f"{escape(day_words(head.day, lang, weekday=True))}</h2>",
+             f"<div class='big'><span class='muted'>{escape(shop.name)} · {escape(label)}</span>"
+             f"<span class='num' data-value='{escape(show(metric, shop.day))}'>{escape(show(metric, shop.day))}</span>"
+             f"<span class='sub'>{escape(w['day_before'])} {escape(show(metric, shop.prev))} · "
+             f"{escape(w['avg7'])} {escape(show(metric, shop.avg))}</span></div>",
+             f"<p class='words {_tone(shop)}' data-words>{escape(change_words(shop, lang))}</p><ul class='groups'>"]
+    for line in head.groups:
+        parts.append(f"<li data-group='{escape(line.group_id)}'><span>{escape(line.name)}</span>"
+                     f"<span class='gv'>{escape(show(metric, line.day))}</span>"
+                     f"<span class='gw'>{escape(w['day_before'])} {escape(show(metric, line.prev))} · {escape(w['avg7'])} "
+                     f"{escape(show(metric, line.avg))} · <span class='{_tone(line)}'>"
+                     f"{escape(change_words(line, lang, with_label=False))}</span></span></li>")
+    parts.append("</ul></section>")
+    return "".join(parts)
 
-        def within(value) -> bool:
-            local = to_local(value, tz)
-            return local is not None and start <= local < end
-        coupons = [c for c in wb.coupons.values() if c.member_id in ids]
-        bought = {h.event.member_id for h in facts.events.get(g.group_id, [])
-                  if h.event.type == "order" and start <= h.at < end}
-        counts = [len(people), sum(p.active_between(start, end) for p in people),
-                  len({c.member_id for c in coupons if within(c.issued_at)}),
-                  len({c.member_id for c in coupons if within(c.redeemed_at)}), len(bought)]
-        funnel.add_trace(go.Funnel(y=w["stages"], x=counts, name=f"{g.group_id} {g.name}", textinfo="value"))
-    funnel.update_layout(title=w["funnel"])
-    out.append(("funnel", funnel))
 
-    cohort_days, matrix = retention_matrix(facts, first, last)
-    heat = go.Figure(go.Heatmap(z=matrix, x=list(range(31)), y=[d.isoformat() for d in cohort_days],
-                                colorscale="Blues", zmin=0, zmax=1, hoverongaps=False,
-                                colorbar={"tickformat": ".0%"}))
-    heat.update_layout(title=w["cohorts"], xaxis_title=w["day"], yaxis_title=w["cohort"],
-                       yaxis={"type": "category", "autorange": "reversed"})
-    out.append(("cohorts", heat))
+def _changes_html(head, lang: str, w: dict) -> str:
+    items = "".join(f"<li class='{_tone(c)}'>{escape(change_item(c, lang))}</li>" for c in head.changes)
+    body = f"<ol>{items}</ol>" if items else f"<p class='muted'>{escape(w['no_changes'])}</p>"
+    return f"<section data-section='changes'><h2>{escape(w['changes'])}</h2>{body}</section>"
 
-    from .facts import attribution_hours
-    rules = rules_rows(facts, days)
-    bars = go.Figure()
-    rule_ids = sorted({r["rule_id"] for r in rules})
-    for g in groups:
-        per = defaultdict(int)
-        for r in rules:
-            if r["group_id"] == g.group_id:
-                per[r["rule_id"]] += r["conversions"]
-        bars.add_trace(go.Bar(x=rule_ids, y=[per[k] for k in rule_ids], name=f"{g.group_id} {g.name}"))
-    bars.update_layout(barmode="stack", title=w["rules"].format(hours=attribution_hours(wb)),
-                       xaxis_title=w["rule"], yaxis_title=w["orders"])
-    out.append(("rules", bars))
 
-    phases = {r.rule_id: (r.phase or w["no_phase"]) for r in wb.sop}
-    names = {g.group_id: f"{g.group_id} {g.name}" for g in groups}
-    points = defaultdict(list)
-    for gid, sends in facts.sends.items():
-        for s in sends:
-            if gid in names and start <= s.at < end:
-                points[phases.get(s.rule_id, s.rule_id)].append(s)
-    timeline = go.Figure()
-    for phase, sends in sorted(points.items()):
-        timeline.add_trace(go.Scatter(x=[s.at.isoformat(sep=" ") for s in sends], y=[names[s.group_id] for s in sends],
-                                      mode="markers", name=phase, text=[s.rule_id for s in sends],
-                                      marker={"size": 9, "symbol": "line-ns-open", "line": {"width": 2}},
-                                      hovertemplate="%{text} · %{x}<extra>" + html.escape(phase) + "</extra>"))
-    timeline.update_layout(title=w["timeline"], yaxis={"type": "category"})
-    out.append(("timeline", timeline))
-    for _, fig in out:
-        fig.update_layout(template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 60, "b": 50},
-                          legend={"orientation": "h", "y": -0.2})
-    return out
+def _alerts_html(head, lang: str, w: dict) -> str:
+    label = metric_label(head.metric, lang)
+    if not head.drops:
+        body = f"<p class='muted'>{escape(w['no_alerts'].format(n=MIN_BASE))}</p>"
+    else:
+        body = "<ul>" + "".join(f"<li class='down'>{escape(w['alert'].format(name=d.name, value=show(head.metric, d.day), avg=show(head.metric, d.avg)))}</li>"
+                                for d in head.drops) + "</ul>" + \
+            f"<p class='muted small'>{escape(w['alerts_note'].format(n=MIN_BASE))}</p>"
+    return f"<section data-section='alerts'><h2>{escape(w['alerts'])} · {escape(label)}</h2>{body}</section>"
 
 
 def _experiments_html(wb: Workbook, facts: Facts, w: dict) -> str:
     found = experiments(facts)
     if not found:
-        return f"<p class='muted'>{html.escape(w['no_experiments'])}</p>"
+        return f"<p class='muted'>{escape(w['no_experiments'])}</p>"
     label = metric_label(north_star(wb), wb.lang)
     items = []
     for exp in found:
         arms = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(exp.arms.items()))
-        head = f"<b>{html.escape(exp.name)}</b> ({html.escape(', '.join(exp.rules))}) · {w['arms']}: {html.escape(arms)}"
+        head = f"<b>{escape(exp.name)}</b> ({escape(', '.join(exp.rules))}) · {w['arms']}: {escape(arms)}"
         if exp.first is None:
-            items.append(f"<li>{head} · {html.escape(w['not_started'])}</li>")
+            items.append(f"<li>{head} · {escape(w['not_started'])}</li>")
             continue
-        lines = "".join(f"<li>{html.escape(describe(c, wb.lang, label))}</li>" for c in exp.comparisons)
+        lines = "".join(f"<li>{escape(describe(c, wb.lang, label))}</li>" for c in exp.comparisons)
         items.append(f"<li>{head} · {w['window']}: {exp.first} – {exp.last}<ul>{lines}</ul></li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
 def report_html(wb: Workbook, *, as_of: date | None = None, days: int = 30, facts: Facts | None = None) -> str:
     facts = facts or build_facts(wb)
-    w = WORDS["zh-CN" if wb.lang == "zh-CN" else "en"]
+    lang = lang_of(wb)
+    w = WORDS[lang]
     last = as_of or facts.last_day() or date.today()
     first = max(facts.first_day() or last, last - timedelta(days=days - 1))
-    parts = [f"<!doctype html><html lang='{html.escape(wb.lang)}'><head><meta charset='utf-8'>",
-             f"<title>{html.escape(w['title'])}</title><style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(w['title'])}</h1><p class='muted'>{html.escape(w['as_of'].format(first=first, last=last))}</p>"]
-    config = {"displaylogo": False, "responsive": True}
-    for i, (name, fig) in enumerate(_figures(wb, facts, first, last, w)):
-        parts.append(f"<div class='figure' data-section='{name}'>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{name}", config=config))
-        parts.append("</div>")
-    parts.append(f"<h2>{html.escape(w['experiments'])}</h2>")
-    parts.append(_experiments_html(wb, facts, w))
-    parts.append("</body></html>")
+    span = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    ops = ops_group(wb)
+    groups = [g for gid, g in wb.groups.items() if gid != ops]
+    metric = north_star(wb)
+    table = days_for_headline(facts, groups, last, first)
+    head = headline(wb, facts, groups, last, table)
+    period = span_words(first, last, lang)
+    section = "<section data-section='{name}'><h2>{title}</h2>{body}</section>"
+    parts = [f"<!doctype html><html lang='{escape(wb.lang)}'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>{escape(w['title'])}</title><style>{CSS}</style></head><body>",
+             f"<header><h1>{escape(w['title'])}</h1><p class='muted'>"
+             f"{escape(w['as_of'].format(span=period, metric=metric_label(metric, lang)))}</p></header>",
+             _headline_html(head, lang, w),
+             "<div class='pair'>", _changes_html(head, lang, w), _alerts_html(head, lang, w), "</div>",
+             section.format(name="rules", title=escape(w["rules"].format(span=period, hours=attribution_hours(wb))),
+                            body=rule_bars(best_rules(wb, facts, span, limit=8), w, lang)),
+             "<div class='pair'>",
+             section.format(name="northstar", title=escape(w["trend"].format(metric=metric_label(metric, lang))),
+                            body=trend(wb, table, groups, metric, span, lang, w)),
+             section.format(name="timeline", title=escape(w["timeline"]),
+                            body=campaign_timeline(wb, facts, groups, span, lang, w)),
+             "</div>",
+             section.format(name="funnel", title=escape(w["funnel"].format(span=period)),
+                            body=funnel(wb, facts, groups, first, last, w)),
+             section.format(name="cohorts", title=escape(w["cohorts"]), body=retention(facts, first, last, lang, w)),
+             section.format(name="experiments", title=escape(w["experiments"]), body=_experiments_html(wb, facts, w)),
+             "</body></html>"]
     return "\n".join(parts)
 
 

@@ -71,9 +71,13 @@ def google_requests(*, metrics_sheet_id: int, metrics_title: str, columns: dict[
                          "fields": "userEnteredValue"}},
         {"addChart": {"chart": {
             "spec": {"title": chart_name,
+                     # a plain line chart: straight segments (a smoothed curve dips below zero between days)
+                     # and a value axis that starts at zero
                      "basicChart": {"chartType": "LINE", "legendPosition": "BOTTOM_LEGEND", "headerCount": 1,
+                                    "lineSmoothing": False,
                                     "axis": [{"position": "BOTTOM_AXIS", "title": "日期" if lang == "zh-CN" else "date"},
-                                             {"position": "LEFT_AXIS", "title": metric_label}],
+                                             {"position": "LEFT_AXIS", "title": metric_label,
+                                              "viewWindowOptions": {"viewWindowMode": "EXPLICIT", "viewWindowMin": 0}}],
                                     "domains": [{"domain": column(0)}],
                                     "series": [{"series": column(i), "targetAxis": "LEFT_AXIS"}
                                                for i in range(1, width + 1)]}},

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n_calendar import CALENDAR
+
+from .i18n_reasons import REASONS
+
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
         "en": "{column} is empty but required. Write a value like {example}.",
@@ -288,8 +292,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lottery_prize": {"en": " ({prize})", "zh-CN": "（{prize}）"},
     # --- the CLI (qunflow.jobs.errors): failures the operator can fix, in the operator's language, exit code 2 ---
     "cli_bad_time": {
-        "en": "--now '{value}' is not a moment qunflow can read. Write it in ISO 8601, like 2026-12-01T20:00:00+08:00 (end with Z for UTC; without an offset it is read as UTC).",
-        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 书写，例如 2026-12-01T20:00:00+08:00（以 Z 结尾表示 UTC；不写时区按 UTC 计算）。",
+        "en": "--now '{value}' is not a moment qunflow can read. Write a date and time in ISO 8601, like 2026-12-01T20:00:00+08:00 or 2026-12-01 20:00 (without an offset it is read in the Settings time zone; end with Z for UTC).",
+        "zh-CN": "--now「{value}」不是可识别的时间。请按 ISO 8601 写日期和时间，例如 2026-12-01T20:00:00+08:00 或 2026-12-01 20:00（不写时区按“设置”中的时区计算；以 Z 结尾表示 UTC）。",
     },
     "cli_sheets_quota": {
         "en": "Google Sheets refused more requests: the quota is used up (HTTP {status}), still after qunflow's retries. Wait a minute or two, then run the same command again.",
@@ -320,6 +324,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "internal error ({kind}). Please report it; run again with QUNFLOW_DEBUG=1 to see the details.",
         "zh-CN": "内部错误（{kind}），这是 qunflow 自身的缺陷，请报告；设置 QUNFLOW_DEBUG=1 再运行一次可看到详情。",
     },
+    # the calendar's promises (#15, #16): refusals, campaigns, audiences, coupons, check-ins (sheet/i18n_calendar.py)
+    **CALENDAR,
+    # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
+    **REASONS,
+    # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)
+    "cli_problems_found": {"en": "{errors} error(s), {warnings} warning(s)", "zh-CN": "{errors} 个错误，{warnings} 个警告"},
+    "cli_tick_summary": {
+        "en": "due {due} · sent {sent} · failed {failed} · skipped {skipped} · missed {missed} · unknown {unknown} · deferred {deferred} · retry {retry} · problems {problems}",
+        "zh-CN": "到期 {due} · 已发送 {sent} · 失败 {failed} · 已跳过 {skipped} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 待重试 {retry} · 问题 {problems}",
+    },
+    "cli_dry_run": {"en": "dry run: nothing sent, nothing written", "zh-CN": "试运行：没有发送，也没有写入"},
+    "cli_preview_summary": {"en": "{count} sends in the next {days} days", "zh-CN": "未来 {days} 天共 {count} 次发送"},
+    "cli_preview_calendar": {"en": "; calendar in {path}", "zh-CN": "；日历见 {path}"},
+    "cli_policy_due": {"en": "due", "zh-CN": "按时发送"},
+    "cli_policy_quiet_skip": {"en": "quiet_skip", "zh-CN": "免打扰时跳过"},
+    "cli_policy_quiet_shift": {"en": "quiet_shift", "zh-CN": "免打扰后顺延"},
+    "cli_policy_dead_webhook": {"en": "dead_webhook", "zh-CN": "机器人失效，不发送"},
+    "cli_policy_missed": {"en": "missed", "zh-CN": "已错过"},
+    "cli_policy_deferred": {"en": "deferred", "zh-CN": "已顺延"},
+    "cli_policy_template": {"en": "template", "zh-CN": "模板有误"},
+    "cli_no_problems": {"en": "No problems found.", "zh-CN": "没有发现问题。"},
+    "cli_problems_title": {"en": "Problems", "zh-CN": "待处理问题"},
+    "cli_lottery_dry_run": {"en": "(dry run: no coupons issued, nothing posted)", "zh-CN": "（试运行：没有发券，也没有发到群里）"},
+    "cli_lottery_posted": {"en": "Posted to {group} ({name}).", "zh-CN": "已发到群 {group}（{name}）。"},
+    "cli_note": {"en": "note: {note}", "zh-CN": "提示：{note}"},
+    "demo_running": {"en": "Running the campaign on a virtual clock…", "zh-CN": "正在虚拟时钟上运行活动……"},
+    "demo_title": {"en": "衣橱小馆 · {days}-day campaign · seed {seed}", "zh-CN": "衣橱小馆 · {days} 天活动 · 随机种子 {seed}"},
+    "demo_heads": {"en": "group|platform|sent (by phase)|sent|failed|missed|deferred|skipped|coupons",
+                   "zh-CN": "群|平台|按阶段发送|已发送|失败|已错过|已顺延|已跳过|发券"},
+    "demo_totals": {
+        "en": "{ticks} ticks · sent {sent} · failed {failed} · missed {missed} · unknown {unknown} · deferred {deferred} · skipped {skipped} · {seconds} s",
+        "zh-CN": "运行 {ticks} 次 · 已发送 {sent} · 失败 {failed} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 已跳过 {skipped} · 用时 {seconds} 秒",
+    },
+    "demo_files": {"en": "workbook|transcript|preview|report", "zh-CN": "工作簿|群聊记录|日历预览|报告"},
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from .campaigns import check_duplicate_rules
 from .cells import scrub_workbook, warn_unstorable
 from .parse import parse_table
 from .problems import ProblemSink
@@ -18,13 +19,14 @@ from .workbook import Workbook
 
 def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
                   grid_rows: dict[str, int] | None = None, shared_sheet: bool = False,
-                  unparsed: tuple[str, ...] = (), merged: Merged | None = None) -> Workbook:
+                  unparsed: tuple[str, ...] = (), merged: Merged | None = None, lang: str | None = None) -> Workbook:
     """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read.
     `unparsed`: tabs located but not parsed into records (the SendLog, when the state store is the memory).
-    `merged`: the merged cells near the top of each tab, when the store knows them (a local workbook)."""
+    `merged`: the merged cells near the top of each tab, when the store knows them (a local workbook).
+    `lang`: say the problems in this language rather than the workbook's (the CLI's --lang; never written)."""
     schemas = schemas or load_schemas()
     raw, unstorable = scrub_workbook(raw)        # text no workbook can hold is read as U+FFFD, with a warning
-    sink = ProblemSink(detect_language(raw, schemas))
+    sink = ProblemSink(lang or detect_language(raw, schemas))
     located = locate(raw, schemas, sink, grid_rows, merged)
     warn_unstorable(unstorable, located.tables, sink)
     tables = located.tables
@@ -33,7 +35,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
               if key != "settings" and key not in unparsed}
     for key in unparsed:
         parsed.setdefault(key, [])
-    for key in ("groups", "members", "tags", "coupons", "templates", "sop", "events"):
+    for key in ("groups", "members", "tags", "coupons", "templates", "sop", "campaigns", "events"):
         parsed[key] = drop_duplicates(tables[key], parsed[key], sink)
     wb = Workbook(
         lang=sink.lang, settings=settings, tables=tables,
@@ -42,13 +44,15 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
         tags=parsed["tags"],
         coupons={c.code: c for c in parsed["coupons"]},
         templates={t.name: t for t in parsed["templates"]},
-        sop=parsed["sop"], events=parsed["events"], sendlog=parsed["sendlog"], metrics=parsed["metrics"],
+        sop=parsed["sop"], campaigns={c.campaign: c for c in parsed["campaigns"]}, events=parsed["events"],
+        sendlog=parsed["sendlog"], metrics=parsed["metrics"],
         previous_problems=parsed["problems"],
     )
     local_times(wb, wb.events)
     check_references(wb, sink)
     check_groups(wb, sink, shared_sheet)
     check_sop(wb, sink)
+    check_duplicate_rules(wb, sink)
     check_tag_rules(wb, sink)
     wb.problems = sink.items
     return wb

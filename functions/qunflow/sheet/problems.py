@@ -34,6 +34,9 @@ class ProblemSink:
     def add(self, code: str, *, tab: str, row: int | None, column: str = "", value: Any = "",
             severity: str = ERROR, **params: Any) -> Problem:
         shown = "" if value is None else str(value)
+        if isinstance(params.get("reason"), str):   # a reason qunflow composed in English, said in the workbook's
+            from .vocabulary import say_reason      # language (a platform's refusal inside a zh Problem)
+            params["reason"] = say_reason(params["reason"], self.lang)
         text = message(code, self.lang, value=shown, column=column, tab=tab, **params)
         problem = Problem(tab, row, column, shown, text, severity, code)
         self.items.append(problem)

@@ -19,6 +19,7 @@ from .cells import TimeRange
 class Setting:
     key: str
     value: str | None = None
+    about: str | None = None
     row: int = 0
 
 
@@ -37,6 +38,8 @@ class Group:
     enabled: bool = True
     holdout: bool = False
     status: str | None = None
+    keyword: str | None = None     # the robot's security keyword(s), comma-separated (DingTalk, Feishu)
+    checkin_keyword: str | None = None
     row: int = 0
 
 
@@ -108,6 +111,18 @@ class SopRule:
     until: date | None = None
     variant: str | None = None
     status: str | None = None
+    campaign: str | None = None   # a Campaigns row: its start is day 1 of this rule's `day N` (sheet.campaigns)
+    coupon_display: str | None = None
+    row: int = 0
+
+
+@dataclass
+class Campaign:
+    campaign: str
+    start: date
+    playbook: str | None = None
+    groups: tuple[str, ...] = ()
+    note: str | None = None
     row: int = 0
 
 
@@ -201,11 +216,12 @@ class ProblemRow:
     message: str | None = None
     severity: str | None = None
     seen_at: datetime | None = None
+    link: str | None = None
 
 
 RECORDS: dict[str, type] = {
     "settings": Setting, "groups": Group, "members": Member, "tags": Tag, "coupons": Coupon,
-    "templates": Template, "sop": SopRule, "events": Event, "sendlog": SendRecord,
+    "templates": Template, "sop": SopRule, "campaigns": Campaign, "events": Event, "sendlog": SendRecord,
     "metrics": MetricRow, "problems": ProblemRow,
     "cohorts": CohortRow, "rules_report": RuleReportRow,
 }

@@ -1,27 +1,44 @@
 """docs/SCHEMA.md, generated from the tab schemas (`sheets_schema/*.yaml`). Pure."""
 from __future__ import annotations
 
+from .layout import ColumnLayout, tab_layout
 from .schema import load_schemas
+
+SHOWN_FORMATS = {"percent": "%", "money": "¥", "integer": "0", "datetime": "date+time", "date": "date"}
+
+
+def _look(c: ColumnLayout) -> str:
+    parts = [str(c.width)] + (["wrap"] if c.wrap else []) + ([SHOWN_FORMATS[c.number_format]] if c.number_format else [])
+    return " ".join(parts)
 
 
 def schema_reference() -> str:
     parts = ["# Sheet schema reference\n",
              "Generated from `sheets_schema/*.yaml` by `python docs/generate.py`; do not edit by hand.",
-             "Headers are recognised in English (the key) or zh-CN, in any order; `*` marks what qunflow writes.\n"]
+             "Headers are recognised in English (the key) or zh-CN, in any order; `*` marks what qunflow writes.",
+             "A value is written in the workbook's language (a zh-CN workbook gets the 中文 of `values`, 是/否 for "
+             "yes/no) and read in either. `look` is how the column shows: its width in characters, `wrap`, and a "
+             "number format (`%`, `¥`, dates); every tab has a filter on its header row.\n"]
     for schema in load_schemas().values():
         parts.append(f"## {schema.titles['en']} / {schema.titles['zh-CN']}\n")
-        parts.append("| key | 中文 | type | required | default | values | help |")
-        parts.append("|---|---|---|---|---|---|---|")
+        parts.append("| key | 中文 | type | required | default | values | look | help |")
+        parts.append("|---|---|---|---|---|---|---|---|")
+        looks = {c.key: c for c in tab_layout(schema, "zh-CN").columns}
         for c in schema.columns:
-            values = ", ".join(f"{v.value} ({v.labels.get('zh-CN', '')})" for v in c.values)
+            values = "" if schema.settings and c.key == "key" else \
+                ", ".join(f"{v.value} ({v.labels.get('zh-CN', '')})" for v in c.values)
+            if c.type == "bool":
+                values = "yes (是), no (否)"
             star = "*" if c.written or schema.written else ""
             parts.append(f"| {c.key}{star} | {c.headers['zh-CN']} | {c.type}{' →' + c.ref if c.ref else ''} | "
-                         f"{'yes' if c.required else ''} | {c.default or ''} | {values} | {c.help['en']} {c.help['zh-CN']} |")
+                         f"{'yes' if c.required else ''} | {c.default or ''} | {values} | {_look(looks[c.key])} | "
+                         f"{c.help['en']} {c.help['zh-CN']} |")
         if schema.settings:
-            parts.append("\nKnown settings:\n")
-            parts.append("| key | type | default | help |")
-            parts.append("|---|---|---|---|")
+            parts.append("\nKnown settings (the key is written as its 中文 label in a zh-CN workbook, read in either):\n")
+            parts.append("| key | 中文 | type | default | help |")
+            parts.append("|---|---|---|---|---|")
             for c in schema.settings:
-                parts.append(f"| {c.key} | {c.type} | {c.default or ''} | {c.help['en']} {c.help['zh-CN']} |")
+                parts.append(f"| {c.key} | {c.headers['zh-CN']} | {c.type} | {c.default or ''} | "
+                             f"{c.help['en']} {c.help['zh-CN']} |")
         parts.append("")
     return "\n".join(parts)

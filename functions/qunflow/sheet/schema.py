@@ -44,6 +44,10 @@ class Column:
     id: bool = False                 # kept as text exactly as typed; TEXT format in the sheet
     written: bool = False            # qunflow writes it; operators should not
     example: str = ""
+    say: str = ""                    # "reason": English reasons qunflow composed, said in the workbook's language
+    width: int | None = None         # the column's width in characters (else from the header and the type)
+    wrap: bool = False               # long text wraps in its cell
+    format: str = ""                 # percent | money | integer: how numbers show (sheet.layout.NUMBER_FORMATS)
 
     def header(self, lang: str) -> str:
         return self.headers.get(lang) or self.key
@@ -58,6 +62,7 @@ class TabSchema:
     columns: tuple[Column, ...]
     written: bool = False             # the whole tab is written by qunflow
     settings: tuple[Column, ...] = ()  # only the Settings tab: the known keys
+    optional: bool = False            # a workbook may lack the tab: no Problem, read as empty
 
     def column(self, key: str) -> Column:
         return self._by_key()[key]
@@ -97,7 +102,19 @@ def _column(raw: dict) -> Column:
         id=bool(raw.get("id", False)),
         written=bool(raw.get("written", False)),
         example=str(raw.get("example", "")),
+        say=str(raw.get("say", "")),
+        width=raw.get("width"),
+        wrap=bool(raw.get("wrap", False)),
+        format=str(raw.get("format", "")),
     )
+
+
+def _settings_key(column: Column, settings: tuple[Column, ...]) -> Column:
+    """The Settings tab's `key` column offers the known settings: written as their label in the workbook's
+    language (时区 for timezone), read in either (sheet.vocabulary)."""
+    from dataclasses import replace
+    values = tuple(EnumValue(s.key, {"zh-CN": s.headers["zh-CN"]}) for s in settings)
+    return replace(column, values=values)
 
 
 @functools.cache
@@ -107,16 +124,21 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
     tabs: dict[str, TabSchema] = {}
     for path in yaml_files(folder):
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        settings = tuple(_column(c) for c in raw.get("settings", ()))
+        columns = tuple(_column(c) for c in raw["columns"])
+        if settings:
+            columns = tuple(_settings_key(c, settings) if c.key == "key" else c for c in columns)
         tabs[raw["tab"]] = TabSchema(
             key=raw["tab"],
             titles=dict(raw["title"]),
             record=raw["record"],
             key_columns=tuple(raw["key"]),
-            columns=tuple(_column(c) for c in raw["columns"]),
+            columns=columns,
             written=bool(raw.get("written", False)),
-            settings=tuple(_column(c) for c in raw.get("settings", ())),
+            settings=settings,
+            optional=bool(raw.get("optional", False)),
         )
-    order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "events",
+    order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "campaigns", "events",
              "sendlog", "metrics", "cohorts", "rules_report", "problems"]
     return {k: tabs[k] for k in sorted(tabs, key=lambda k: order.index(k) if k in order else len(order))}
 

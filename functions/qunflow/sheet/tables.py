@@ -156,7 +156,7 @@ def _examples(schema: TabSchema, lang: str) -> str:
 def _table(schema: TabSchema, title: str, rows: list[list[Any]], sink: ProblemSink, grid: int | None,
            merged: list[tuple[int, int, int, int]]) -> Table:
     if _blank_tab(rows):
-        if not schema.written:
+        if not schema.written and not schema.optional:
             sink.add("empty_tab", tab=title, row=None, headers=_examples(schema, sink.lang))
         return Table(schema, title, [], {}, [], grid, missing=True, empty=True)
     found = find_header(schema, rows)
@@ -240,7 +240,7 @@ def locate(raw: RawWorkbook, schemas: dict[str, TabSchema], sink: ProblemSink,
         if schema.key in found_elsewhere:
             continue
         located.tables[schema.key] = Table(schema, schema.title(sink.lang), [], {}, [], missing=True)
-        if not schema.written:
+        if not schema.written and not schema.optional:
             sink.add("missing_tab", tab=schema.title(sink.lang), row=None)
     located.tables = {key: located.tables[key] for key in schemas}
     located.extra_tabs = [t for t in raw if t not in claimed]

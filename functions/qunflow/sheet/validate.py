@@ -200,4 +200,43 @@ def check_sop(wb: Workbook, sink: ProblemSink) -> None:
             add("unknown_coupon_campaign", rule, "coupon", rule.coupon, severity=WARNING)
         elif rule.coupon and rule.enabled and fold(rule.coupon) not in available:
             add("pool_empty", rule, "coupon", rule.coupon, severity=WARNING)
+    check_keywords(wb, sink)
     wb.sop = _drop(wb.sop, bad_rows)
+
+
+def keywords_of(group: Any) -> list[str]:
+    """The robot's security keywords from the Groups `keyword` cell (comma-separated); [] when none."""
+    return [k.strip() for k in re.split(r"[,，、]", getattr(group, "keyword", None) or "") if k.strip()]
+
+
+def rule_groups(rule: Any, groups: dict[str, Any]) -> list[Any]:
+    """The groups a rule's `groups` cell names: ids, kind:X, or * (as engine.audience.target_groups reads it)."""
+    wanted = [fold(t) for t in rule.groups]
+    return [g for g in groups.values()
+            if "*" in wanted or fold(g.group_id) in wanted or f"kind:{fold(g.kind)}" in wanted]
+
+
+def lacks_keyword(rule: Any, group: Any, templates: dict[str, Any]) -> str | None:
+    """The group's keywords (joined) when the rule's text contains none of them; None when it does, or there
+    are none. A template:NAME rule is checked on the template's text."""
+    keywords = keywords_of(group)
+    if not keywords:
+        return None
+    text = rule.content
+    if text.startswith("template:") and text[9:].strip() in templates:
+        text = templates[text[9:].strip()].content
+    return None if any(k in text for k in keywords) else " / ".join(keywords)
+
+
+def check_keywords(wb: Workbook, sink: ProblemSink) -> None:
+    """Every enabled rule sent to a group whose robot has a security keyword contains that keyword, or the
+    platform refuses it (DingTalk 310000, Feishu 19024): a warning at the rule's content cell, per group."""
+    table = wb.tables["sop"]
+    for rule in wb.sop:
+        if not rule.enabled:
+            continue
+        for group in rule_groups(rule, wb.groups):
+            missing = lacks_keyword(rule, group, wb.templates)
+            if missing:
+                sink.add("keyword_missing", tab=table.title, row=rule.row, column=table.header_of("content", sink.lang),
+                         value=rule.content[:60], severity=WARNING, group=group.group_id, keyword=missing)

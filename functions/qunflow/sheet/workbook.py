@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .problems import ERROR, Problem
-from .records import (Coupon, Event, Group, Member, MetricRow, ProblemRow, SendRecord, Settings, SopRule, Tag,
+from .records import (Campaign, Coupon, Event, Group, Member, MetricRow, ProblemRow, SendRecord, Settings, SopRule, Tag,
                       Template)
 from .tables import Table
 
@@ -23,6 +23,7 @@ class Workbook:
     coupons: dict[str, Coupon] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
     sop: list[SopRule] = field(default_factory=list)
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     sendlog: list[SendRecord] = field(default_factory=list)
     metrics: list[MetricRow] = field(default_factory=list)

@@ -34,8 +34,10 @@ def _pick(value: Any, lang: str) -> Any:
     return value
 
 
-def sop_rows(name: str, groups: list[str], lang: str, existing_ids: set[str]) -> list[dict[str, Any]]:
-    """The playbook's rules as SOP rows for these groups, with rule ids no existing row uses."""
+def sop_rows(name: str, groups: list[str], lang: str, existing_ids: set[str],
+             campaign: str | None = None) -> list[dict[str, Any]]:
+    """The playbook's rules as SOP rows for these groups, with rule ids no existing row uses; `campaign`: the
+    Campaigns row whose start is their day 1 (None: the groups' campaign_start)."""
     book = load_playbooks()[name]
     taken = {i.casefold() for i in existing_ids}
     rows = []
@@ -48,6 +50,7 @@ def sop_rows(name: str, groups: list[str], lang: str, existing_ids: set[str]) ->
         taken.add(rule_id.casefold())
         rows.append({"rule_id": rule_id, "enabled": "yes" if lang == "en" else "是", "groups": ", ".join(groups),
                      "schedule": _pick(rule["schedule"], lang), "phase": _pick(rule.get("phase"), lang),
+                     "campaign": campaign,
                      "msg_type": "text", "content": _pick(rule["content"], lang),
                      "mention": rule.get("mention", "none"), "coupon": rule.get("coupon")})
     return rows

@@ -32,7 +32,10 @@ from . import render_budget as budget
 from .render_budget import BUDGET, MAX_OUTPUT, MAX_RANGE, MAX_REPEAT, MAX_TEMPLATE  # noqa: F401 (the limits)
 
 VARIABLES = ("group_name", "mentions", "campaign_day", "days_left", "date", "time", "coupon", "member_names",
-             "phase", "rule_id", "leaderboard")
+             "phase", "rule_id", "leaderboard", "streak", "expiring_code")
+# Variables whose value belongs to one member: a post mentioning several members whose values differ goes out
+# once per member (qunflow.engine.permember), so each reads their own.
+MEMBER_VARIABLES = ("coupon", "streak", "expiring_code")
 
 
 class TemplateProblem(ValueError):
@@ -162,7 +165,7 @@ def check(text: str) -> None:
 
 SAMPLE = {"group_name": "群", "mentions": "@小林", "campaign_day": 3, "days_left": 2, "date": "2026-12-01",
           "time": "20:00", "coupon": "WEL-0001", "member_names": "小林", "phase": "铺垫期", "rule_id": "R01",
-          "leaderboard": "1. 小林 3"}
+          "leaderboard": "1. 小林 3", "streak": 7, "expiring_code": "WEL-0001"}
 
 
 def check_by_rendering(text: str) -> None:
@@ -193,6 +196,15 @@ def _compiled(text: str) -> _Compiled:
         raise TemplateProblem("bad_template", str(exc.message or exc)) from None
     except (RecursionError, MemoryError, SyntaxError):  # SyntaxError: Python's own nesting limits
         raise _nested_too_deeply() from None
+
+
+@functools.lru_cache(maxsize=2048)
+def used_variables(text: str) -> frozenset[str]:
+    """The variables a template names (empty if it does not parse: rendering reports that)."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_parse(text)))
+    except (TemplateProblem, RecursionError, MemoryError):
+        return frozenset()
 
 
 def render(text: str, variables: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 The send ledger (one record per send id, claimed just before its POST), what a send decided about a member
 (a coupon bound to them, their welcome, a reward), the event inbox and its dedup, cursors such as
-`last_tick`, leases, and the outbox of changes the sheet should show. One small interface
+`last_tick`, and leases (one run at a time, in the cloud). One small interface
 (`state.base.StateStore`), two backends that pass one contract suite (tests/test_state_contract.py):
 
 - `SqliteState`: the embedded default, stdlib sqlite3 in WAL mode, one file beside the workbook.

@@ -15,8 +15,10 @@ What the contract promises (tests/test_state_contract.py runs it on every backen
   them off that list.
 - **Cursors.** Named values (`last_tick`); `advance` never moves one back.
 - **Leases.** `acquire` succeeds for one holder until it releases or its TTL passes.
-- **Outbox.** Changes qunflow wants the sheet to show, keyed by (tab, key, column): a later put replaces
-  the value; `outbox_done` removes an item only if its value is still the one that was applied.
+
+There is no outbox to the sheet: what the sheet shows of qunflow's memory is a projection, computed again from
+the store by every tick (a write that failed is simply made by the next one), and a local workbook that
+could not be written keeps its changes in the pending file beside it (stores/xlsx.py).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 CLAIMED = "claimed"
 FINAL = frozenset({"sent", "failed", "skipped", "missed", "unknown"})
@@ -36,7 +38,7 @@ class Conflict(Exception):
     """A claim or binding the store refused; nothing was written."""
 
 
-class LeaseBusy(Exception):
+class LeaseBusy(RuntimeError):
     """Another holder has the lease, and it did not come free within the wait."""
 
 
@@ -70,15 +72,6 @@ class Binding:
     at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    tab: str
-    key: str
-    column: str
-    value: Any                                 # JSON-able: text, number, bool, None, or an ISO datetime string
-    at: datetime | None = None
-
-
 class StateStore(Protocol):
     kind: str
 
@@ -99,9 +92,6 @@ class StateStore(Protocol):
     def advance(self, name: str, value: str) -> str: ...
     def acquire(self, name: str, holder: str, ttl: float, now: float) -> bool: ...
     def release(self, name: str, holder: str) -> None: ...
-    def outbox_put(self, items: Iterable[OutboxItem]) -> None: ...
-    def outbox(self) -> list[OutboxItem]: ...
-    def outbox_done(self, items: Iterable[OutboxItem]) -> None: ...
 
 
 @contextmanager

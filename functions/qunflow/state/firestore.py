@@ -9,7 +9,6 @@ the collection ids stay fixed (any index is declared once per collection id, not
     qunflow/{prefix}/meta/inbox               seq: the last inbox number handed out
     qunflow/{prefix}/cursors/{name}           name, value
     qunflow/{prefix}/leases/{name}            name, holder, expires (float seconds)
-    qunflow/{prefix}/outbox/{tab}:{key}:{col} tab, key, column, value (JSON text), at
 
 Document ids (`_id`): `%` and `/` are escaped as %25 and %2F (and `:` in the parts of a compound id, as
 %3A), so each id is injective and never contains `/`; `.`, `..`, `__x__` and the empty id get their first
@@ -52,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - only where the package is missi
     raise ImportError("FirestoreState needs google-cloud-firestore: "
                       "pip install 'google-cloud-firestore==2.34.1'") from exc
 
-from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, StoreBusy, check_recordable, check_status,
+from .base import (CLAIMED, Binding, Conflict, SendState, StoreBusy, check_recordable, check_status,
                    claimable, event_id_of, from_iso, iso, may_record, settled, utc)
 
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
@@ -118,7 +117,6 @@ class FirestoreState:
         self._inbox_seq = root.collection("meta").document("inbox")
         self._cursors = root.collection("cursors")
         self._leases = root.collection("leases")
-        self._outbox = root.collection("outbox")
 
     def close(self) -> None:
         """The client is the caller's: nothing of ours to close."""
@@ -336,38 +334,3 @@ class FirestoreState:
             if row is not None and row["holder"] == holder:
                 transaction.delete(ref)
         self._tx(body)
-
-    # --- outbox --------------------------------------------------------------------------------------------
-
-    def _outbox_ref(self, item: OutboxItem) -> Any:
-        return self._outbox.document(_id(item.tab, item.key, item.column))
-
-    def outbox_put(self, items: Iterable[OutboxItem]) -> None:
-        latest = {}
-        for i in items:
-            latest[_id(i.tab, i.key, i.column)] = (i, json.dumps(i.value, ensure_ascii=False))
-
-        def body(transaction: Any, chunk: list) -> None:
-            for i, text in chunk:
-                transaction.set(self._outbox_ref(i), {"tab": i.tab, "key": i.key, "column": i.column,
-                                                      "value": text, "at": iso(i.at)})
-        for chunk in _chunks(list(latest.values())):
-            self._tx(body, chunk)
-
-    def outbox(self) -> list[OutboxItem]:
-        items = [OutboxItem(d["tab"], d["key"], d["column"], json.loads(d["value"]), from_iso(d.get("at")))
-                 for d in (s.to_dict() for s in self._outbox.stream())]
-        return sorted(items, key=lambda i: (i.tab, i.key, i.column))
-
-    def outbox_done(self, items: Iterable[OutboxItem]) -> None:
-        applied: dict[str, set[str]] = {}
-        for i in items:
-            applied.setdefault(_id(i.tab, i.key, i.column), set()).add(json.dumps(i.value, ensure_ascii=False))
-
-        def body(transaction: Any, ids: list[str]) -> None:
-            found = self._read(transaction, [self._outbox.document(doc_id) for doc_id in ids])
-            for doc_id, data in found.items():
-                if data.get("value") in applied[doc_id]:
-                    transaction.delete(self._outbox.document(doc_id))
-        for ids in _chunks(list(applied)):
-            self._tx(body, ids)

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .base import (CLAIMED, Binding, Conflict, OutboxItem, SendState, check_recordable, check_status, claimable,
+from .base import (CLAIMED, Binding, Conflict, SendState, check_recordable, check_status, claimable,
                    event_id_of, from_iso, iso, may_record, settled, utc)
 
 SCHEMA = """
@@ -30,8 +30,6 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(folded, seq);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-    tab TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL, value TEXT, at TEXT, PRIMARY KEY (tab, key, col));
 """
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
            "reason", "preview", "holder", "updated_at")
@@ -204,19 +202,3 @@ class SqliteState:
     def release(self, name: str, holder: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
-
-    # --- outbox --------------------------------------------------------------------------------------------
-
-    def outbox_put(self, items: Iterable[OutboxItem]) -> None:
-        with self._tx() as db:
-            db.executemany("INSERT OR REPLACE INTO outbox (tab, key, col, value, at) VALUES (?, ?, ?, ?, ?)",
-                           [(i.tab, i.key, i.column, json.dumps(i.value, ensure_ascii=False), iso(i.at)) for i in items])
-
-    def outbox(self) -> list[OutboxItem]:
-        rows = self._db.execute("SELECT * FROM outbox ORDER BY tab, key, col")
-        return [OutboxItem(r["tab"], r["key"], r["col"], json.loads(r["value"]), from_iso(r["at"])) for r in rows]
-
-    def outbox_done(self, items: Iterable[OutboxItem]) -> None:
-        with self._tx() as db:
-            db.executemany("DELETE FROM outbox WHERE tab = ? AND key = ? AND col = ? AND value = ?",
-                           [(i.tab, i.key, i.column, json.dumps(i.value, ensure_ascii=False)) for i in items])

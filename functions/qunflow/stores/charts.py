@@ -71,10 +71,16 @@ def decorate_xlsx(path: Path, lang: str, metric: str, metric_label: str) -> bool
     chart.add_data(Reference(sheet, min_col=2, min_row=1, max_col=1 + len(groups), max_row=1 + len(dates)),
                    titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=1 + len(dates)))
+    for series in chart.series:      # a plain line: straight segments, which never dip below zero between days
+        series.smooth = False
+    chart.y_axis.scaling.min = 0
+    chart.x_axis.delete = chart.y_axis.delete = False   # openpyxl hides both axes unless told
     sheet.add_chart(chart, f"{column_letter(len(groups) + 2)}2")
     fill = PatternFill("solid", start_color=DROP_FILL_HEX, end_color=DROP_FILL_HEX)
-    sheet.conditional_formatting.add(f"B3:{column_letter(len(groups))}{len(dates) + 1}",
-                                     FormulaRule(formula=["AND(ISNUMBER(B3),ISNUMBER(B2),B2>0,B3<0.8*B2)"], fill=fill))
+    if len(dates) > 1:                   # a drop needs a day before it (one day: B3:…2 is no range at all)
+        sheet.conditional_formatting.add(f"B3:{column_letter(len(groups))}{len(dates) + 1}",
+                                         FormulaRule(formula=["AND(ISNUMBER(B3),ISNUMBER(B2),B2>0,B3<0.8*B2)"],
+                                                     fill=fill))
     metrics_sheet = book[table.title]
     value_l, date_l, group_l = (column_letter(columns[k]) for k in (metric, "date", "group_id"))
     last_row = max(5000, 2 * (len(table.rows) + 1))

@@ -36,6 +36,8 @@ READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption":
                "majorDimension": "ROWS"}
 
 
+LEASE_TTL_SECONDS = 900  # longer than any function timeout (workflows/jobs.yaml), so a live holder keeps it
+
 class SheetAccessError(RuntimeError):
     """The sheet cannot be opened: not found, not shared, or no credentials."""
 
@@ -87,7 +89,7 @@ class GoogleSheetsStore:
         self.account_email = ""
         self._sleep, self._rng, self._attempts = sleep, rng or random.Random(), attempts
         self._titles: list[str] | None = None
-        self._lease = lease  # a qunflow.stores.lease.GcsLease in the cloud; None means no cross-process lock
+        self._lease = lease  # a qunflow.stores.lease.StateLease in the cloud; None means no cross-process lock
         if client is None:
             gateway = os.environ.get("QUNFLOW_SHEETS_API")
             if session is None and gateway:
@@ -175,6 +177,7 @@ class GoogleSheetsStore:
         before = self.requests.write
         tables = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables
         plan = plan_writes(tables, changes, lang)
+        self._link_addresses(plan)
         self._structure(plan, snapshot)
         _storable(plan)
         if plan.writes:
@@ -186,6 +189,18 @@ class GoogleSheetsStore:
         for append in plan.appends:
             self._append_once(append, by_title.get(append.title))
         return WriteReport(requests=self.requests.write - before, skipped=plan.skipped)
+
+    def _link_addresses(self, plan: WritePlan) -> None:
+        """A Problem's 位置 cell holds the address of its cell (`…/edit#gid=…&range=K3`), which Google Sheets shows
+        as a link, when the tabs' ids are known from this run (no request is spent on them); else `社群!K3`."""
+        ids = getattr(self, "_sheet_ids", None) or {}
+        for title, links in plan.links.items():
+            for w in (w for w in plan.writes if w.title == title):
+                for (r, c), (target, cell) in links.items():
+                    i, j = r - w.row, c - w.col
+                    if target in ids and 0 <= i < len(w.values) and 0 <= j < len(w.values[i]):
+                        w.values[i][j] = (f"https://docs.google.com/spreadsheets/d/{self.spreadsheet_id}/edit"
+                                          f"#gid={ids[target]}&range={cell}")
 
     def _append_once(self, append: Any, table: Any) -> None:
         """values.append is not idempotent: retried after a reply that was lost, it would add the rows twice. So a
@@ -286,11 +301,12 @@ class GoogleSheetsStore:
 
     @contextmanager
     def lease(self, name: str, seconds: float = 0) -> Iterator[None]:
-        """Sheets cannot lock; the lease is a Cloud Storage object (qunflow.stores.lease), held for 15 minutes at most."""
+        """Sheets cannot lock; the lease is a state store record (qunflow.stores.lease.StateLease), held for 15
+        minutes at most (longer than any function's timeout)."""
         if self._lease is None:
             yield
             return
-        with self._lease.hold(f"qunflow-{self.spreadsheet_id}-{name}.lease", 900):
+        with self._lease.hold(f"qunflow-{self.spreadsheet_id}-{name}.lease", LEASE_TTL_SECONDS):
             yield
 
 

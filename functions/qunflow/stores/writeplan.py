@@ -19,6 +19,7 @@ from ..sheet.cells import fold, is_blank, parse_id
 from ..sheet.changes import Changes, Row, to_cell
 from ..sheet.schema import TabSchema
 from ..sheet.tables import RawWorkbook, Table
+from ..sheet.vocabulary import canonical, cell_value
 
 
 @dataclass
@@ -45,6 +46,9 @@ class WritePlan:
     writes: list[RangeWrite] = field(default_factory=list)
     appends: list[Append] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)                       # keyed changes whose row is gone
+    # each Problem's cell, by the Problems tab's title: its link cell (sheet row, column) -> (tab title, A1 cell);
+    # the stores make them links (a cell hyperlink in xlsx, a #gid=…&range=… address on Google)
+    links: dict[str, dict[tuple[int, int], tuple[str, str]]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.new_tabs or self.writes or self.appends)
@@ -62,7 +66,7 @@ def _norm_key(value: Any) -> str:
 
 
 def _key_of(table: Table, row: list[Any]) -> tuple[str, ...] | None:
-    values = [table.cell(row, key) for key in table.schema.key_columns]
+    values = [canonical(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
     if any(is_blank(v) for v in values):
         return None
     return tuple(_norm_key(v) for v in values)
@@ -76,7 +80,8 @@ class _TabPlan:
     """The layout of one tab while a plan is built: its columns, and rows by key."""
 
     def __init__(self, table: Table, lang: str, plan: WritePlan):
-        self.table, self.plan = table, plan
+        self.table, self.plan, self.lang = table, plan, lang
+        self.schema_columns = {c.key: c for c in table.schema.columns}
         self.frozen = table.unreadable             # never written: not a cell, not a header, not a row
         self.columns = {} if self.frozen else dict(table.columns)
         self.header_len = len(table.header)
@@ -118,12 +123,17 @@ class _TabPlan:
         out: list[Any] = [""] * width
         for key, value in row.items():
             if key in self.columns:
-                out[self.columns[key]] = to_cell(value)
+                out[self.columns[key]] = self.cell(key, value)
         return out
 
     def set_cell(self, sheet_row: int, column: str, value: Any) -> None:
         if column in self.columns and not self.frozen:
-            self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1, [[to_cell(value)]]))
+            self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1,
+                                               [[self.cell(column, value)]]))
+
+    def cell(self, column: str, value: Any) -> Any:
+        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook)."""
+        return cell_value(self.schema_columns.get(column), value, self.lang)
 
 
 def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:
@@ -150,7 +160,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
             continue
         fresh = []
         for row in rows:
-            at = t.rows_by_key.get(_fold_key(tuple(row.get(k) for k in t.table.schema.key_columns)))
+            at = t.rows_by_key.get(_fold_key(tuple(canonical(t.table.schema.column(k), row.get(k))
+                                                   for k in t.table.schema.key_columns)))
             if at is None:
                 fresh.append(row)
             else:
@@ -162,6 +173,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
         t = tab(key)
         if t.frozen:
             continue
+        if key == "problems":
+            rows = _with_links(tables, t, rows, plan)
         old_last = t._last_used_row()
         lines = [t.line(r) for r in rows]
         width = max([len(l) for l in lines] + [t.header_len, 1])
@@ -178,6 +191,28 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
         if not t.frozen and at > t.header_row:
             plan.writes.append(RangeWrite(t.table.title, at, 1, [t.line(row)]))
     return plan
+
+
+def _with_links(tables: dict[str, Table], t: _TabPlan, rows: list[Row], plan: WritePlan) -> list[Row]:
+    """Problems rows with their `link` (`社群!K3`), and the plan's links from the Problems tab to those cells."""
+    from ..sheet.tables import column_letter
+    by_title = {fold(table.title): table for table in tables.values() if not table.missing}
+    links: dict[tuple[int, int], tuple[str, str]] = {}
+    out = []
+    for i, row in enumerate(rows):
+        target = by_title.get(fold(row.get("tab") or ""))
+        header = [fold(h) for h in target.header] if target is not None else []
+        column = fold(row.get("column") or "")
+        if target is None or not str(row.get("row") or "").isdigit():
+            out.append(row)
+            continue
+        col = header.index(column) if column and column in header else 0
+        cell = f"{column_letter(col)}{row['row']}"
+        out.append(dict(row, link=f"{target.title}!{cell}"))
+        if "link" in t.columns:
+            links[(t.header_row + 1 + i, t.columns["link"] + 1)] = (target.title, cell)
+    plan.links[t.table.title] = links
+    return out
 
 
 def _append_rows(t: _TabPlan, rows: list[Row], plan: WritePlan) -> None:

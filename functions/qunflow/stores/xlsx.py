@@ -40,7 +40,7 @@ from ..sheet.schema import load_schemas, tabs_to_read
 from ..sheet.tables import HEADER_ROWS, RawWorkbook, locate
 from .writeplan import WritePlan, apply_to_raw, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
-from .xlsx_patch import PatchUnsupported, escaped_text, patch_xlsx, place
+from .xlsx_patch import LEVEL, PatchUnsupported, escaped_text, patch_xlsx, place
 
 REASONS = {
     "open": {
@@ -262,7 +262,7 @@ class XlsxStore:
         if self.writer == "patch" and not plan.new_tabs:
             try:
                 with open(tmp, "r+b") as out:
-                    patch_xlsx(src, out, place(plan, raw))
+                    patch_xlsx(src, out, place(plan, raw), LEVEL, plan.links)
                     os.fsync(out.fileno())
                 return
             except PatchUnsupported:
@@ -330,6 +330,10 @@ def apply_plan(book: Any, plan: WritePlan) -> None:
         for r, values in enumerate(append.rows):
             for c, value in enumerate(values):
                 _put(sheet, row + r, 1 + c, value)
+    from .xlsx_links import set_links
+    for title, links in plan.links.items():
+        if title in book.sheetnames:
+            set_links(book[title], links)
 
 
 def _put(sheet: Any, row: int, col: int, value: Any) -> None:

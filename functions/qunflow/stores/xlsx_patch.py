@@ -74,8 +74,10 @@ def _last_row(rows: list[list[Any]], written: dict[int, dict[int, Any]]) -> int:
     return 1 if rows or written.get(1) else 0
 
 
-def patch_xlsx(src: BinaryIO, dst: BinaryIO, cells: Cells, level: int = LEVEL) -> bool:
-    """Write to `dst` the package read from `src` with `cells` written; True if calcChain.xml was dropped."""
+def patch_xlsx(src: BinaryIO, dst: BinaryIO, cells: Cells, level: int = LEVEL, links: dict | None = None) -> bool:
+    """Write to `dst` the package read from `src` with `cells` written; True if calcChain.xml was dropped.
+    `links`: tab title -> its cell hyperlinks, replacing the tab's own (`stores.xlsx_links`)."""
+    from .xlsx_links import with_links
     package = Package(src)
     parts = package.sheet_parts()
     targets = {}
@@ -86,9 +88,11 @@ def patch_xlsx(src: BinaryIO, dst: BinaryIO, cells: Cells, level: int = LEVEL) -
             targets[parts[title]] = rows
     new, dropped = {}, False
     try:
+        linked = {parts[title]: kept for title, kept in (links or {}).items() if title in parts}
         for name, rows in targets.items():
             sheet = _Sheet(rows)
-            new[name] = deflate(sheet.patch(package.chunks(name)), level)
+            stream = sheet.patch(package.chunks(name))
+            new[name] = deflate(with_links(stream, linked[name]) if name in linked else stream, level)
             dropped |= sheet.formula_dropped
         chain = package.calc_chain() if dropped else None
         if chain is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..message import Message, Target
+from ..message import Message, Target, place_mentions
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 Windows = tuple[tuple[int, float], ...]
@@ -55,6 +55,15 @@ OK, RETRY, REJECT_MESSAGE, DISABLE_TARGET, UNKNOWN = (OutcomeKind.OK, OutcomeKin
                                                       OutcomeKind.DISABLE_TARGET, OutcomeKind.UNKNOWN)
 GATEWAY_TIMEOUT = 504
 
+# What a refusal means, beyond its kind (Outcome.cause): the tick turns these into the right Problem.
+KEYWORD = "keyword"              # the robot's security keyword is not in this message: fix the text (REJECT_MESSAGE)
+CLOCK = "clock"                  # the signature's timestamp is too far from the platform's clock: fix ours (RETRY)
+SIGNATURE = "signature"          # the signature does not match: the secret is wrong (DISABLE_TARGET)
+SIGNATURE_OR_CLOCK = "signature-or-clock"  # one code for both (Feishu 19021): settle_signature decides
+SIGNATURE_WINDOW = 3600.0        # DingTalk and Feishu take a signature dated within an hour of their own clock
+SKEWED = SIGNATURE_WINDOW - 300  # a platform clock this far from our signing time explains the refusal (the
+                                 # Date header has 1 s steps and the request takes time: 5 minutes of margin)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -65,6 +74,7 @@ class Outcome:
     code: str = ""
     reason: str = ""
     migrate_to_chat_id: str | None = None  # Telegram: the group became a supergroup with this chat id
+    cause: str = ""                        # KEYWORD, CLOCK, SIGNATURE, SIGNATURE_OR_CLOCK, or "" (see above)
 
 
 class Platform:
@@ -169,7 +179,8 @@ def require_card(message: Message):
 
 
 def image_caption(message: Message) -> str:
-    return message.text.strip() or message.title.strip()
+    """An image's caption; its mentions travel beside it, so a mention slot in it is dropped."""
+    return place_mentions(message.text, "").strip() or message.title.strip()
 
 
 # ---- reading replies -----------------------------------------------------------------------------------------
@@ -221,6 +232,40 @@ def latest(*values: float | None) -> float | None:
 
 def short(text: Any, limit: int = 200) -> str:
     return " ".join(str(text or "").split())[:limit]
+
+
+def platform_clock_offset(headers: Mapping[str, str] | None, signed_at: float | None) -> float | None:
+    """The platform's clock minus our signing time, in seconds, read from the reply's Date header (every HTTP
+    server sends one, dated by its own clock); None when either is missing or unreadable."""
+    from email.utils import parsedate_to_datetime
+    value = header(headers, "Date")
+    if not value or signed_at is None:
+        return None
+    try:
+        theirs = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if theirs is None or theirs.tzinfo is None:
+        return None
+    return theirs.timestamp() - signed_at
+
+
+def settle_signature(outcome: Outcome, headers: Mapping[str, str] | None, signed_at: float | None) -> Outcome:
+    """One code that means "signature mismatch or timestamp outside the hour" (Feishu 19021) is told apart by
+    the platform's own clock: when its Date header is SKEWED or more from the time we signed at, our clock is off
+    (RETRY, reported as a clock problem: every later message would pass once the clock is right); otherwise the
+    secret is wrong (DISABLE_TARGET: no later message can pass). No Date header: the secret is taken as wrong."""
+    if outcome.cause != SIGNATURE_OR_CLOCK:
+        return outcome
+    offset = platform_clock_offset(headers, signed_at)
+    if offset is not None and abs(offset) >= SKEWED:
+        minutes = round(abs(offset) / 60)
+        side = "behind" if offset > 0 else "ahead of"
+        return Outcome(RETRY, None, outcome.code, f"clock skew: this computer's clock is {minutes} minutes {side} "
+                                                  f"the platform's, which takes signatures only within an hour "
+                                                  f"({outcome.reason}); set the clock right (NTP)", cause=CLOCK)
+    return Outcome(DISABLE_TARGET, None, outcome.code, f"the signing secret is wrong: {outcome.reason}",
+                   cause=SIGNATURE)
 
 
 CodeTable = Mapping[int, tuple[OutcomeKind, float | None, str]]

@@ -8,8 +8,9 @@ import re
 from typing import Mapping
 from urllib.parse import quote_plus
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
-from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
+from ..message import MENTION_SLOT, NO_MENTIONS, Mentions, Message, Target, place_mentions
+from .base import (CLOCK, DISABLE_TARGET, KEYWORD, REJECT_MESSAGE, RETRY, SIGNATURE, HttpRequest, MessageRejected,
+                   Outcome, Platform,
                    classify_coded, image_caption, json_len, parse_json, require_card, require_image_url, require_text,
                    split_text)
 from .markup import markdown_to_plain
@@ -30,10 +31,19 @@ CODES = {  # errcode -> (outcome, least retry wait, what it means); 0 is OK
     400102: (DISABLE_TARGET, None, "the robot is disabled"),
     400106: (DISABLE_TARGET, None, "the robot does not exist"),
     400013: (DISABLE_TARGET, None, "the group has been dissolved"),
-    310000: (DISABLE_TARGET, None, "the robot's security settings refused the message (keyword, signature or IP "
-                                   "allow-list)"),
+    310000: (REJECT_MESSAGE, None, "the robot's security settings refused the message"),
 }
-_INVALID_TIMESTAMP = re.compile(r"invalid\s*timestamp|timestamp\s*(is\s*)?invalid", re.I)
+# 310000 is four refusals in one code; only its errmsg tells them apart, so here alone the text decides:
+SECURITY = (  # (errmsg pattern, outcome, cause, what it means)
+    (re.compile(r"keyword", re.I), REJECT_MESSAGE, KEYWORD,
+     "the robot's security keyword is not in the text"),
+    (re.compile(r"invalid\s*timestamp|timestamp\s*(is\s*)?invalid", re.I), RETRY, CLOCK,
+     "clock skew: DingTalk says the signature timestamp is invalid, so this computer's clock is more than an hour "
+     "off; set it right (NTP)"),
+    (re.compile(r"sign", re.I), DISABLE_TARGET, SIGNATURE, "the signing secret is wrong (sign not match)"),
+    (re.compile(r"\bip\b|whitelist|white list", re.I), DISABLE_TARGET, "",
+     "this computer's IP address is not on the robot's allow-list"),
+)
 
 
 def sign_dingtalk(secret: str, ts_ms: int) -> str:
@@ -91,7 +101,7 @@ class DingTalk(Platform):
     def _title(cls, message: Message) -> str:
         if message.title.strip():
             return message.title.strip()[:64]
-        first = next((ln for ln in markdown_to_plain(message.text).splitlines() if ln.strip()), "")
+        first = next((ln for ln in markdown_to_plain(message.text.replace(MENTION_SLOT, "")).splitlines() if ln.strip()), "")
         return first.strip()[:32] or (message.card.title if message.card else "") or "通知"
 
     @staticmethod
@@ -102,7 +112,7 @@ class DingTalk(Platform):
     def _with_mentions(text: str, m: Mentions) -> str:
         """DingTalk shows an @ only where the text contains @mobile / @userid; `at` makes it notify."""
         marks = " ".join(f"@{x}" for x in (*m.mobiles, *m.user_ids))
-        return f"{marks}\n{text}" if marks else text
+        return place_mentions(text, f"{marks}\n" if marks else "")
 
     @staticmethod
     def _at(m: Mentions) -> dict:
@@ -137,7 +147,8 @@ class DingTalk(Platform):
         if outcome.code == "310000":
             data = parse_json(body)
             errmsg = str(data.get("errmsg", "")) if isinstance(data, dict) else ""
-            if _INVALID_TIMESTAMP.search(errmsg):  # the one case decided by text: our clock is off
-                return Outcome(RETRY, None, "310000", f"clock skew: DingTalk says the signature timestamp is "
-                                                      f"invalid (code 310000): {errmsg[:200]}")
+            for pattern, kind, cause, meaning in SECURITY:
+                if pattern.search(errmsg):
+                    return Outcome(kind, None, "310000", f"{meaning} (code 310000): {errmsg[:200]}", cause=cause)
+            # wording we do not know: refuse this message only, since a later one may pass
         return outcome

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
+from ..message import NO_MENTIONS, Mentions, Message, Target, place_mentions
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, gateway_timeout, header,
                    image_caption, latest, parse_json, require_card, require_image_url, require_text, seconds, short,
                    split_text, truncate, utf16_len)
@@ -28,7 +28,7 @@ class Discord(Platform):
             text = require_text(message, "Discord")
 
             def content(part: str, index: int) -> str:
-                return cls._mentions(m if index == 0 else NO_MENTIONS) + part
+                return place_mentions(part, cls._mentions(m if index == 0 else NO_MENTIONS))
 
             parts = split_text(text, lambda s, i: utf16_len(content(s, i)) <= cls.content_chars, "Discord content")
             return [cls._request(target, {"content": content(p, i)}, m if i == 0 else NO_MENTIONS)

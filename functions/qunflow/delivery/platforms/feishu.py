@@ -4,12 +4,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import replace
 from html import escape
 from typing import Mapping
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
-from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
-                   classify_coded, image_caption, json_len, require_card, require_image_url, require_text, split_text)
+from ..message import NO_MENTIONS, Mentions, Message, Target, place_mentions
+from .base import (DISABLE_TARGET, KEYWORD, REJECT_MESSAGE, RETRY, SIGNATURE_OR_CLOCK, HttpRequest,
+                   MessageRejected, Outcome, Platform, classify_coded, image_caption, json_len, require_card, require_image_url, require_text, split_text)
 
 CODES = {  # code -> (outcome, least retry wait, what it means); 0 is OK
     11232: (RETRY, 60.0, "rate limited (100 a minute, 5 a second per bot)"),
@@ -17,8 +18,9 @@ CODES = {  # code -> (outcome, least retry wait, what it means); 0 is OK
     19001: (DISABLE_TARGET, None, "the webhook token is invalid"),
     19021: (DISABLE_TARGET, None, "the signature or its timestamp was refused"),
     19022: (DISABLE_TARGET, None, "the IP address is not allowed"),
-    19024: (DISABLE_TARGET, None, "the keyword check failed"),
+    19024: (REJECT_MESSAGE, None, "the bot's security keyword is not in the text"),
 }
+CAUSES = {19021: SIGNATURE_OR_CLOCK, 19024: KEYWORD}  # 19021: base.settle_signature reads the Date header
 EVERYONE = "所有人"
 
 
@@ -38,12 +40,12 @@ class Feishu(Platform):
         m = message.mentions
         if message.kind == "text":
             return cls._split(target, timestamp, require_text(message, "Feishu"), m,
-                              lambda text, mm: {"msg_type": "text", "content": {"text": cls._at_text(mm) + text}},
+                              lambda text, mm: {"msg_type": "text", "content": {"text": place_mentions(text, cls._at_text(mm))}},
                               "Feishu text")
         if message.kind == "markdown":
             title = message.title.strip()
             return cls._split(target, timestamp, require_text(message, "Feishu"), m,
-                              lambda text, mm: cls._card(title, [cls._md(cls._at_card(mm) + text)]),
+                              lambda text, mm: cls._card(title, [cls._md(place_mentions(text, cls._at_card(mm)))]),
                               "Feishu markdown")
         if message.kind == "image":
             image_url = require_image_url(message, "Feishu", "webhooks cannot upload image bytes (an image_key "
@@ -112,4 +114,6 @@ class Feishu(Platform):
 
     @classmethod
     def classify(cls, status_code: int, headers: Mapping[str, str], body: bytes) -> Outcome:
-        return classify_coded(status_code, headers, body, CODES, ("code", "StatusCode"), ("msg", "StatusMessage"))
+        outcome = classify_coded(status_code, headers, body, CODES, ("code", "StatusCode"), ("msg", "StatusMessage"))
+        cause = CAUSES.get(int(outcome.code)) if outcome.code.lstrip("-").isdigit() else None
+        return replace(outcome, cause=cause) if cause else outcome

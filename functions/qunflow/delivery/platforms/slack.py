@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
+from ..message import NO_MENTIONS, Mentions, Message, Target, place_mentions
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, Outcome, Platform, gateway_timeout, header,
                    image_caption, require_card, require_image_url, require_text, seconds, short, split_text, truncate,
                    utf16_len)
@@ -25,7 +25,7 @@ class Slack(Platform):
             convert = slack_escape if message.kind == "text" else to_slack_mrkdwn
 
             def content(part: str, index: int) -> str:
-                return cls._mentions(m if index == 0 else NO_MENTIONS) + convert(part)
+                return place_mentions(convert(part), cls._mentions(m if index == 0 else NO_MENTIONS))
 
             parts = split_text(text, lambda s, i: utf16_len(content(s, i)) <= cls.text_chars, "Slack text")
             return [HttpRequest("POST", target.webhook, {"text": content(p, i)}) for i, p in enumerate(parts)]

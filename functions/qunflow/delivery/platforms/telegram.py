@@ -9,7 +9,7 @@ import re
 from typing import Mapping
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
+from ..message import NO_MENTIONS, Mentions, Message, Target, place_mentions
 from .base import (DISABLE_TARGET, OK, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
                    Windows, gateway_timeout, header, image_caption, latest, parse_json, require_card, require_image_url,
                    require_text, seconds, short, split_text, utf16_len)
@@ -50,7 +50,7 @@ class Telegram(Platform):
             convert = telegram_escape if message.kind == "text" else to_telegram_html
 
             def html(part: str, index: int) -> str:
-                return cls._mentions(m if index == 0 else NO_MENTIONS) + convert(part)
+                return place_mentions(convert(part), cls._mentions(m if index == 0 else NO_MENTIONS))
 
             parts = split_text(text, lambda s, i: utf16_len(html(s, i)) <= cls.text_chars, "Telegram text")
             return [cls._request(url, fields, html(p, i)) for i, p in enumerate(parts)]

@@ -5,7 +5,7 @@ import base64
 import hashlib
 from typing import Mapping
 
-from ..message import NO_MENTIONS, Mentions, Message, Target
+from ..message import NO_MENTIONS, Mentions, Message, Target, place_mentions
 from .base import (DISABLE_TARGET, REJECT_MESSAGE, RETRY, HttpRequest, MessageRejected, Outcome, Platform,
                    classify_coded, image_caption, require_card, require_image_url, require_text, split_text, truncate,
                    utf8_len)
@@ -71,7 +71,8 @@ class WeCom(Platform):
 
     @classmethod
     def _text_body(cls, content: str, m: Mentions) -> dict:
-        text: dict = {"content": content}
+        # a text message shows its mentioned_list by itself: the template's slot stays empty
+        text: dict = {"content": place_mentions(content, "") or MENTION_ONLY}
         mentioned = (["@all"] if m.all else []) + list(m.user_ids)
         if mentioned:
             text["mentioned_list"] = mentioned
@@ -89,7 +90,7 @@ class WeCom(Platform):
         tags = " ".join(f"<@{uid}>" for uid in m.user_ids)
 
         def content(part: str, index: int) -> str:
-            return f"{tags}\n{part}" if tags and index == 0 else part
+            return place_mentions(part, f"{tags}\n" if tags and index == 0 else "")
 
         parts = split_text(text, lambda s, i: utf8_len(content(s, i)) <= cls.markdown_bytes, "WeCom markdown")
         return [cls._post(target, {"msgtype": "markdown", "markdown": {"content": content(p, i)}})

@@ -110,7 +110,7 @@ def _add_tabs(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
 
 def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
     """Create missing tabs in a Google sheet, with notes, dropdowns, TEXT ids and warning-only protection."""
-    from ..sheet.cells import fold
+    from ..sheet.cells import fold, storable_value
     from ..sheet.schema import load_schemas
     from ..stores.gsheets import a1, quote_title
 
@@ -147,7 +147,7 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
     store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": requests}))
     data = []
     for layout in layouts:
-        rows = _lines(layout, (demo or {}).get(layout.key, []), lang)
+        rows = [[storable_value(v) for v in line] for line in _lines(layout, (demo or {}).get(layout.key, []), lang)]
         if rows:
             data.append({"range": f"{quote_title(layout.title)}!{a1(2, 1)}", "values": rows})
     if data:

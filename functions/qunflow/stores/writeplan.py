@@ -12,10 +12,10 @@ An empty tab gets its header in row 1; only a tab that is not there at all is cr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
 from typing import Any
 
-from ..sheet.cells import fold, is_blank, parse_id
+from ..sheet.cells import CellError, fold, is_blank, parse_datetime, parse_id, parse_timezone
 from ..sheet.changes import Changes, Row, to_cell
 from ..sheet.schema import TabSchema
 from ..sheet.tables import RawWorkbook, Table
@@ -65,25 +65,54 @@ def _norm_key(value: Any) -> str:
     return fold(to_cell(value))
 
 
+def _key_part(column: Any, value: Any) -> Any:
+    """One key value as compared: either language's form (上次运行 / last_tick) is one key, and a date key is one
+    day whether the cell holds ISO text (an old row), a date cell (openpyxl/calamine: a datetime) or a serial
+    number (Google)."""
+    value = canonical(column, value)
+    if column.type in ("date", "datetime") and not is_blank(value):
+        try:
+            parsed = parse_datetime(value)
+        except CellError:
+            return value
+        return parsed.date() if column.type == "date" else parsed.replace(tzinfo=None, microsecond=0)
+    return value
+
+
 def _key_of(table: Table, row: list[Any]) -> tuple[str, ...] | None:
     """The row's key; None when its first key column is blank. A later key column may be blank (a Members row
-    written before memberships, with no group): it is then matched as empty. Values in either language
-    (上次运行 / last_tick) are one key."""
-    values = [canonical(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
+    written before memberships, with no group): it is then matched as empty."""
+    values = [_key_part(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
     if is_blank(values[0]):
         return None
     return tuple("" if is_blank(v) else _norm_key(v) for v in values)
 
 
-def _fold_key(values: tuple[Any, ...]) -> tuple[str, ...]:
-    return tuple(_norm_key(v) for v in values)
+def _fold_key(values: tuple[Any, ...], schema: TabSchema | None = None) -> tuple[str, ...]:
+    columns = [schema.column(k) for k in schema.key_columns] if schema is not None else []
+    return tuple(_norm_key(_key_part(columns[i], v) if i < len(columns) else v) for i, v in enumerate(values))
+
+
+def workbook_zone(tables: dict[str, Table]) -> tzinfo:
+    """The workbook's time zone (Settings timezone, else its default): aware datetimes are written in it."""
+    from ..sheet.schema import load_schemas
+    default = next((s.default for s in load_schemas()["settings"].settings if s.key == "timezone"), "Asia/Shanghai")
+    table = tables.get("settings")
+    if table is not None and not table.missing and not table.unreadable:
+        for row in table.rows:
+            if canonical(table.schema.column("key"), table.cell(row, "key")) == "timezone":
+                try:
+                    return parse_timezone(table.cell(row, "value"))
+                except CellError:
+                    break
+    return parse_timezone(default)
 
 
 class _TabPlan:
     """The layout of one tab while a plan is built: its columns, and rows by key."""
 
-    def __init__(self, table: Table, lang: str, plan: WritePlan):
-        self.table, self.plan, self.lang = table, plan, lang
+    def __init__(self, table: Table, lang: str, plan: WritePlan, tz: tzinfo | None = None):
+        self.table, self.plan, self.lang, self.tz = table, plan, lang, tz
         self.schema_columns = {c.key: c for c in table.schema.columns}
         self.frozen = table.unreadable             # never written: not a cell, not a header, not a row
         self.columns = {} if self.frozen else dict(table.columns)
@@ -138,25 +167,27 @@ class _TabPlan:
 
     def cell(self, column: str, value: Any) -> Any:
         """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook)."""
-        return cell_value(self.schema_columns.get(column), value, self.lang)
+        return cell_value(self.schema_columns.get(column), value, self.lang, self.tz)
 
 
 def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:
     plan = WritePlan()
     tabs: dict[str, _TabPlan] = {}
+    tz = workbook_zone(tables)
 
     def tab(key: str) -> _TabPlan:
         if key not in tabs:
-            tabs[key] = _TabPlan(tables[key], lang, plan)
+            tabs[key] = _TabPlan(tables[key], lang, plan, tz)
         return tabs[key]
 
     for change in changes.cells:
         t = tab(change.tab)
         if t.frozen:
             continue
-        row = t.rows_by_key.get(_fold_key(change.key))
+        key = _fold_key(change.key, t.table.schema)
+        row = t.rows_by_key.get(key)
         if row is None and len(change.key) < len(t.table.schema.key_columns):
-            row = t.rows_by_first.get(_fold_key(change.key)[0])
+            row = t.rows_by_first.get(key[0])
         if row is None:
             plan.skipped.append(f"{t.table.title}: {'/'.join(change.key)} no longer exists")
             continue
@@ -167,8 +198,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
             continue
         fresh = []
         for row in rows:
-            at = t.rows_by_key.get(_fold_key(tuple(canonical(t.table.schema.column(k), row.get(k))
-                                                   for k in t.table.schema.key_columns)))
+            at = t.rows_by_key.get(_fold_key(tuple(row.get(k) for k in t.table.schema.key_columns),
+                                             t.table.schema))
             if at is None:
                 fresh.append(row)
             else:

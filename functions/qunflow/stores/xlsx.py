@@ -347,12 +347,12 @@ def _put(sheet: Any, row: int, col: int, value: Any) -> None:
         return
     if isinstance(value, str):
         value = escaped_text(value).replace("\r", "_x000D_")   # never unsavable; a bare \r would read back as \n
+    code = cell.number_format          # before the value: openpyxl gives a datetime its own format
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
     elif isinstance(value, date):          # a date cell (sheet.vocabulary.date_cell), shown as its column's type
         kind = "datetime" if isinstance(value, datetime) else "date"
-        code = cell.number_format
         if not (is_date_format(code) and ("h" in code.lower()) == (kind == "datetime")):
             cell.number_format = NUMBER_FORMATS[kind][0]
 

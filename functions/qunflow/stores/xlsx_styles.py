@@ -20,9 +20,9 @@ from ..sheet.cells import to_serial as serial
 from ..sheet.layout import NUMBER_FORMATS
 from .xlsx_parts import Package, PatchUnsupported
 
-_XFS = re.compile(rb"<((?:[\w.-]+:)?)cellXfs(\s[^>]*)?>(.*?)</(?:[\w.-]+:)?cellXfs>", re.S)
+_XFS = re.compile(rb"<((?:[\w.-]+:)?)cellXfs(\s[^>]*?)?(?:/>|>(.*?)</(?:[\w.-]+:)?cellXfs>)", re.S)
 _XF = re.compile(rb"<(?:[\w.-]+:)?xf(?=[\s/>])[^>]*?(?:/>|>.*?</(?:[\w.-]+:)?xf>)", re.S)
-_NUMFMTS = re.compile(rb"<((?:[\w.-]+:)?)numFmts(\s[^>]*)?>(.*?)</(?:[\w.-]+:)?numFmts>", re.S)
+_NUMFMTS = re.compile(rb"<((?:[\w.-]+:)?)numFmts(\s[^>]*?)?(?:/>|>(.*?)</(?:[\w.-]+:)?numFmts>)", re.S)
 _NUMFMT = re.compile(rb"<(?:[\w.-]+:)?numFmt\s[^>]*?/?>")
 _ID = re.compile(rb"\bnumFmtId\s*=\s*[\"'](\d+)[\"']")
 _CODE = re.compile(rb"\bformatCode\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
@@ -68,10 +68,10 @@ class DateStyles:
         xfs = _XFS.search(self.xml)
         if xfs is None:
             raise PatchUnsupported("styles.xml without cellXfs: cannot give a date cell its format")
-        self.xfs = [m.group(0) for m in _XF.finditer(xfs.group(3))]
+        self.xfs = [m.group(0) for m in _XF.finditer(xfs.group(3) or b"")]
         self.codes = dict(BUILTIN_FORMATS)
         if fmts := _NUMFMTS.search(self.xml):
-            for m in _NUMFMT.finditer(fmts.group(3)):
+            for m in _NUMFMT.finditer(fmts.group(3) or b""):
                 i, code = _ID.search(m.group(0)), _CODE.search(m.group(0))
                 if i and code:
                     self.codes[int(i.group(1))] = _unescape(code.group(1) if code.group(1) is not None else code.group(2))
@@ -104,7 +104,7 @@ class DateStyles:
         if fmts := _NUMFMTS.search(self.xml):
             p = fmts.group(1)
             element = element.replace(b"<numFmt", b"<" + p + b"numFmt")
-            inner = fmts.group(3) + element
+            inner = (fmts.group(3) or b"") + element
             attrs = _COUNT.sub(b'count="' + str(len(_NUMFMT.findall(inner))).encode() + b'"', fmts.group(2) or b"")
             self.xml = (self.xml[:fmts.start()] + b"<" + p + b"numFmts" + attrs + b">" + inner + b"</" + p
                         + b"numFmts>" + self.xml[fmts.end():])
@@ -135,7 +135,7 @@ class DateStyles:
         new = head + sep + rest
         xfs = _XFS.search(self.xml)
         p = xfs.group(1)
-        inner = xfs.group(3) + new
+        inner = (xfs.group(3) or b"") + new
         count = len(self.xfs) + 1
         attrs = _COUNT.sub(b'count="' + str(count).encode() + b'"', xfs.group(2) or b"")
         self.xml = self.xml[:xfs.start()] + b"<" + p + b"cellXfs" + attrs + b">" + inner + b"</" + p + b"cellXfs>" \

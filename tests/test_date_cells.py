@@ -15,10 +15,9 @@ import pytest
 
 from engine_harness import SHOP, Shop
 from helpers import make_raw, write_xlsx
-from qunflow.sheet.cells import parse_datetime, to_serial
+from qunflow.sheet.cells import parse_datetime
 from qunflow.sheet.load import load_workbook
 from qunflow.sheet.schema import load_schemas
-from qunflow.sheet.vocabulary import date_cell
 from qunflow.stores import xlsx as xlsx_module
 from qunflow.stores.gsheets import GoogleSheetsStore
 from qunflow.stores.xlsx import XlsxStore
@@ -26,6 +25,11 @@ from qunflow.stores.xlsx_parts import PatchUnsupported
 from sheets_fake import FakeSheetsServer, gspread_session
 
 TIP = "C01:G01:20261201T0200Z"           # the 10:00 (Asia/Shanghai) tip of day 1 in G01
+
+
+def serial(moment: datetime) -> float:
+    """A date cell's number as Excel and Google Sheets document it: days since 1899-12-30, time as the fraction."""
+    return (moment - datetime(1899, 12, 30)).total_seconds() / 86400
 
 
 def at(text: str) -> datetime:  # Asia/Shanghai wall time -> UTC
@@ -131,7 +135,7 @@ def test_on_google_the_sheet_holds_serial_numbers_that_read_back_exactly():
             header, *lines = snapshot.raw["SendLog"]
             [tip] = [l for l in lines if l[header.index("send_id")] == TIP]
             cell = tip[header.index("scheduled_for")]
-            assert isinstance(cell, (int, float)) and cell == to_serial(datetime(2026, 12, 1, 10, 0))
+            assert isinstance(cell, (int, float)) and cell == pytest.approx(serial(datetime(2026, 12, 1, 10, 0)), abs=1e-9)
             wb = load_workbook(snapshot.raw)
             assert next(r for r in wb.sendlog if r.send_id == TIP).scheduled_for == datetime(2026, 12, 1, 10, 0)
             new = next(m for m in wb.members.values() if m.member_id == "N001")
@@ -152,6 +156,8 @@ def test_on_google_the_sheet_holds_serial_numbers_that_read_back_exactly():
 
 
 def test_a_time_is_written_on_the_workbook_clock_to_the_second():
+    from qunflow.sheet.cells import to_serial
+    from qunflow.sheet.vocabulary import date_cell
     shanghai = load_workbook(make_raw(copy.deepcopy(SHOP))).settings.timezone
     aware = datetime(2026, 12, 1, 2, 5, 7, 250000, tzinfo=timezone.utc)
     assert date_cell("datetime", aware, shanghai) == datetime(2026, 12, 1, 10, 5, 7)
@@ -160,4 +166,28 @@ def test_a_time_is_written_on_the_workbook_clock_to_the_second():
     assert date_cell("date", "2026-12-01", shanghai) == date(2026, 12, 1)
     assert date_cell("datetime", "soon", shanghai) == "soon"
     for moment in (datetime(2026, 12, 1, 10, 5), datetime(2026, 12, 1, 10, 5, 7), datetime(2026, 12, 31, 23, 59, 59)):
+        assert to_serial(moment) == pytest.approx(serial(moment), abs=1e-9)
         assert parse_datetime(to_serial(moment)) == moment                 # no lost second from float rounding
+        assert parse_datetime(serial(moment)) == moment
+
+
+def test_a_group_with_its_own_zone_gets_its_times_on_its_own_clock(tmp_path):
+    rows = shop_rows()
+    rows["groups"][0]["timezone"] = "Asia/Tokyo"         # G01: the 10:00 tip is 01:00 UTC, 09:00 in Shanghai
+    path = tmp_path / "shop.xlsx"
+    write_xlsx(make_raw(rows), path)
+    shop = Shop(at("2026-12-01 08:55"), store=XlsxStore(path))
+    try:
+        shop.tick(at("2026-12-01 08:55"))
+        shop.tick(at("2026-12-01 09:01"))
+        header, lines = _rows(openpyxl.load_workbook(path)["SendLog"])
+        [tip] = [r for r in lines if r[header.index("send_id")].value == "C01:G01:20261201T0100Z"]
+        assert tip[header.index("scheduled_for")].value == datetime(2026, 12, 1, 10, 0)   # Tokyo wall time
+        posted = len(shop.emulator.messages)
+        shop.tick(at("2026-12-01 09:06"))
+        assert len(shop.emulator.messages) == posted
+        wb = load_workbook(shop.store.read().raw)
+        assert next(r for r in wb.sendlog if r.send_id == "C01:G01:20261201T0100Z").scheduled_for == \
+            datetime(2026, 12, 1, 10, 0)
+    finally:
+        shop.close()

@@ -236,13 +236,14 @@ class GoogleSheetsStore:
 
         The tick writes every send's SendLog row (`pending`) before posting anything: the cloud's
         write-ahead log. The final statuses then overwrite these rows in the one batch write."""
-        table = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables[tab]
-        from .writeplan import _TabPlan
+        tables = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables
+        table = tables[tab]
+        from .writeplan import _TabPlan, workbook_zones
         if table.unreadable:
             raise SheetAccessError(f"qunflow cannot read the header of the {table.title} tab, so it cannot log "
                                    "sends there before posting them: nothing was sent. Fix the tab (qunflow "
                                    "validate says how).")
-        t = _TabPlan(table, lang, WritePlan())
+        t = _TabPlan(table, lang, WritePlan(), workbook_zones(tables))
         lines = [[storable_value(v) for v in t.line(r)] for r in rows]
         reply = self._call("write", lambda: self.http.values_append(
             self.spreadsheet_id, f"{quote_title(table.title)}!A{t.header_row}",

@@ -93,26 +93,45 @@ def _fold_key(values: tuple[Any, ...], schema: TabSchema | None = None) -> tuple
     return tuple(_norm_key(_key_part(columns[i], v) if i < len(columns) else v) for i, v in enumerate(values))
 
 
-def workbook_zone(tables: dict[str, Table]) -> tzinfo:
-    """The workbook's time zone (Settings timezone, else its default): aware datetimes are written in it."""
+def _zone(raw: Any, fallback: tzinfo | None) -> tzinfo | None:
+    try:
+        return parse_timezone(raw)
+    except CellError:
+        return fallback
+
+
+def workbook_zones(tables: dict[str, Table]) -> tuple[tzinfo, dict[str, tzinfo]]:
+    """The workbook's time zone (Settings timezone, else its default) and each group's own (Groups timezone): an
+    aware datetime is written as wall time in its row's group's zone, else the workbook's, the zones in which a
+    naive time is read back (engine.ledger.from_sendlog, the members' and coupons' times)."""
     from ..sheet.schema import load_schemas
     default = next((s.default for s in load_schemas()["settings"].settings if s.key == "timezone"), "Asia/Shanghai")
+    zone = parse_timezone(default)
     table = tables.get("settings")
     if table is not None and not table.missing and not table.unreadable:
         for row in table.rows:
             if canonical(table.schema.column("key"), table.cell(row, "key")) == "timezone":
+                zone = _zone(table.cell(row, "value"), zone)
+    groups: dict[str, tzinfo] = {}
+    table = tables.get("groups")
+    if table is not None and not table.missing and not table.unreadable and "timezone" in table.columns:
+        for row in table.rows:
+            group, own = table.cell(row, "group_id"), _zone(table.cell(row, "timezone"), None)
+            if not is_blank(group) and own is not None:
                 try:
-                    return parse_timezone(table.cell(row, "value"))
-                except CellError:
-                    break
-    return parse_timezone(default)
+                    groups[fold(parse_id(group))] = own
+                except ValueError:
+                    continue
+    return zone, groups
 
 
 class _TabPlan:
     """The layout of one tab while a plan is built: its columns, and rows by key."""
 
-    def __init__(self, table: Table, lang: str, plan: WritePlan, tz: tzinfo | None = None):
-        self.table, self.plan, self.lang, self.tz = table, plan, lang, tz
+    def __init__(self, table: Table, lang: str, plan: WritePlan,
+                 zones: tuple[tzinfo | None, dict[str, tzinfo]] = (None, {})):
+        self.table, self.plan, self.lang, self.zones = table, plan, lang, zones
+        self.group_at: dict[int, Any] = {}        # sheet row -> its group_id: its times are in that group's zone
         self.schema_columns = {c.key: c for c in table.schema.columns}
         self.frozen = table.unreadable             # never written: not a cell, not a header, not a row
         self.columns = {} if self.frozen else dict(table.columns)
@@ -140,6 +159,8 @@ class _TabPlan:
         self.rows_by_first: dict[str, int] = {}     # a key given by its first column only: the first such row
         for index, row in enumerate(table.rows):
             key = _key_of(table, row)
+            if "group_id" in self.columns:
+                self.group_at[table.sheet_row(index)] = table.cell(row, "group_id")
             if key is not None:
                 self.rows_by_key.setdefault(key, table.sheet_row(index))
                 self.rows_by_first.setdefault(key[0], table.sheet_row(index))
@@ -157,27 +178,34 @@ class _TabPlan:
         out: list[Any] = [""] * width
         for key, value in row.items():
             if key in self.columns:
-                out[self.columns[key]] = self.cell(key, value)
+                out[self.columns[key]] = self.cell(key, value, row.get("group_id"))
         return out
 
     def set_cell(self, sheet_row: int, column: str, value: Any) -> None:
         if column in self.columns and not self.frozen:
             self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1,
-                                               [[self.cell(column, value)]]))
+                                               [[self.cell(column, value, self.group_at.get(sheet_row))]]))
 
-    def cell(self, column: str, value: Any) -> Any:
-        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook)."""
-        return cell_value(self.schema_columns.get(column), value, self.lang, self.tz)
+    def cell(self, column: str, value: Any, group: Any = None) -> Any:
+        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook); a time in
+        its group's zone, else the workbook's (`workbook_zones`)."""
+        zone, groups = self.zones
+        if not is_blank(group) and groups:
+            try:
+                zone = groups.get(fold(parse_id(group)), zone)
+            except ValueError:
+                pass
+        return cell_value(self.schema_columns.get(column), value, self.lang, zone)
 
 
 def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:
     plan = WritePlan()
     tabs: dict[str, _TabPlan] = {}
-    tz = workbook_zone(tables)
+    zones = workbook_zones(tables)
 
     def tab(key: str) -> _TabPlan:
         if key not in tabs:
-            tabs[key] = _TabPlan(tables[key], lang, plan, tz)
+            tabs[key] = _TabPlan(tables[key], lang, plan, zones)
         return tabs[key]
 
     for change in changes.cells:

@@ -8,6 +8,8 @@ All of it comes from the schema YAML, so a column added there is translated with
 - a column with `values` (an enum, or the Settings tab's `key` column, whose values are the known settings) is
   written as the label of the workbook's language;
 - a `bool` column as 是/否 (yes/no in English);
+- a `date` / `datetime` column as a naive date / datetime on the row's wall clock (`date_cell`), which the stores
+  write as a real date cell;
 - a column marked `say: reason` (SendLog's outcome) holds a reason qunflow composed in English: it is said in
   the workbook's language through the `reason_*` keys of `sheet.i18n` (`say_reason`). So do Problems' `reason`
   parameters (`ProblemSink.add`).

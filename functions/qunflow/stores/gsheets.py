@@ -4,7 +4,9 @@
   fetch. Tab titles are remembered; only when a title is unknown (the first run, or
   after staff renamed a tab) is the sheet's tab list fetched once.
 - Write: one `values.batchUpdate` (RAW) for every cell, replaced tab and header, plus
-  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog).
+  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog). A date or datetime
+  goes as its serial number (`sheet.cells.storable_value`): the column's date format, set when the tab is made
+  (`qunflow init`), shows it as a date, and the read's SERIAL_NUMBER gives the same number back.
   Rare extras, each documented: creating a missing tab, and growing a grid that is full.
 - Every call has a timeout and bounded retries with jitter (429, 5xx, network).
 - `QUNFLOW_SHEETS_API=http://127.0.0.1:9000` sends every request there, without credentials.

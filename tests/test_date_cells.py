@@ -191,3 +191,23 @@ def test_a_group_with_its_own_zone_gets_its_times_on_its_own_clock(tmp_path):
             datetime(2026, 12, 1, 10, 0)
     finally:
         shop.close()
+
+
+def test_init_gives_an_older_google_sheet_date_formats_on_its_date_columns(monkeypatch):
+    from click.testing import CliRunner
+    from qunflow.cli import cli
+    with FakeSheetsServer() as server:
+        server.create_spreadsheet("OLD", make_raw(shop_rows()))
+        monkeypatch.setenv("QUNFLOW_SHEETS_API", server.base_url)
+        out = CliRunner().invoke(cli, ["init", "gsheets:OLD"])
+        assert out.exit_code == 0, out.output
+        ids = {p["title"]: p["sheetId"] for p in server.sheet_properties("OLD")}
+        header = make_raw(shop_rows())["Members"][0]
+        formats = [r["repeatCell"] for r in server.structural_requests("OLD") if "repeatCell" in r]
+        welcomed = [f for f in formats if f["range"]["sheetId"] == ids["Members"]
+                    and f["range"]["startColumnIndex"] == header.index("welcomed_at")]
+        assert [f["cell"]["userEnteredFormat"]["numberFormat"]["type"] for f in welcomed] == ["DATE_TIME"]
+        assert welcomed[0]["range"]["startRowIndex"] == 1                   # the data, not the header
+        def trimmed(rows):
+            return [r[:max([i + 1 for i, v in enumerate(r) if v not in ("", None)] + [0])] for r in rows]
+        assert trimmed(server.sheet_values("OLD", "Members")) == trimmed(make_raw(shop_rows())["Members"])  # formats only

@@ -170,7 +170,7 @@ def test_the_function_writes_30_joins_from_one_request(app):
     assert answer.get_json() == {"accepted": 30, "duplicates": 0}
     rows = events_of(path)[1:]
     assert [r["event_id"] for r in rows] == [f"W{i:04d}" for i in range(1, 31)]
-    assert {r["type"] for r in rows} == {"join"} and rows[0]["at"] == "2026-12-01 20:00:00"  # Shanghai wall clock
+    assert {r["type"] for r in rows} == {"join"} and rows[0]["at"] == datetime(2026, 12, 1, 20, 0)  # a date cell, Shanghai wall clock
 
 
 def test_formula_like_values_are_stored_and_read_back_as_the_same_text(app):

@@ -26,7 +26,8 @@ def rows(members: int, groups: int, rules: int, seed: int = 1) -> dict:
                     "tags": "VIP" if i % 10 == 0 else "", "status": "active"} for i in range(members)]
     rule_rows = [{"rule_id": f"R{r:04d}", "groups": f"G{r % groups:04d}" if r % 5 else "*",
                   "schedule": SCHEDULES[r % len(SCHEDULES)].replace("every day", "daily"),
-                  "content": "Hello {{ group_name }}, day {{ campaign_day }}", "mention": "none"} for r in range(rules)]
+                  "content": f"Hello {{{{ group_name }}}}, day {{{{ campaign_day }}}} (tip {r})", "mention": "none"}
+                 for r in range(rules)]  # distinct texts: two rules with one schedule and text are a duplicate_rule
     coupons = [{"code": f"WEL-{i:06d}", "campaign": "welcome50", "kind": "welcome", "value": 50} for i in range(max(100, members // 10))]
     return {"settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"}],
             "groups": group_rows, "members": member_rows, "sop": rule_rows, "coupons": coupons,

@@ -215,7 +215,9 @@ def test_a_shown_code_is_the_mentioned_members_own_and_nobody_elses(display, sho
             own = codes["N" + uid[-1]]
             assert shown(own) in post["text"]
             assert not any(code in post["text"] or shown(code) in post["text"] for code in codes.values() if code != own)
-        assert shop.tick(at("2026-12-01 10:05")).sent == 0     # each copy is remembered: none goes out again
+        shop.tick(at("2026-12-01 10:05"))    # each copy is remembered: none goes out again (the day's tip, spread
+        # by the collision guard from 10:00 to 10:02, goes out now)
+        assert not any("Welcome" in m["text"] for m in shop.emulator.messages if m["at"].startswith("2026-12-01T02:05"))
         assert len([m for m in shop.emulator.messages if "Welcome" in m["text"]]) == 3
         wb = load_workbook(shop.store.raw)
         assert all(wb.members[mid].welcomed_at for mid in codes)
@@ -312,7 +314,8 @@ def test_a_per_member_copy_deferred_by_the_daily_cap_comes_back_for_its_member_a
         welcomes, codes = _join_three(shop)
         assert len(welcomes) == 2
         assert sorted(r.status for r in sendlog(shop, "W01")) == ["deferred", "sent", "sent"]
-        for t in ("2026-12-01 23:55", "2026-12-02 00:01", "2026-12-02 00:06"):
+        for t in ("2026-12-01 23:55", "2026-12-02 00:01", "2026-12-02 09:55", "2026-12-02 10:00", "2026-12-02 10:05"):
+            # the cap defers to the next day at the send's own time of day (09:57), never at midnight (#15)
             shop.tick(at(t))
         welcomes = [m for m in shop.emulator.messages if "Welcome" in m["text"]]
         assert sorted(tuple(m["mentions"]) for m in welcomes) == [("new0",), ("new1",), ("new2",)]

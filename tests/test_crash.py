@@ -71,7 +71,10 @@ CRON_RULES = [{"rule_id": "A", "groups": "*", "schedule": "cron */10 * * * *", "
 
 def _shop(tmp: Path, groups: int):
     bots, env, group_rows = crash_groups(groups)
-    rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
+    # min_gap 0: the runs are an hour apart; with the collision guard on, the last run's spread sends would
+    # wait for a tick that never comes (the guard and sparse ticks: tests/test_collision_guard.py)
+    rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"},
+                         {"key": "min_gap", "value": "0m"}],
             "groups": group_rows, "sop": CRON_RULES}
     book = tmp / "shop.xlsx"
     write_xlsx(make_raw(rows), book)

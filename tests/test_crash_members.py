@@ -29,7 +29,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")   # the workbook's default time zone
 
 def _shop(tmp):
     bots, env, groups = crash_groups(GROUPS)
-    rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"}],
+    # min_gap 0: the runs are an hour apart, and the last run's welcome must not be left spread to a later tick
+    rows = {"settings": [{"key": "catch_up", "value": "90m"}, {"key": "language", "value": "en"},
+                         {"key": "min_gap", "value": "0m"}],
             "groups": groups, "members": [],
             "coupons": [{"code": f"WEL-{i:04d}", "campaign": "welcome50", "kind": "welcome", "value": 50}
                         for i in range(400)],

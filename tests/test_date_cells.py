@@ -39,7 +39,7 @@ def at(text: str) -> datetime:  # Asia/Shanghai wall time -> UTC
 def shop_rows() -> dict:
     rows = copy.deepcopy(SHOP)
     rows["members"].append({"member_id": "N001", "name": "New", "group_id": "G01", "platform_user_id": "new",
-                            "joined_at": "2026-12-01 09:57"})
+                            "joined_at": "2026-12-01 09:50"})   # welcomed at the 09:55 tick
     return rows
 
 
@@ -86,7 +86,7 @@ def test_a_tick_writes_sendlog_and_members_times_as_date_cells_on_the_workbook_c
     [new] = [r for r in rows if r[header.index("member_id")].value == "N001"]
     welcomed = new[header.index("welcomed_at")]
     assert welcomed.is_date and welcomed.number_format == "yyyy-mm-dd hh:mm"
-    assert datetime(2026, 12, 1, 9, 57) <= welcomed.value <= datetime(2026, 12, 1, 10, 2)
+    assert datetime(2026, 12, 1, 9, 50) <= welcomed.value <= datetime(2026, 12, 1, 10, 2)
     # the operators' own text dates are left as they are
     [lin] = [r for r in rows if r[header.index("member_id")].value == "M0001"]
     assert lin[header.index("welcomed_at")].value == "2026-11-01 10:05"
@@ -139,7 +139,7 @@ def test_on_google_the_sheet_holds_serial_numbers_that_read_back_exactly():
             wb = load_workbook(snapshot.raw)
             assert next(r for r in wb.sendlog if r.send_id == TIP).scheduled_for == datetime(2026, 12, 1, 10, 0)
             new = next(m for m in wb.members.values() if m.member_id == "N001")
-            assert datetime(2026, 12, 1, 9, 57) <= new.welcomed_at <= datetime(2026, 12, 1, 10, 2)
+            assert datetime(2026, 12, 1, 9, 50) <= new.welcomed_at <= datetime(2026, 12, 1, 10, 2)
             posted = len(shop.emulator.messages)
             shop.tick(at("2026-12-01 10:06"))
             snapshot = store.read()

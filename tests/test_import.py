@@ -78,7 +78,7 @@ def test_events_csv_with_chinese_headers_twice_adds_nothing_the_second_time(book
     assert rows[1]["type"] == "join" and rows[1]["detail"] == "name=小周; channel=store"
     assert rows[2]["group_id"] == "G01" and rows[2]["amount"] == 199 and rows[2]["coupon_code"] == "0042"
     assert rows[2]["detail"] == '=HYPERLINK("http://x")' and rows[3]["detail"] == "+cmd"
-    assert rows[3]["at"] == datetime(2026, 12, 3, 16, 0)            # a date cell: UTC → Asia/Shanghai wall clock
+    assert rows[3]["at"] == "2026-12-03 08:00:00+00:00"                          # kept with its offset: one moment
     again = run(file, book, "--json")
     assert json.loads(again.stdout)["new"] == 0 and json.loads(again.stdout)["duplicates"] == 5
     assert len(events(book)) == 4

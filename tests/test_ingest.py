@@ -3,7 +3,7 @@ as text."""
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,15 +53,16 @@ def test_one_event_a_list_or_an_events_object():
         assert [e["event_id"] for e in result.events] == ["W0001"]
     row = parse(ev(1, "order", amount="199.50", coupon_code="0042", detail="order=A1")).events[0]
     assert row == {"event_id": "W0001", "type": "order", "member_id": "M0001", "group_id": "G01",
-                   "at": datetime(2026, 12, 1, 12, 0), "amount": Decimal("199.50"),
+                   "at": datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc), "amount": Decimal("199.50"),
                    "coupon_code": "0042", "detail": "order=A1"}
 
 
-def test_times_with_an_offset_become_the_sheets_wall_clock():
+def test_times_with_an_offset_keep_it_and_times_without_one_are_kept_as_given():
     from zoneinfo import ZoneInfo
-    headers, body = signed(ev(1))
-    result = verify_and_parse(headers, body, SECRET, NOW, {"G01"}, set(), tz=ZoneInfo("Asia/Shanghai"))
-    assert result.events[0]["at"] == datetime(2026, 12, 1, 20, 0)
+    headers, body = signed(ev(1, at="2026-12-01T20:00:00+08:00"))
+    result = verify_and_parse(headers, body, SECRET, NOW, {"G01"}, set(), tz=ZoneInfo("America/New_York"))
+    kept = result.events[0]["at"]
+    assert kept.utcoffset() == timedelta(hours=8) and kept == datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
     headers, body = signed(ev(1, at="2026-12-01 20:00"))
     assert verify_and_parse(headers, body, SECRET, NOW, {"G01"}, set()).events[0]["at"] == datetime(2026, 12, 1, 20)
 
@@ -170,7 +171,7 @@ def test_the_function_writes_30_joins_from_one_request(app):
     assert answer.get_json() == {"accepted": 30, "duplicates": 0}
     rows = events_of(path)[1:]
     assert [r["event_id"] for r in rows] == [f"W{i:04d}" for i in range(1, 31)]
-    assert {r["type"] for r in rows} == {"join"} and rows[0]["at"] == datetime(2026, 12, 1, 20, 0)  # a date cell, Shanghai wall clock
+    assert {r["type"] for r in rows} == {"join"} and rows[0]["at"] == "2026-12-01 12:00:00+00:00"  # the moment, with its offset
 
 
 def test_formula_like_values_are_stored_and_read_back_as_the_same_text(app):

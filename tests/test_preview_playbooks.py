@@ -28,12 +28,13 @@ def test_preview_lists_each_send_with_its_policy(tmp_path):
                                    "--html", str(tmp_path / "plan.html")])
     assert out.exit_code == 0, out.output
     items = json.loads(out.output)
-    assert items and set(items[0]) >= {"group_id", "rule_id", "at", "phase", "text", "mentions", "policy", "flags"}
+    assert items and set(items[0]) >= {"group_id", "rule_id", "at", "phase", "text", "mentions", "policy", "flags", "posts_at",
+                                       "posts"}
     by = {(i["group_id"], i["rule_id"], i["at"][:10]): i for i in items}
     assert by[("G01", "C01", "2026-12-01")]["text"] == "Day 1 tip"
     deferred = [i for i in items if i["group_id"] == "G01" and i["rule_id"] == "R01"]
     assert deferred and all(i["policy"] == "deferred" for i in deferred)  # over G01's cap of 1: moved to the next day
-    assert deferred[0]["at"].startswith("2026-12-02T00:00")
+    assert deferred[0]["at"].startswith("2026-12-02T23:00")   # the next day at its own time, never at midnight
     assert by[("G02", "R01", "2026-12-01")]["policy"] == "dead_webhook"
     g03 = by[("G03", "R01", "2026-12-02")]  # 23:00 falls in its quiet hours: it waits until 08:00
     assert g03["policy"] == "due (after quiet hours)" and g03["at"].startswith("2026-12-02T08:00")

@@ -44,7 +44,9 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     for g in result.summary:
         phases = ", ".join(f"{k or '-'} {v}" for k, v in sorted(g["sent"].items()))
         table.add_row(f"{g['group_id']} {g['name']}", platform_label(g["platform"], lang), phases, str(g["sent_total"]),
-                      str(g["failed"]), str(g["missed"]), str(g["deferred"]), str(g["skipped"]),
+                      str(g["failed"]),
+                      f"{g['missed']} ({g.get('missed_late_join', 0)} late joins)" if g.get("missed_late_join") else str(g["missed"]),
+                      str(g["deferred"]), str(g["skipped"]),
                       str(g["coupons"]))
     console.print(table)
     t = result.totals

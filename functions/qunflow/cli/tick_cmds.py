@@ -116,7 +116,7 @@ def preview(source: str | None, now_text: str | None, days: int, group: str | No
     names_its_offset(now_text)
     store = open_store(source)
     now = replay_moment(store, now_text)
-    wb, items = preview_store(store, now, days, group)
+    wb, items = preview_store(store, now, days, group, state=_state_for(store, create=False))
     items = flag_sends(wb, items)
     if html_path:
         Path(html_path).write_text(calendar_html(wb, items, now, days), encoding="utf-8")

@@ -12,27 +12,58 @@ from datetime import datetime, timezone
 from .ledger import Entry, Ledger
 from ..sheet.workbook import Workbook
 from .audience import mentioned
-from .planned import PlannedSend, quiet_shift
+from .planned import PlannedSend, group_tz, quiet_shift
 
 DEFERRED_REASON = "deferred by the daily cap"
 RETRY_REASON = "sent again after a failed run"
+PAST_UNTIL = "past its end date"
+SPREAD_PREFIX = "spread by min_gap"
 
 
 def deferred_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, seen: set[str], ctx) -> list:
-    """Sends the daily cap pushed to a later day come back when their new time arrives."""
+    """Sends the daily cap or the collision guard pushed later come back when their new time arrives, with
+    their rule's policies: still enabled (else they stay deferred, unposted), quiet hours (the new time waits
+    for them to end, or is skipped with `quiet: skip`), `until` (past it: skipped, "past its end date"). A
+    member-relative rule's members come back in the batch they were in."""
     rules = {r.rule_id: r for r in wb.sop if r.enabled}
     members = _MembersByGroup(wb)
+    batches: dict[tuple[str, str, datetime], PlannedSend] = {}
     out = []
     for entry in ledger.deferred():
         if entry.send_id in seen or entry.scheduled_for is None or entry.rule_id not in rules:
             continue
         group = wb.groups.get(entry.group_id or "")
-        if group is None or not group.enabled or not start < entry.scheduled_for <= end:
+        if group is None or not group.enabled:
             continue
         rule = rules[entry.rule_id]
-        p = PlannedSend(entry.send_id, rule, group, entry.scheduled_for, entry.scheduled_for, reason=DEFERRED_REASON)
-        p.audience = mentioned(rule, group, members[group.group_id], [], ctx(p.at, group))
-        out.append(p)
+        at, quiet = quiet_shift(entry.scheduled_for, group, wb)
+        if not start < at <= end:
+            continue
+        member_id = _member_of(entry) if rule.schedule.member_relative else None
+        # spread by the guard: still the send of its original time (a later failure is judged from it); moved by
+        # the daily cap: a send of its new day
+        spread = entry.reason.startswith(SPREAD_PREFIX)
+        occurrence = (_occurrence_of(entry) or entry.scheduled_for) if spread else entry.scheduled_for
+        if member_id is None:
+            p = PlannedSend(entry.send_id, rule, group, occurrence, at, reason=DEFERRED_REASON)
+            p.audience = mentioned(rule, group, members[group.group_id], [], ctx(p.at, group))
+            out.append(p)
+        else:
+            p = batches.get((rule.rule_id, group.group_id, at))
+            if p is None:
+                p = batches[(rule.rule_id, group.group_id, at)] = PlannedSend(
+                    f"{entry.send_id}:deferred:batch", rule, group, occurrence, at, reason=DEFERRED_REASON)
+                out.append(p)
+            p.member_send_ids[member_id] = entry.send_id
+            if member_id in wb.members:
+                p.members.append(wb.members[member_id])
+        if rule.until is not None and at.astimezone(group_tz(group, wb)).date() > rule.until:
+            p.policy, p.reason = "past_until", f"{PAST_UNTIL} ({rule.until}): it was deferred and its new time is later"
+        elif quiet and rule.quiet == "skip":
+            p.policy, p.reason = "quiet_skip", "inside quiet hours"
+    for batch in batches.values():
+        batch.audience = mentioned(batch.rule, batch.group, members[batch.group.group_id], batch.members,
+                                   ctx(batch.at, batch.group))
     return out
 
 

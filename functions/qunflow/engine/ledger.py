@@ -28,6 +28,7 @@ class Entry:
     sent_at: datetime | None = None
     group_id: str | None = None
     rule_id: str | None = None
+    reason: str = ""             # why it is in this state (a deferred send: the daily cap, or the collision guard)
 
 
 class Ledger:
@@ -55,6 +56,29 @@ class Ledger:
         """Sends the platform never took (a run gave up on a passing failure): later ticks try them again."""
         return [e for e in self.latest.values() if e.status == "retry"]
 
+    def members_done(self) -> set[tuple[str, str, str]]:
+        """(rule id, group id, member id) of every final member-relative send (built once, then kept)."""
+        if getattr(self, "_members_done", None) is None or self._members_done[0] != len(self.latest):
+            done = set()
+            for e in self.latest.values():
+                if e.status in FINAL and e.rule_id and e.group_id:
+                    prefix = f"{e.rule_id}:{e.group_id}:"
+                    parts = e.send_id[len(prefix):].split(":", 1) if e.send_id.startswith(prefix) else []
+                    if len(parts) == 2:
+                        done.add((e.rule_id, e.group_id, parts[1]))
+            self._members_done = (len(self.latest), done)
+        return self._members_done[1]
+
+    def last_sent_by_group(self) -> dict[str, datetime]:
+        """group id -> when qunflow last posted there (the collision guard's starting point)."""
+        out: dict[str, datetime] = {}
+        for e in self.latest.values():
+            if e.status == "sent" and e.group_id and e.sent_at is not None:
+                at = _aware(e.sent_at)
+                if e.group_id not in out or at > out[e.group_id]:
+                    out[e.group_id] = at
+        return out
+
     def sent_count(self, group_id: str, day_start: datetime, day_end: datetime) -> int:
         return sum(1 for e in self.latest.values() if e.status == "sent" and e.group_id == group_id
                    and e.sent_at is not None and day_start <= _aware(e.sent_at) < day_end)
@@ -73,7 +97,8 @@ def from_sendlog(rows: Iterable, tz_of_group) -> Ledger:
         tz = tz_of_group(row.group_id)
         status = "unknown" if row.status == "pending" else row.status  # a run stopped after its write-ahead
         ledger.add(Entry(row.send_id, status, row.attempts or 0,
-                         _local(row.scheduled_for, tz), _local(row.sent_at, tz), row.group_id, row.rule_id))
+                         _local(row.scheduled_for, tz), _local(row.sent_at, tz), row.group_id, row.rule_id,
+                         row.outcome or ""))
     return ledger
 
 

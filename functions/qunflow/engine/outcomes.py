@@ -15,7 +15,7 @@ from ..sop import render
 from .planned import PlannedSend, group_tz
 
 POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred",
-                 "empty_audience": "skipped"}
+                 "empty_audience": "skipped", "past_until": "skipped"}
 
 
 @dataclass

@@ -5,15 +5,20 @@ Policies, in order:
 - quiet hours: a send due inside them waits until they end (`quiet: wait`) or is skipped (`skip`);
 - the ledger: a send already final (sent, failed, skipped, missed, unknown) is never planned again; one the
   platform never took (`retry`) is planned again at its own time by every later tick (engine/carried.py);
+- late events: a member-relative send is planned by the first tick that sees its member's join, however late
+  the join arrived (a welcome up to `welcome_window` after the join, a follow-up up to `catch_up` after its
+  time); older ones are recorded `missed` with the reason, once;
 - catch-up: a send older than `catch_up` when the tick sees it is `missed`, never posted late;
 - a dead webhook (Groups.status starts with "dead") → skipped until the operator clears the status;
-- the daily cap: sends over it are `deferred` to the next day's first allowed minute (deferred sends
-  are exempt from catch-up: deferring is the operator's own policy, not an outage).
+- the collision guard (engine/guard.py): one slot per group per tick, `min_gap` apart, sequences back to back;
+- the daily cap: sends over it are `deferred` to the next day at the same time of day, or `skipped` when that
+  day is past the rule's `until` (deferred sends are exempt from catch-up: deferring is the operator's own
+  policy, not an outage).
 """
 from __future__ import annotations
 
 import bisect
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .ledger import Ledger, send_id
 from ..sheet.campaigns import campaign_start
@@ -23,12 +28,15 @@ from .experiments import excluded_by_experiment
 from ..members.activity import activity_of_workbook
 from .planned import PlannedSend, group_tz, local_naive, quiet_shift
 from .carried import DEFERRED_REASON, RETRY_REASON, deferred_sends, retried_sends
+from .guard import apply_caps, spread_slots
+from .ledger import FINAL
 from ..members.blacklist import reachable
 from ..members.coupons import CouponPool
 from .audience import Context, mentioned, target_groups
 from .permember import judge_audiences, per_member
 
 QUIET_LOOKBACK = timedelta(days=1)  # a send can wait at most this long for quiet hours to end
+LATE_HORIZON = timedelta(days=30)   # joins older than this are a member list pasted in, not a late event
 
 
 def _rule_active(rule: SopRule, group: Group, at: datetime, wb: Workbook) -> bool:
@@ -46,14 +54,15 @@ def _group_occurrences(rule: SopRule, group: Group, wb: Workbook, start: datetim
     return memo[key]
 
 
-def _earliest_join(rule: SopRule, start: datetime) -> datetime:
-    """Members who joined before this cannot be due in a window starting at `start` (a cheap pre-filter)."""
+def _earliest_join(rule: SopRule, start: datetime, now: datetime | None = None) -> datetime:
+    """Members who joined before this cannot be due now, however late their join arrived (a cheap pre-filter).
+    Without `now`: members who joined before this cannot be due in the window itself (only seen late)."""
     schedule = rule.schedule
     offset = timedelta(0)
     if schedule.kind == "join_offset":
         unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}[schedule.unit]
         offset = unit * schedule.amount + timedelta(days=2)
-    return start - QUIET_LOOKBACK - offset - timedelta(days=1)
+    return min(start, now - LATE_HORIZON if now else start) - QUIET_LOOKBACK - offset - timedelta(days=1)
 
 
 def rewarded_between(wb: Workbook, start: datetime, end: datetime) -> frozenset[str]:
@@ -127,7 +136,9 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     planned.sort(key=lambda p: (p.at, p.group.row, p.rule.row))
     for p in planned:
         _apply_policies(p, wb, now, preview)
-    _apply_caps(planned, wb, ledger)
+    if not preview:
+        spread_slots(planned, wb, ledger, now)
+    apply_caps(planned, wb, ledger)
     for p in planned:
         if p.policy == "due" and p.rule.coupon:
             for member in p.audience.members:
@@ -144,32 +155,49 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: l
     """Member-relative rules: one send per group per slot, @-mentioning everyone due at it.
 
     `on join` fires at the next tick after a member joins, so its slot is the tick: 30 people joining in a
-    minute get one welcome. Those who joined more than `catch_up` ago (an outage) form their own batch,
-    recorded as missed. `join+2d 10:00` slots are their times."""
+    minute get one welcome. A join is planned by the first tick that sees it, however late it arrived: its
+    welcome goes out if it is at most `welcome_window` old (the rule's `catch_up` when it sets one), else the
+    join's own batch is recorded missed. `join+2d 10:00` slots are their times; one whose time passed before
+    its join was seen goes out late within `catch_up`, or is recorded missed."""
     tz = group_tz(group, wb)
-    catch_up = rule.catch_up or wb.settings.catch_up
+    on_join = rule.schedule.kind == "on_join"
+    limit = rule.catch_up or (wb.settings.welcome_window if on_join else wb.settings.catch_up)
     slots: dict[tuple[datetime, bool], PlannedSend] = {}
-    earliest = _earliest_join(rule, start).replace(tzinfo=None)  # naive wall time vs UTC: a day of slack covers any zone
-    for _, _, member in joined[bisect.bisect_left(joined, (earliest,)):]:
-        if rule.schedule.kind == "on_join" and member.welcomed_at is not None:
+    earliest = _earliest_join(rule, start, now).replace(tzinfo=None)  # naive wall time vs UTC: a day of slack covers any zone
+    in_window = _earliest_join(rule, start).replace(tzinfo=None)   # before this, only joins seen late
+    horizon = now - LATE_HORIZON
+    done = ledger.members_done()
+    for naive_join, _, member in joined[bisect.bisect_left(joined, (earliest,)):]:
+        if on_join and member.welcomed_at is not None:
             continue  # welcomed before (by qunflow or by hand)
-        joined = local_naive(member.joined_at, tz)
-        occurrence = rule.schedule.member_occurrence(joined, tz)
+        if naive_join < in_window and (rule.rule_id, group.group_id, member.member_id) in done:
+            continue  # an old join whose send is final: seen before (a cheap skip, before any time arithmetic)
+        joined_utc = local_naive(member.joined_at, tz)
+        if joined_utc > end or joined_utc < horizon:
+            continue  # not joined yet, or history
+        occurrence = rule.schedule.member_occurrence(joined_utc, tz)
         at, quiet = quiet_shift(occurrence, group, wb)
-        if not start < at <= end or not _rule_active(rule, group, at, wb):
+        if at > end or not _rule_active(rule, group, at, wb):
             continue
         sid = send_id(rule.rule_id, group.group_id, occurrence, member.member_id)
-        if ledger.is_done(sid):
-            continue
-        key = (end, now - at > catch_up) if rule.schedule.kind == "on_join" else (at, False)
+        status = ledger.status(sid)
+        if status in FINAL or (status is not None and at <= start):
+            continue  # done, or carried over (retry, deferred): engine/carried.py plans it
+        late = at <= start
+        stale = now - at > limit
+        key = (end, stale) if on_join else (at, stale)
         slot = slots.get(key)
         if slot is None:
             slot = slots[key] = PlannedSend(send_id(rule.rule_id, group.group_id, key[0]) + (":late" if key[1] else "")
                                             + ":batch", rule, group, at, at)
             if quiet and rule.quiet == "skip":
                 slot.policy, slot.reason = "quiet_skip", "inside quiet hours"
-        if key[1]:
+        if stale:
             slot.at = slot.occurrence = min(slot.at, at)   # the stale batch is judged by its oldest join
+            seen = f"; the join was seen {now:%Y-%m-%d %H:%M} UTC" if late else ""
+            slot.policy = "missed"
+            slot.reason = (f"joined {joined_utc:%Y-%m-%d %H:%M} UTC, more than welcome_window {limit} ago{seen}"
+                           if on_join else f"due {slot.at:%Y-%m-%d %H:%M} UTC, more than {limit} ago{seen}")
         else:
             slot.at = slot.occurrence = max(slot.at, at)
         slot.members.append(member)
@@ -185,28 +213,10 @@ def _apply_policies(p: PlannedSend, wb: Workbook, now: datetime, preview: bool) 
     if (p.group.status or "").lower().startswith("dead"):
         p.policy, p.reason = "dead_webhook", f"webhook marked dead: {p.group.status}"
         return
-    catch_up = p.rule.catch_up or wb.settings.catch_up
+    on_join = p.rule.schedule.kind == "on_join"
+    catch_up = p.rule.catch_up or (wb.settings.welcome_window if on_join else wb.settings.catch_up)
+    if on_join and p.reason != RETRY_REASON:
+        return      # a welcome's age was judged against welcome_window when it was planned
     if not preview and p.reason != DEFERRED_REASON and now - p.at > catch_up:
         late = "still not delivered (the platform failed earlier runs) " if p.reason == RETRY_REASON else ""
         p.policy, p.reason = "missed", f"{late}due {p.at:%Y-%m-%d %H:%M} UTC, more than {catch_up} ago"
-
-
-def _apply_caps(planned: list[PlannedSend], wb: Workbook, ledger: Ledger) -> None:
-    counts: dict[tuple[str, date], int] = {}
-    for p in planned:
-        if p.policy != "due":
-            continue
-        tz = group_tz(p.group, wb)
-        day = p.at.astimezone(tz).date()
-        key = (p.group.group_id, day)
-        if key not in counts:
-            day_start = datetime.combine(day, time(), tzinfo=tz)
-            counts[key] = ledger.sent_count(p.group.group_id, day_start, day_start + timedelta(days=1))
-        cap = p.group.daily_cap if p.group.daily_cap is not None else wb.settings.daily_cap
-        if counts[key] >= cap:
-            next_day = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
-            later, _ = quiet_shift(next_day.astimezone(timezone.utc), p.group, wb)
-            p.policy, p.reason = "deferred", f"daily cap {cap} reached; moved to {later.astimezone(tz):%Y-%m-%d %H:%M}"
-            p.at = later
-            continue
-        counts[key] += 1

@@ -17,13 +17,14 @@ class PlannedSend:
     group: Group
     occurrence: datetime         # when the schedule fired (UTC)
     at: datetime                 # when it goes out (UTC), after quiet hours
-    policy: str = "due"          # due | missed | quiet_skip | dead_webhook | deferred
+    policy: str = "due"          # due | missed | quiet_skip | dead_webhook | deferred | past_until
     reason: str = ""
     members: list[Member] = field(default_factory=list)          # due members (member-relative rules)
     member_send_ids: dict[str, str] = field(default_factory=dict)
     audience: Audience = field(default_factory=Audience)
     coupons: dict[str, str] = field(default_factory=dict)        # member_id -> code
     pool_empty: bool = False
+    cap: int | None = None       # the daily cap that deferred or skipped it (a cap_reached warning)
 
     @property
     def sends(self) -> list[str]:

@@ -121,6 +121,11 @@ def _append_rows(store: MemoryStore, tab: str, rows: list[dict]) -> None:
         store.raw[table.title].append(line)
 
 
+def _on_tick(start: datetime, t: datetime) -> datetime:
+    """The first 5-minute tick at or after t."""
+    return start + math.ceil((t - start) / TICK) * TICK
+
+
 def _tick_slots(store: MemoryStore, start: datetime, end: datetime, joins: list[dict]) -> list[datetime]:
     """The 5-minute tick times at which something may be due (each send's time, rounded up to a tick)."""
     wb = load_workbook(store.raw, today=START)
@@ -186,7 +191,16 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
             _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
         totals: Counter = Counter()
         scheduled: set[str] = set()
-        for n, moment in enumerate(slots):
+        import heapq
+        heapq.heapify(slots)
+        done: set[datetime] = set()
+        n = 0
+        while slots:
+            moment = heapq.heappop(slots)
+            if moment in done:
+                continue
+            done.add(moment)
+            n += 1
             clock.t = max(clock.t, moment.timestamp())
             now = datetime.fromtimestamp(clock.t, timezone.utc)
             happened = [e for e in pending_events if e["at"].replace(tzinfo=SHANGHAI) <= now]
@@ -198,10 +212,16 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
                 pending_events = _redemptions(store, rng, pending_events, now, scheduled)
             for key in ("sent", "failed", "skipped", "missed", "unknown", "deferred", "retry"):
                 totals[key] += getattr(report, key)
+            if report.deferred and not every_tick:   # spread by the collision guard: its tick is now a slot too
+                for s in deps.state.sends(since=now):
+                    if s.status == "deferred" and s.scheduled_for is not None:
+                        later = _on_tick(start, s.scheduled_for)
+                        if now < later <= end and later not in done:
+                            heapq.heappush(slots, later)
             if progress:
-                progress(n + 1, len(slots))
+                progress(n, n + len(slots))
         result = DemoResult(out_dir / "qunflow-demo.xlsx", out_dir / "transcript.html", out_dir / "preview.html",
-                            len(slots), totals=totals)
+                            n, totals=totals)
         g04 = next(g for g in GROUPS if g["group_id"] == "G04")
         draw_at = datetime.combine(START + timedelta(days=days - 1), time(20, 0), SHANGHAI).astimezone(timezone.utc)
         clock.t = max(clock.t, draw_at.timestamp())
@@ -250,13 +270,16 @@ def _with(raw: dict, joins: list[dict]) -> dict:
 
 def summarize(wb) -> list[dict]:
     phases = {r.rule_id: (r.phase or "") for r in wb.sop}
-    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "skipped": 0, "coupons": 0})
+    per = defaultdict(lambda: {"sent": Counter(), "failed": 0, "missed": 0, "deferred": 0, "skipped": 0, "coupons": 0,
+                               "missed_late_join": 0})
     for r in wb.sendlog:
         g = per[r.group_id]
         if r.status == "sent":
             g["sent"][phases.get(r.rule_id, "")] += 1
         elif r.status in ("failed", "missed", "deferred", "skipped"):
             g[r.status] += 1
+            if r.status == "missed" and "welcome_window" in (r.outcome or ""):
+                g["missed_late_join"] += 1         # a join that reached qunflow later than welcome_window
     for c in wb.coupons.values():
         if c.member_id and c.status in ("issued", "redeemed"):
             m = wb.members.get(c.member_id)
@@ -267,5 +290,6 @@ def summarize(wb) -> list[dict]:
         g = per[gid]
         out.append({"group_id": gid, "name": group.name, "platform": group.platform, "sent": dict(g["sent"]),
                     "sent_total": sum(g["sent"].values()), "failed": g["failed"], "missed": g["missed"],
-                    "deferred": g["deferred"], "skipped": g["skipped"], "coupons": g["coupons"]})
+                    "deferred": g["deferred"], "skipped": g["skipped"], "coupons": g["coupons"],
+                    "missed_late_join": g["missed_late_join"]})
     return out

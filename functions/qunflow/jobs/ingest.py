@@ -8,8 +8,9 @@ The request (POST, the body is JSON):
 The body may also be one event object, or a list of them. Fields: event_id, type (join, leave, message,
 order, redeem, invite, checkin), member_id and at (ISO 8601) are required; group_id (a group of the Groups
 tab), amount (a number), coupon_code and detail are optional; other fields are ignored. Times with an offset
-are stored as wall-clock time in the Settings time zone, times without one as given; either way between the
-years 1900 and 2999. Text fields are strings (ids may be integers); text no workbook can hold is refused: NUL
+are stored with it (`2026-12-01 20:00:00+08:00`: one moment, read the same way by every part of qunflow),
+times without one as given (wall-clock time in the event's group's zone); either way between the years 1900
+and 2999. Text fields are strings (ids may be integers); text no workbook can hold is refused: NUL
 and the other control characters but tab, line feed and carriage return, lone surrogates, U+FFFE and U+FFFF.
 
 A bad request is refused whole, with its reason, and nothing is written: 413 body over 256 KiB or more than
@@ -97,23 +98,22 @@ def authenticate(headers: Any, body: bytes, secret: str, now: float) -> IngestRe
     return None
 
 
-def wall_clock(value: datetime, tz: tzinfo | None) -> datetime:
-    """A time as the sheet keeps it: wall-clock time in `tz` (naive). Naive times are kept as given."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(tz).replace(tzinfo=None) if tz else value.replace(tzinfo=None)
-
-
-def storable_time(value: datetime, tz: tzinfo | None) -> datetime:
-    """`wall_clock`, and a ValueError for a time the workbook should not keep: before FIRST_YEAR or after
-    LAST_YEAR (year 1 or 9999 would overflow the moment it moves to another time zone)."""
+def storable_time(value: datetime, tz: tzinfo | None = None) -> datetime:
+    """A time as the sheet keeps it: with its offset when it has one (written `2026-12-01 20:00:00+08:00`, the
+    same moment whatever zone reads it), as given when it has none (wall-clock time in its group's zone). A
+    ValueError for a time the workbook should not keep: before FIRST_YEAR or after LAST_YEAR (year 1 or 9999
+    would overflow the moment it moves to another time zone). `tz` is unused: kept for callers."""
     try:
-        local = wall_clock(value, tz)
+        if value.tzinfo is not None:
+            value.astimezone(timezone.utc)
+            shown = value.astimezone(tz) if tz else value
+        else:
+            shown = value
     except OverflowError:
         raise ValueError("out of range") from None
-    if not FIRST_YEAR <= local.year <= LAST_YEAR:
+    if not FIRST_YEAR <= shown.year <= LAST_YEAR or not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise ValueError("out of range")
-    return local
+    return value.replace(microsecond=0)
 
 
 def _shown(value: Any, limit: int = 60) -> str:

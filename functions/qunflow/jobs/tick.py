@@ -17,6 +17,7 @@ from ..members.lifecycle import apply_events
 from ..metrics.rollup import today_so_far_changes
 from ..engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from ..engine.plan import plan_sends
+from ..engine.warnings import cap_warnings, no_campaign_start
 from ..engine.planned import PlannedSend
 from . import sendlog_projection, tick_state
 from .journal import NullJournal, merge_into
@@ -117,6 +118,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         if state is not None:      # again: members the events just created may have been welcomed by a run that died
             tick_state.restore_bindings(state, wb, changes)
         planned = plan_sends(wb, ledger, start, now, now)
+        cap_warnings(planned, wb, sink)
+        no_campaign_start(wb, sink)
         _recovered_rows(recovered, wb, changes)
         _stale_pending(wb, changes)
         positions = {}

@@ -58,7 +58,7 @@ def ledger_from_state(sends: list[SendState], ledger: Ledger) -> None:
     """The store's states over the SendLog's: the store is the memory, the sheet may have been reverted."""
     for s in sends:
         ledger.add(Entry(s.send_id, s.status, s.attempts, s.scheduled_for, s.sent_at, s.group_id or None,
-                         s.rule_id or None))
+                         s.rule_id or None, s.reason or ""))
 
 
 def last_tick(state: Any) -> datetime | None:
@@ -162,8 +162,9 @@ def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now:
             status, reason = o.status, o.reason
         else:
             status, reason = POLICY_STATUS.get(p.policy, p.policy), p.reason
+        scheduled = p.at if status == "deferred" else p.occurrence   # a deferred send comes back at its new time
         for sid in p.sends:
-            rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, p.occurrence, reason=reason))
+            rows.append(SendState(sid, status, p.rule.rule_id, p.group.group_id, scheduled, reason=reason))
     state.record([r for r in rows if r.status in ("skipped", "missed", "deferred", "retry", "failed")], now)
 
 
@@ -188,6 +189,9 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
             for key, index in table.columns.items():
                 row[index] = event.get(key)
         padded = replace(table, rows=[[]] * len(table.rows) + rows)   # the rows' numbers as the tab will show them
-        wb.events.extend(parse_table(padded, sink, today))
+        from ..sheet.load import local_times
+        added = parse_table(padded, sink, today)
+        local_times(wb, added)
+        wb.events.extend(added)
         changes.append("events", [{k: v for k, v in e.items() if k in table.columns} for e in new])
     return [str(e.get("event_id")) for e in pending]

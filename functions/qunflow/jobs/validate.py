@@ -7,7 +7,10 @@ from zoneinfo import ZoneInfo
 
 from ..sheet.workbook import Workbook
 from ..sheet.writeback import problems_changes
+from ..sheet.problems import ProblemSink
 from .reading import read_workbook
+from ..engine.warnings import no_campaign_start
+from .splits import split_problems
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")   # the day dates are checked against, before Settings is read
 
@@ -21,6 +24,7 @@ def validate_store(store: Any, now: datetime, *, write: bool = True,
     with store.lease("validate", 30):
         today = now.astimezone(DEFAULT_ZONE).date()
         snapshot, wb = read_workbook(store, today)
+        _planner_checks(wb, now)
         if write:
             local = now.astimezone(wb.settings.timezone).replace(tzinfo=None)
             store.write(problems_changes(wb.problems, wb.previous_problems, local), snapshot, wb.lang)
@@ -29,4 +33,13 @@ def validate_store(store: Any, now: datetime, *, write: bool = True,
         from ..sheet.load import load_workbook
         wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows,
                            shared_sheet=store.kind == "google", merged=snapshot.merged, lang=shown)
+        _planner_checks(wb, now)
     return wb
+
+
+def _planner_checks(wb: Workbook, now: datetime) -> None:
+    """What only the planner knows: texts a platform will receive as several posts, day-N rules without a start."""
+    sink = ProblemSink(wb.lang, wb.problems)
+    split_problems(wb, now, sink)
+    no_campaign_start(wb, sink)
+    wb.problems = sink.items

@@ -194,6 +194,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rule {rule} counts campaign days, but group {group} has no campaign_start. Fill in the group's campaign start date, e.g. {example}.",
         "zh-CN": "规则 {rule} 按活动天数发送，但群 {group} 没有填写“活动开始日”。请填写，例如：{example}",
     },
+    # --- t15a: late events, the collision guard, the daily cap and long texts (engine/guard.py, jobs/splits.py) ---
+    "multi_post": {
+        "en": "This text is too long for one {platform} message: group {group} will receive it as {posts} posts. Shorten it, or split it into rules due at the same time (they go out back to back).",
+        "zh-CN": "这段文字超过{platform}单条消息的长度：群 {group} 会收到拆开的 {posts} 条。请缩短，或拆成同一时间的几条规则（会依次连续发出）。",
+    },
+    "cap_past_until": {
+        "en": "Group {group} reached its daily cap of {cap} messages; rule {rule} was not sent: the next day is past its end date {until}.",
+        "zh-CN": "群 {group} 已达到每日 {cap} 条的上限；规则 {rule} 未发送：顺延后已过结束日期 {until}。",
+    },
     # --- tag rules (qunflow.sheet.tagrules): RuleError.text(lang); bad_rule is the Problem for the Tags tab ---
     "bad_rule": {
         "en": "The rule cannot be used: {detail} (character {position}). Write it like {example}.",

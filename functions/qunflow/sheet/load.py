@@ -48,6 +48,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
         sendlog=parsed["sendlog"], metrics=parsed["metrics"],
         previous_problems=parsed["problems"],
     )
+    local_times(wb, wb.events)
     check_references(wb, sink)
     check_groups(wb, sink, shared_sheet)
     check_sop(wb, sink)
@@ -55,3 +56,24 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
     check_tag_rules(wb, sink)
     wb.problems = sink.items
     return wb
+
+
+MEMBER_TIMES = ("joined_at", "left_at", "last_active_at", "welcomed_at")
+
+
+def local_times(wb: Workbook, events: list) -> None:
+    """One reading of every time, everywhere: a time written with its offset (ingest, an import, or typed so) is
+    that moment, shown as wall-clock time in its group's zone; a time without one already is wall-clock time in
+    its group's zone. Events without a group belong to their member's group, else the Settings zone."""
+    def zone(group_id):
+        group = wb.groups.get(group_id or "")
+        return (group.timezone if group is not None else None) or wb.settings.timezone
+    for m in wb.members.values():
+        for key in MEMBER_TIMES:
+            value = getattr(m, key, None)
+            if value is not None and value.tzinfo is not None:
+                setattr(m, key, value.astimezone(zone(m.group_id)).replace(tzinfo=None))
+    for event in events:
+        if event.at is not None and event.at.tzinfo is not None:
+            member = wb.members.get(event.member_id)
+            event.at = event.at.astimezone(zone(event.group_id or (member.group_id if member else None))).replace(tzinfo=None)

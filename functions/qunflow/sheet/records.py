@@ -238,4 +238,6 @@ class Settings:
     coupon_expiry_days: int = 7
     daily_cap: int = 10
     quiet_hours: TimeRange | None = None
+    welcome_window: timedelta = timedelta(hours=6)   # how late a welcome may go out after a join seen late
+    min_gap: timedelta = timedelta(minutes=2)        # least time between two slots in one group
     extra: dict[str, Any] = field(default_factory=dict)  # knobs added by later issues, typed by the schema

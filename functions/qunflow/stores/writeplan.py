@@ -187,15 +187,18 @@ class _TabPlan:
                                                [[self.cell(column, value, self.group_at.get(sheet_row))]]))
 
     def cell(self, column: str, value: Any, group: Any = None) -> Any:
-        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook); a time in
-        its group's zone, else the workbook's (`workbook_zones`)."""
+        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook); a time
+        qunflow writes in its group's zone, else the workbook's (`workbook_zones`)."""
         zone, groups = self.zones
         if not is_blank(group) and groups:
             try:
                 zone = groups.get(fold(parse_id(group)), zone)
             except ValueError:
                 pass
-        return cell_value(self.schema_columns.get(column), value, self.lang, zone)
+        spec = self.schema_columns.get(column)
+        if spec is not None and not (spec.written or self.table.schema.written):
+            zone = None        # an operator's column (Events at): a time with an offset is kept with it, as text
+        return cell_value(spec, value, self.lang, zone)
 
 
 def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:

@@ -23,8 +23,9 @@ def schema_reference() -> str:
              "the time as the fraction, kept to the second) shown as `yyyy-mm-dd hh:mm` or `yyyy-mm-dd`, in the "
              "wall time of its row's group (Groups timezone), else of the workbook (Settings timezone), the zone a "
              "time without an offset is read in. Dates typed as text, as older workbooks hold them, are read the "
-             "same and matched as the same key. The Settings `value` column is text, so `last_tick` stays ISO "
-             "text with its UTC offset.\n"]
+             "same and matched as the same key. An operator's column (Events `at`) keeps a time that came with an "
+             "offset as ISO text with it, and the Settings `value` column is text, so `last_tick` stays ISO text "
+             "with its UTC offset.\n"]
     for schema in load_schemas().values():
         parts.append(f"## {schema.titles['en']} / {schema.titles['zh-CN']}\n")
         parts.append("| key | 中文 | type | required | default | values | look | help |")

@@ -81,7 +81,8 @@ def date_cell(kind: str, value: Any, tz: tzinfo | None) -> Any:
     clock, which each store writes as a real date cell (a serial number with a date number format).
 
     A naive datetime is already wall time (SendLog rows are in the group's zone, welcomed_at in the member's); an
-    aware one is shown in `tz`, the workbook's zone (Settings timezone). Seconds are kept, microseconds dropped.
+    aware one is shown in `tz` (its group's zone, else the workbook's: stores.writeplan.workbook_zones), or kept as
+    ISO text with its offset when there is no `tz` (an operator's column). Seconds are kept, microseconds dropped.
     ISO text (a change kept as JSON, an old row) is read the same way; anything else is written as it is."""
     if is_blank(value):
         return ""

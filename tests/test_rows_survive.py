@@ -135,7 +135,8 @@ def test_a_blacklisted_member_with_a_bad_last_active_cell_stays_blacklisted_when
     tabs = book.tabs()
     assert_not_welcomed_again(shop, tabs["成员"])
     welcomes = [m for m in shop.emulator.messages if "Welcome" in m["text"]]
-    assert len(welcomes) == 1 and "新朋友" in welcomes[0]["text"]          # the new member is welcomed
+    # the new member is welcomed, @-mentioned once by WeCom's own mention list (user id fresh), not twice in the text
+    assert len(welcomes) == 1 and welcomes[0]["mentions"] == ["fresh"] and "新朋友" not in welcomes[0]["text"]
     wb = load_workbook(shop.store.read().raw)
     problem = next(p for p in wb.previous_problems if p.column == "最近活跃")
     assert (problem.tab, problem.row, problem.value, problem.severity) == ("成员", 4, "昨天晚上", "warning")

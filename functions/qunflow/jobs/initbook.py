@@ -1,7 +1,9 @@
 """`qunflow init`: create every tab with headers, notes, dropdowns, TEXT ids and a frozen header.
 
 Existing tabs are never overwritten; only missing tabs are added (and, with
---demo, filled with the sample shop). A new Settings tab says the workbook's
+--demo, filled with the sample shop). On Google, the date columns of tabs already
+there get their date number format (formats only), so the serial numbers qunflow
+writes there show as dates in a sheet made before it wrote date cells. A new Settings tab says the workbook's
 language, and its values are written the way that language writes them
 (`language = en`, `catch_up = 30m`; `zh-CN`, `30分钟`), so Problems come in it.
 """
@@ -110,7 +112,7 @@ def _add_tabs(path: Path, lang: str, demo: dict[str, list[dict]] | None) -> list
 
 def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> list[str]:
     """Create missing tabs in a Google sheet, with notes, dropdowns, TEXT ids and warning-only protection."""
-    from ..sheet.cells import fold
+    from ..sheet.cells import fold, storable_value
     from ..sheet.schema import load_schemas
     from ..stores.gsheets import a1, quote_title
 
@@ -118,6 +120,8 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
     titles = {fold(t) for t in store.tab_titles()}
     layouts = [l for l in workbook_layout(lang)
                if not titles & ({fold(load_schemas()[l.key].title(x)) for x in ("en", "zh-CN")} | {fold(l.key)})]
+    if len(layouts) < len(load_schemas()):
+        date_formats_google(store)
     if not layouts:
         return []
     add = [{"addSheet": {"properties": {"title": l.title, "gridProperties": {"rowCount": DATA_ROWS, "columnCount": max(26, len(l.columns)),
@@ -147,7 +151,7 @@ def init_google(store: Any, lang: str, demo: dict[str, list[dict]] | None) -> li
     store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": requests}))
     data = []
     for layout in layouts:
-        rows = _lines(layout, (demo or {}).get(layout.key, []), lang)
+        rows = [[storable_value(v) for v in line] for line in _lines(layout, (demo or {}).get(layout.key, []), lang)]
         if rows:
             data.append({"range": f"{quote_title(layout.title)}!{a1(2, 1)}", "values": rows})
     if data:
@@ -204,6 +208,31 @@ def style_cell(cell: Any, column: Any) -> None:
         cell.number_format = NUMBER_FORMATS[column.number_format][0]
     if column.wrap:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def date_formats_google(store: Any) -> None:
+    """Tabs already there (a sheet made before qunflow wrote date cells) get their date columns' number format, so
+    the serial numbers qunflow writes show as dates: one batchUpdate, formats only (no value changes)."""
+    from ..sheet.problems import ProblemSink
+    from ..sheet.schema import load_schemas
+    from ..sheet.tables import locate
+    snapshot = store.read()
+    ids = getattr(store, "_sheet_ids", None) or (store.tab_titles() and store._sheet_ids)
+    requests = []
+    for table in locate(snapshot.raw, load_schemas(), ProblemSink("en"), snapshot.grid_rows).tables.values():
+        if table.missing or table.unreadable or table.title not in ids:
+            continue
+        for c in table.schema.columns:
+            if c.type in ("date", "datetime") and c.key in table.columns:
+                col = table.columns[c.key]
+                requests.append({"repeatCell": {"range": {
+                    "sheetId": ids[table.title], "startRowIndex": table.header_row,
+                    "endRowIndex": snapshot.grid_rows.get(table.title, DATA_ROWS),
+                    "startColumnIndex": col, "endColumnIndex": col + 1},
+                    "cell": {"userEnteredFormat": {"numberFormat": NUMBER_FORMATS[c.type][1]}},
+                    "fields": "userEnteredFormat.numberFormat"}})
+    if requests:
+        store._call("write", lambda: store.http.batch_update(store.spreadsheet_id, {"requests": requests}))
 
 
 def google_format_requests(sheet_id: int, layout: TabLayout, rows: int) -> list[dict]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from ..sheet.cells import CellError, is_blank, parse_datetime
 from ..sheet.changes import Changes, to_cell
 from ..sheet.workbook import Workbook
 from .attribution import rules_rows
@@ -103,7 +104,12 @@ class Rollup:
         return changes
 
 
-def _norm(value) -> str:
+def _norm(value, kind: str = "") -> str:
+    if kind in ("date", "datetime") and not isinstance(value, (date, bool)) and not is_blank(value):
+        try:      # a date cell read back: a datetime (xlsx), a serial number (Google), or ISO text (an old row)
+            value = parse_datetime(value)
+        except CellError:
+            pass
     value = to_cell(value.date() if isinstance(value, datetime) and value.time() == time() else value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{float(value):.10g}"
@@ -115,13 +121,15 @@ def changed_rows(table, rows: list[dict]) -> list[dict]:
     if table.missing:
         return rows
     keys = table.schema.key_columns
+    kinds = {c.key: c.type for c in table.schema.columns}
     held = {}
     for line in table.rows:
-        held[tuple(_norm(table.cell(line, k)) for k in keys)] = line
+        held[tuple(_norm(table.cell(line, k), kinds.get(k, "")) for k in keys)] = line
     out = []
     for row in rows:
-        line = held.get(tuple(_norm(row[k]) for k in keys))
-        if line is None or any(column not in table.columns or _norm(table.cell(line, column)) != _norm(value)
+        line = held.get(tuple(_norm(row[k], kinds.get(k, "")) for k in keys))
+        if line is None or any(column not in table.columns
+                               or _norm(table.cell(line, column), kinds.get(column, "")) != _norm(value, kinds.get(column, ""))
                                for column, value in row.items()):
             out.append(row)
     return out

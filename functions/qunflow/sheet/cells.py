@@ -83,8 +83,20 @@ def storable(text: str) -> str:
 
 
 def storable_value(value: Any) -> Any:
-    """A cell value as a writer may put it in a workbook: text made storable, anything else as it is."""
+    """A cell value as the Sheets API takes it (RAW, JSON): text made storable, a date or datetime as its serial
+    number (`to_serial`; the column's date number format shows it as a date), anything else as it is."""
+    if isinstance(value, date):
+        return to_serial(value)
     return storable(value) if isinstance(value, str) else value
+
+
+def to_serial(value: date) -> int | float:
+    """A date cell's number, as Excel and Google Sheets count: days since 1899-12-30, the time of day as the
+    fraction, to the second (wall time: any zone is dropped, the caller chose it)."""
+    if not isinstance(value, datetime):
+        return (value - SHEETS_EPOCH.date()).days
+    delta = value.replace(tzinfo=None, microsecond=0) - SHEETS_EPOCH
+    return delta.days + delta.seconds / 86400 if delta.seconds else delta.days
 
 
 Spot = tuple[str, int, int, str]   # tab title, 0-based row and column in the raw rows, the text as it was read
@@ -237,7 +249,7 @@ def parse_bool(raw: Any) -> bool:
 def _from_serial(value: float) -> datetime:
     if not 1 <= value < 2958466:  # 1899-12-31 .. 9999-12-31, as Sheets and Excel count
         raise CellError("bad_date")
-    return SHEETS_EPOCH + timedelta(days=value)
+    return SHEETS_EPOCH + timedelta(seconds=round(value * 86400))   # to the second: 10:05 stays 10:05, not 10:04:59.999
 
 
 def _make_date(y: int, m: int, d: int) -> date:

@@ -18,7 +18,14 @@ def schema_reference() -> str:
              "Headers are recognised in English (the key) or zh-CN, in any order; `*` marks what qunflow writes.",
              "A value is written in the workbook's language (a zh-CN workbook gets the 中文 of `values`, 是/否 for "
              "yes/no) and read in either. `look` is how the column shows: its width in characters, `wrap`, and a "
-             "number format (`%`, `¥`, dates); every tab has a filter on its header row.\n"]
+             "number format (`%`, `¥`, dates); every tab has a filter on its header row.",
+             "A `date` or `datetime` value qunflow writes is a real date cell: a serial number (days since 1899-12-30, "
+             "the time as the fraction, kept to the second) shown as `yyyy-mm-dd hh:mm` or `yyyy-mm-dd`, in the "
+             "wall time of its row's group (Groups timezone), else of the workbook (Settings timezone), the zone a "
+             "time without an offset is read in. Dates typed as text, as older workbooks hold them, are read the "
+             "same and matched as the same key. An operator's column (Events `at`) keeps a time that came with an "
+             "offset as ISO text with it, and the Settings `value` column is text, so `last_tick` stays ISO text "
+             "with its UTC offset.\n"]
     for schema in load_schemas().values():
         parts.append(f"## {schema.titles['en']} / {schema.titles['zh-CN']}\n")
         parts.append("| key | 中文 | type | required | default | values | look | help |")

@@ -8,6 +8,8 @@ All of it comes from the schema YAML, so a column added there is translated with
 - a column with `values` (an enum, or the Settings tab's `key` column, whose values are the known settings) is
   written as the label of the workbook's language;
 - a `bool` column as 是/否 (yes/no in English);
+- a `date` / `datetime` column as a naive date / datetime on the row's wall clock (`date_cell`), which the stores
+  write as a real date cell;
 - a column marked `say: reason` (SendLog's outcome) holds a reason qunflow composed in English: it is said in
   the workbook's language through the `reason_*` keys of `sheet.i18n` (`say_reason`). So do Problems' `reason`
   parameters (`ProblemSink.add`).
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
-from .cells import CellError, fold, parse_bool
+from .cells import CellError, fold, is_blank, parse_bool, parse_datetime
 from .changes import to_cell
 from .i18n import MESSAGES
 from .schema import Column
@@ -54,10 +57,12 @@ def yes_no(lang: str) -> tuple[str, str]:
     return YES_NO.get(lang, YES_NO["en"])
 
 
-def cell_value(column: Column | None, value: Any, lang: str) -> str | int | float | bool:
+def cell_value(column: Column | None, value: Any, lang: str, tz: tzinfo | None = None) -> Any:
     """`value` as written into a cell of `column` in a workbook in `lang` (always RAW): see the module's doc."""
     if column is None or value is None:
         return to_cell(value)
+    if column.type in ("date", "datetime"):
+        return date_cell(column.type, value, tz)
     if column.values:
         return to_cell(label(column, value, lang))
     if column.type == "bool":
@@ -69,6 +74,33 @@ def cell_value(column: Column | None, value: Any, lang: str) -> str | int | floa
     if column.say == "reason" and isinstance(value, str):
         return say_reason(value, lang)
     return to_cell(value)
+
+
+def date_cell(kind: str, value: Any, tz: tzinfo | None) -> Any:
+    """A value for a `date` or `datetime` column as a date cell: a naive `date` / `datetime` on the workbook's wall
+    clock, which each store writes as a real date cell (a serial number with a date number format).
+
+    A naive datetime is already wall time (SendLog rows are in the group's zone, welcomed_at in the member's); an
+    aware one is shown in `tz` (its group's zone, else the workbook's: stores.writeplan.workbook_zones), or kept as
+    ISO text with its offset when there is no `tz` (an operator's column). Seconds are kept, microseconds dropped.
+    ISO text (a change kept as JSON, an old row) is read the same way; anything else is written as it is."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = parse_datetime(value)
+        except CellError:
+            return to_cell(value)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if not isinstance(value, datetime):
+        return to_cell(value)
+    if value.tzinfo is not None:
+        if tz is None:
+            return to_cell(value)           # no zone to show it in: ISO text with its offset, nothing shifted
+        value = value.astimezone(tz).replace(tzinfo=None)
+    value = value.replace(microsecond=0)
+    return value.date() if kind == "date" else value
 
 
 # --- reasons ---------------------------------------------------------------------------------------------------

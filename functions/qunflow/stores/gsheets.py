@@ -4,7 +4,9 @@
   fetch. Tab titles are remembered; only when a title is unknown (the first run, or
   after staff renamed a tab) is the sheet's tab list fetched once.
 - Write: one `values.batchUpdate` (RAW) for every cell, replaced tab and header, plus
-  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog).
+  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog). A date or datetime
+  goes as its serial number (`sheet.cells.storable_value`): the column's date format, set when the tab is made
+  (`qunflow init`), shows it as a date, and the read's SERIAL_NUMBER gives the same number back.
   Rare extras, each documented: creating a missing tab, and growing a grid that is full.
 - Every call has a timeout and bounded retries with jitter (429, 5xx, network).
 - `QUNFLOW_SHEETS_API=http://127.0.0.1:9000` sends every request there, without credentials.
@@ -236,13 +238,14 @@ class GoogleSheetsStore:
 
         The tick writes every send's SendLog row (`pending`) before posting anything: the cloud's
         write-ahead log. The final statuses then overwrite these rows in the one batch write."""
-        table = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables[tab]
-        from .writeplan import _TabPlan
+        tables = locate(snapshot.raw, load_schemas(), ProblemSink(lang), snapshot.grid_rows).tables
+        table = tables[tab]
+        from .writeplan import _TabPlan, workbook_zones
         if table.unreadable:
             raise SheetAccessError(f"qunflow cannot read the header of the {table.title} tab, so it cannot log "
                                    "sends there before posting them: nothing was sent. Fix the tab (qunflow "
                                    "validate says how).")
-        t = _TabPlan(table, lang, WritePlan())
+        t = _TabPlan(table, lang, WritePlan(), workbook_zones(tables))
         lines = [[storable_value(v) for v in t.line(r)] for r in rows]
         reply = self._call("write", lambda: self.http.values_append(
             self.spreadsheet_id, f"{quote_title(table.title)}!A{t.header_row}",

@@ -12,10 +12,10 @@ An empty tab gets its header in row 1; only a tab that is not there at all is cr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
 from typing import Any
 
-from ..sheet.cells import fold, is_blank, parse_id
+from ..sheet.cells import CellError, fold, is_blank, parse_datetime, parse_id, parse_timezone
 from ..sheet.changes import Changes, Row, to_cell
 from ..sheet.schema import TabSchema
 from ..sheet.tables import RawWorkbook, Table
@@ -65,25 +65,73 @@ def _norm_key(value: Any) -> str:
     return fold(to_cell(value))
 
 
+def _key_part(column: Any, value: Any) -> Any:
+    """One key value as compared: either language's form (上次运行 / last_tick) is one key, and a date key is one
+    day whether the cell holds ISO text (an old row), a date cell (openpyxl/calamine: a datetime) or a serial
+    number (Google)."""
+    value = canonical(column, value)
+    if column.type in ("date", "datetime") and not is_blank(value):
+        try:
+            parsed = parse_datetime(value)
+        except CellError:
+            return value
+        return parsed.date() if column.type == "date" else parsed.replace(tzinfo=None, microsecond=0)
+    return value
+
+
 def _key_of(table: Table, row: list[Any]) -> tuple[str, ...] | None:
     """The row's key; None when its first key column is blank. A later key column may be blank (a Members row
-    written before memberships, with no group): it is then matched as empty. Values in either language
-    (上次运行 / last_tick) are one key."""
-    values = [canonical(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
+    written before memberships, with no group): it is then matched as empty."""
+    values = [_key_part(table.schema.column(key), table.cell(row, key)) for key in table.schema.key_columns]
     if is_blank(values[0]):
         return None
     return tuple("" if is_blank(v) else _norm_key(v) for v in values)
 
 
-def _fold_key(values: tuple[Any, ...]) -> tuple[str, ...]:
-    return tuple(_norm_key(v) for v in values)
+def _fold_key(values: tuple[Any, ...], schema: TabSchema | None = None) -> tuple[str, ...]:
+    columns = [schema.column(k) for k in schema.key_columns] if schema is not None else []
+    return tuple(_norm_key(_key_part(columns[i], v) if i < len(columns) else v) for i, v in enumerate(values))
+
+
+def _zone(raw: Any, fallback: tzinfo | None) -> tzinfo | None:
+    try:
+        return parse_timezone(raw)
+    except CellError:
+        return fallback
+
+
+def workbook_zones(tables: dict[str, Table]) -> tuple[tzinfo, dict[str, tzinfo]]:
+    """The workbook's time zone (Settings timezone, else its default) and each group's own (Groups timezone): an
+    aware datetime is written as wall time in its row's group's zone, else the workbook's, the zones in which a
+    naive time is read back (engine.ledger.from_sendlog, the members' and coupons' times)."""
+    from ..sheet.schema import load_schemas
+    default = next((s.default for s in load_schemas()["settings"].settings if s.key == "timezone"), "Asia/Shanghai")
+    zone = parse_timezone(default)
+    table = tables.get("settings")
+    if table is not None and not table.missing and not table.unreadable:
+        for row in table.rows:
+            if canonical(table.schema.column("key"), table.cell(row, "key")) == "timezone":
+                zone = _zone(table.cell(row, "value"), zone)
+    groups: dict[str, tzinfo] = {}
+    table = tables.get("groups")
+    if table is not None and not table.missing and not table.unreadable and "timezone" in table.columns:
+        for row in table.rows:
+            group, own = table.cell(row, "group_id"), _zone(table.cell(row, "timezone"), None)
+            if not is_blank(group) and own is not None:
+                try:
+                    groups[fold(parse_id(group))] = own
+                except ValueError:
+                    continue
+    return zone, groups
 
 
 class _TabPlan:
     """The layout of one tab while a plan is built: its columns, and rows by key."""
 
-    def __init__(self, table: Table, lang: str, plan: WritePlan):
-        self.table, self.plan, self.lang = table, plan, lang
+    def __init__(self, table: Table, lang: str, plan: WritePlan,
+                 zones: tuple[tzinfo | None, dict[str, tzinfo]] = (None, {})):
+        self.table, self.plan, self.lang, self.zones = table, plan, lang, zones
+        self.group_at: dict[int, Any] = {}        # sheet row -> its group_id: its times are in that group's zone
         self.schema_columns = {c.key: c for c in table.schema.columns}
         self.frozen = table.unreadable             # never written: not a cell, not a header, not a row
         self.columns = {} if self.frozen else dict(table.columns)
@@ -111,6 +159,8 @@ class _TabPlan:
         self.rows_by_first: dict[str, int] = {}     # a key given by its first column only: the first such row
         for index, row in enumerate(table.rows):
             key = _key_of(table, row)
+            if "group_id" in self.columns:
+                self.group_at[table.sheet_row(index)] = table.cell(row, "group_id")
             if key is not None:
                 self.rows_by_key.setdefault(key, table.sheet_row(index))
                 self.rows_by_first.setdefault(key[0], table.sheet_row(index))
@@ -128,35 +178,47 @@ class _TabPlan:
         out: list[Any] = [""] * width
         for key, value in row.items():
             if key in self.columns:
-                out[self.columns[key]] = self.cell(key, value)
+                out[self.columns[key]] = self.cell(key, value, row.get("group_id"))
         return out
 
     def set_cell(self, sheet_row: int, column: str, value: Any) -> None:
         if column in self.columns and not self.frozen:
             self.plan.writes.append(RangeWrite(self.table.title, sheet_row, self.columns[column] + 1,
-                                               [[self.cell(column, value)]]))
+                                               [[self.cell(column, value, self.group_at.get(sheet_row))]]))
 
-    def cell(self, column: str, value: Any) -> Any:
-        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook)."""
-        return cell_value(self.schema_columns.get(column), value, self.lang)
+    def cell(self, column: str, value: Any, group: Any = None) -> Any:
+        """The value in the workbook's language (sheet.vocabulary: 已核销 for redeemed in a zh-CN workbook); a time
+        qunflow writes in its group's zone, else the workbook's (`workbook_zones`)."""
+        zone, groups = self.zones
+        if not is_blank(group) and groups:
+            try:
+                zone = groups.get(fold(parse_id(group)), zone)
+            except ValueError:
+                pass
+        spec = self.schema_columns.get(column)
+        if spec is not None and not (spec.written or self.table.schema.written):
+            zone = None        # an operator's column (Events at): a time with an offset is kept with it, as text
+        return cell_value(spec, value, self.lang, zone)
 
 
 def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WritePlan:
     plan = WritePlan()
     tabs: dict[str, _TabPlan] = {}
+    zones = workbook_zones(tables)
 
     def tab(key: str) -> _TabPlan:
         if key not in tabs:
-            tabs[key] = _TabPlan(tables[key], lang, plan)
+            tabs[key] = _TabPlan(tables[key], lang, plan, zones)
         return tabs[key]
 
     for change in changes.cells:
         t = tab(change.tab)
         if t.frozen:
             continue
-        row = t.rows_by_key.get(_fold_key(change.key))
+        key = _fold_key(change.key, t.table.schema)
+        row = t.rows_by_key.get(key)
         if row is None and len(change.key) < len(t.table.schema.key_columns):
-            row = t.rows_by_first.get(_fold_key(change.key)[0])
+            row = t.rows_by_first.get(key[0])
         if row is None:
             plan.skipped.append(f"{t.table.title}: {'/'.join(change.key)} no longer exists")
             continue
@@ -167,8 +229,8 @@ def plan_writes(tables: dict[str, Table], changes: Changes, lang: str) -> WriteP
             continue
         fresh = []
         for row in rows:
-            at = t.rows_by_key.get(_fold_key(tuple(canonical(t.table.schema.column(k), row.get(k))
-                                                   for k in t.table.schema.key_columns)))
+            at = t.rows_by_key.get(_fold_key(tuple(row.get(k) for k in t.table.schema.key_columns),
+                                             t.table.schema))
             if at is None:
                 fresh.append(row)
             else:

@@ -27,13 +27,16 @@ import secrets
 import stat
 import time as _time
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 import python_calamine
+from openpyxl.styles.numbers import is_date_format
 
 from ..sheet.cells import storable
 from ..sheet.changes import Changes
+from ..sheet.layout import NUMBER_FORMATS
 from .lease import LeaseBusy, file_lease
 from ..sheet.problems import ProblemSink
 from ..sheet.schema import load_schemas, tabs_to_read
@@ -344,9 +347,14 @@ def _put(sheet: Any, row: int, col: int, value: Any) -> None:
         return
     if isinstance(value, str):
         value = escaped_text(value).replace("\r", "_x000D_")   # never unsavable; a bare \r would read back as \n
+    code = cell.number_format          # before the value: openpyxl gives a datetime its own format
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
+    elif isinstance(value, date):          # a date cell (sheet.vocabulary.date_cell), shown as its column's type
+        kind = "datetime" if isinstance(value, datetime) else "date"
+        if not (is_date_format(code) and ("h" in code.lower()) == (kind == "datetime")):
+            cell.number_format = NUMBER_FORMATS[kind][0]
 
 
 def _last_row(sheet: Any) -> int:

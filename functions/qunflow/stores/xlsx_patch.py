@@ -1,21 +1,21 @@
 """The surgical local writer: a WritePlan applied to an .xlsx by patching only the changed worksheets' XML.
 
-- Every zip member but the changed worksheets is copied byte for byte, compressed bytes included (styles,
+- Every zip member but the changed worksheets (and styles.xml when a date style is added) is copied byte for byte, compressed bytes included (styles,
   shared strings, notes, validations, charts, drawings, docProps, the other tabs). Inside a changed worksheet
   only the rows it writes are re-encoded; every other row (with the cached `<v>` of its formulas) and all
   around sheetData (columns, merged cells, validations, conditional formats, hyperlinks) stay as bytes.
 - Cells are RAW. Text is an inline string (`t="inlineStr"`), never a formula, so sharedStrings.xml is not
   touched (appending to it would rewrite the whole table, the other tabs' text included; Excel turns inline
-  strings into shared ones on its next save). Numbers are `<v>`, booleans `t="b"`, and dates and times are
-  ISO text, as qunflow writes them everywhere (`to_cell`; python-calamine reads them back unchanged). Blank
+  strings into shared ones on its next save). Numbers are `<v>`, booleans `t="b"`, and a date or datetime is a real
+  date cell: a serial `<v>` with a date style (`stores.xlsx_styles`; `sheet.vocabulary.date_cell`). Blank
   clears the cell. An overwritten cell keeps its style `s=`; a new cell takes its row's or column's style.
 - Characters XML 1.0 forbids become U+FFFD (the last line of defence: the file always opens), `\\r` becomes
   `&#13;` and a literal `_xHHHH_` is escaped as Excel does (`_x005F_`), so text reads back as written (Excel,
   LibreOffice and calamine decode `_xHHHH_`; openpyxl leaves an inline string's escapes as they are).
 - A formula overwritten by a value makes xl/calcChain.xml stale (Excel would "repair" the file): it is dropped
   with its relationship and content type, and Excel rebuilds it.
-- Rows and cells stay in order; `<dimension ref>` grows to cover what is written.
-- Time and memory follow the changed worksheets only: they stream through in chunks of a MiB.
+- Rows and cells stay in order; `<dimension ref>` grows to cover what is written. Time and memory follow the
+  changed worksheets only: they stream through in chunks of a MiB.
 
 Not handled (PatchUnsupported; XlsxStore then writes with openpyxl): writing into an array formula or a data
 table, overwriting the anchor of a shared formula, a tab without a worksheet part, rows out of order, ZIP64.
@@ -31,6 +31,7 @@ from ..sheet.changes import to_cell
 from ..sheet.tables import RawWorkbook
 from .writeplan import WritePlan
 from .xlsx_parts import Package, PackageWriter, PatchUnsupported, deflate, rels_name, without_part
+from .xlsx_styles import DateStyles, date_styles, kind_of, serial
 
 Cells = dict[str, dict[int, dict[int, Any]]]     # tab title -> sheet row -> column -> value (1-based)
 FLUSH = 1 << 18
@@ -87,13 +88,16 @@ def patch_xlsx(src: BinaryIO, dst: BinaryIO, cells: Cells, level: int = LEVEL, l
         if rows:
             targets[parts[title]] = rows
     new, dropped = {}, False
+    styles = date_styles(package, targets)
     try:
         linked = {parts[title]: kept for title, kept in (links or {}).items() if title in parts}
         for name, rows in targets.items():
-            sheet = _Sheet(rows)
+            sheet = _Sheet(rows, styles)
             stream = sheet.patch(package.chunks(name))
             new[name] = deflate(with_links(stream, linked[name]) if name in linked else stream, level)
             dropped |= sheet.formula_dropped
+        if styles is not None and styles.changed:   # styles.xml gained a date style
+            new[styles.name] = deflate([styles.xml])
         chain = package.calc_chain() if dropped else None
         if chain is not None:
             rid, chain_part = chain
@@ -151,8 +155,10 @@ def text_xml(text: str) -> bytes:
 
 def cell_xml(p: bytes, ref: str, style: bytes | None, value: Any) -> bytes | None:
     """One `<c>`, RAW; None for a blank cell without a style (no element at all)."""
-    if not isinstance(value, (str, bool, int, float)):
-        value = to_cell(value)         # dates and times as ISO text, Decimal as a number: as everywhere else
+    if kind_of(value):
+        value = serial(value)          # a date cell: its style (the caller's) shows it as a date
+    elif not isinstance(value, (str, bool, int, float)):
+        value = to_cell(value)         # times as ISO text, Decimal as a number: as everywhere else
     head = b"<" + p + b"c r=\"" + ref.encode("ascii") + b"\"" + (b" s=\"" + style + b"\"" if style else b"")
     if isinstance(value, bool):
         return head + b" t=\"b\"><" + p + b"v>" + (b"1" if value else b"0") + b"</" + p + b"v></" + p + b"c>"
@@ -209,8 +215,8 @@ def _ranges(text: bytes) -> tuple[int, int, int, int] | None:
 class _Sheet:
     """One worksheet part streamed through with its cells written."""
 
-    def __init__(self, rows: dict[int, dict[int, Any]]):
-        self.rows, self.order, self.next = rows, sorted(rows), 0
+    def __init__(self, rows: dict[int, dict[int, Any]], dates: DateStyles | None = None):
+        self.rows, self.order, self.next, self.dates = rows, sorted(rows), 0, dates
         self.formula_dropped = False
         self.arrays: set[tuple[int, int, int, int]] = set()
         self.columns: list[tuple[int, int, bytes]] = []        # min, max, style of <col> elements
@@ -314,7 +320,7 @@ class _Sheet:
         while self.next < len(self.order) and (before is None or self.order[self.next] < before):
             number = self.order[self.next]
             self.next += 1
-            cells = [cell_xml(pat.p, f"{column_letters(c)}{number}", self._style(None, c), v)
+            cells = [cell_xml(pat.p, f"{column_letters(c)}{number}", self._dated(self._style(None, c), v), v)
                      for c, v in sorted(self.rows[number].items()) if v not in ("", None)]
             body = b"".join(c for c in cells if c)
             if body:
@@ -327,6 +333,8 @@ class _Sheet:
             return row_attrs[b"s"]
         return next((style for lo, hi, style in self.columns if lo <= col <= hi), None)
 
+    def _dated(self, style: bytes | None, value: Any) -> bytes | None:
+        return self.dates.style(style, value) if self.dates is not None and kind_of(value) else style
     def _rewrite(self, pat: _Patterns, row: bytes, number: int, writes: dict[int, Any]) -> bytes:
         m = pat.item.match(row)
         attrs = m.group("attrs") or b""
@@ -367,7 +375,7 @@ class _Sheet:
             if any(r1 <= number <= r2 and c1 <= col <= c2 for r1, c1, r2, c2 in self.arrays):
                 raise PatchUnsupported(f"row {number}: the cell is part of an array formula")
             style = styles[col] if col in cells else self._style(row_attrs, col)
-            new = cell_xml(pat.p, f"{column_letters(col)}{number}", style, value)
+            new = cell_xml(pat.p, f"{column_letters(col)}{number}", self._dated(style, value), value)
             if new is None:
                 cells.pop(col, None)
             else:

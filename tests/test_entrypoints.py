@@ -64,7 +64,7 @@ def world(monkeypatch):
     # with its secret (the emulator refuses a signature it was given no secret to check)
     with FakeSheetsServer() as sheets, Emulator([dataclasses.replace(DING, secret=SIGN)], strict=False) as emulator:
         sheets.create_spreadsheet(SHEET, make_raw(copy.deepcopy(shop(due))))
-        for name in ("QUNFLOW_LEASE_BUCKET", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
+        for name in ("QUNFLOW_STATE", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("QUNFLOW_SOURCE", f"gsheets:{SHEET}")
         monkeypatch.setenv("QUNFLOW_SHEETS_API", sheets.base_url)
@@ -213,7 +213,7 @@ def test_a_sop_tab_without_its_schedule_column_logs_an_error_that_names_it(monke
     raw["SOP"][0] = ["when" if h == "schedule" else h for h in raw["SOP"][0]]  # an operator renamed the column
     with FakeSheetsServer() as sheets, Emulator([dataclasses.replace(DING, secret=SIGN)], strict=False) as emulator:
         sheets.create_spreadsheet(SHEET, raw)
-        for name in ("QUNFLOW_LEASE_BUCKET", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
+        for name in ("QUNFLOW_STATE", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("QUNFLOW_SOURCE", f"gsheets:{SHEET}")
         monkeypatch.setenv("QUNFLOW_SHEETS_API", sheets.base_url)

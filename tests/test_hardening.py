@@ -106,7 +106,6 @@ def test_a_job_that_fails_logs_its_type_and_stack_masked_and_an_error_without_on
     import qunflow.jobs.tick as tick_job
     monkeypatch.setenv("QUNFLOW_SOURCE", str(tmp_path / "shop.xlsx"))
     monkeypatch.delenv("QUNFLOW_STATE", raising=False)
-    monkeypatch.delenv("QUNFLOW_LEASE_BUCKET", raising=False)
 
     def broken(*args, **kwargs):
         raise ConnectionError(f"could not post to {HOOK}")

@@ -29,7 +29,7 @@ def test_the_daily_job_rolls_up_and_posts_the_report_once(monkeypatch):
     yesterday = (now.astimezone(timezone(timedelta(hours=8))) - timedelta(days=1)).date()
     with FakeSheetsServer() as sheets, Emulator(strict=False) as emulator:
         sheets.create_spreadsheet("METRICS", make_raw(SHOP))
-        for name in ("QUNFLOW_LEASE_BUCKET", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
+        for name in ("QUNFLOW_STATE", "QUNFLOW_SERVICE_ACCOUNT_FILE", "QUNFLOW_SECRETS_DIR"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("QUNFLOW_SOURCE", "gsheets:METRICS")
         monkeypatch.setenv("QUNFLOW_SHEETS_API", sheets.base_url)

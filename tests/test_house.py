@@ -23,12 +23,14 @@ WALLS: dict[str, set[str]] = {
     "engine": {"sheet", "sop", "members", "clock", "delivery.message", "delivery.masking"},
     "metrics": {"sheet", "engine", "clock"},
     "delivery": {"clock"},
+    "events": {"clock"},                         # platform receivers: verify and map, pure
     "state": {"clock"},                          # qunflow's memory: plain records, any room may use it
     "stores": {"sheet", "state", "clock"},        # state: the cloud lease is a state record
     "emulator": set(),
-    "jobs": {"sheet", "sop", "members", "engine", "metrics", "delivery", "stores", "state", "emulator", "clock"},
+    "jobs": {"sheet", "sop", "members", "engine", "metrics", "delivery", "events", "stores", "state", "emulator",
+             "clock"},
     "cli": {"jobs", "stores", "state", "emulator", "clock"},
-    "main": {"jobs", "stores", "state", "clock"},        # functions/main.py, the Cloud Functions entry points
+    "main": {"jobs", "events", "stores", "state", "clock"},        # functions/main.py, the Cloud Functions entry points
     "clock": set(),
     "": {"cli"},                                # qunflow/__init__.py and __main__.py
 }

@@ -46,6 +46,7 @@ class CustomerSend:
     window: float                      # seconds the owner has to confirm
     attachments: tuple = ()            # WeCom attachment objects ({msgtype: image|link|miniprogram, ...})
     group_id: str = ""
+    covers: tuple = ()                 # the ledger ids this send accounts for (member-relative batches); () = itself
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Task:
     text: str
     attachments: tuple
     chats: dict[str, str] = field(default_factory=dict)      # chat_id -> send_id
+    covers: dict[str, list] = field(default_factory=dict)    # send_id -> the ledger ids it accounts for
 
     def body(self) -> dict:
         body: dict[str, Any] = {"chat_type": "group", "sender": self.owner, "chat_id_list": list(self.chats),
@@ -75,6 +77,11 @@ class Result:
     reason: str = ""
     msgid: str = ""
     group_id: str = ""
+    covers: tuple = ()                 # the ledger ids (the send id itself when empty)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.covers) or [self.send_id]
 
 
 class TaskRefused(ValueError):
@@ -107,7 +114,7 @@ def plan_tasks(sends: Iterable[CustomerSend]) -> tuple[list[Task], list[Result]]
     for s in sends:
         why = check(s)
         if why:
-            refused.append(Result(s.send_id, FAILED, reason=why, group_id=s.group_id))
+            refused.append(Result(s.send_id, FAILED, reason=why, group_id=s.group_id, covers=tuple(s.covers)))
             continue
         key = (s.owner, s.slot, s.text, json.dumps(list(s.attachments), sort_keys=True, ensure_ascii=False))
         chunks = tasks.setdefault(key, [])
@@ -116,18 +123,25 @@ def plan_tasks(sends: Iterable[CustomerSend]) -> tuple[list[Task], list[Result]]
         if s.chat_id in chunks[-1].chats:     # one group twice in one slot (two rules, one text): one task each
             chunks.append(Task(s.owner, s.slot, s.window, s.text, tuple(s.attachments)))
         chunks[-1].chats[s.chat_id] = s.send_id
+        chunks[-1].covers[s.send_id] = list(s.covers) or [s.send_id]
         chunks[-1].window = min(chunks[-1].window, s.window)
     return [t for chunk in tasks.values() for t in chunk], refused
 
 
 class TaskSender:
     def __init__(self, api: Any, state: Any, clock: Callable[[], float], *, remind_after: float = 2 * 3600.0,
-                 page: int = PAGE, groups: dict[str, str] | None = None):
-        """`groups`: chat_id -> group id, to name the group in each result."""
-        self.api, self.state, self.clock = api, state, clock
+                 page: int = PAGE, groups: dict[str, str] | None = None, app: str = ""):
+        """`groups`: chat_id -> group id, to name the group in each result. `app`: a name for the app whose tasks
+        these are (its records carry it; another app's tasks are not polled with this one's token)."""
+        self.api, self.state, self.clock, self.app = api, state, clock, app
         self.remind_after, self.page = float(remind_after), int(page)
         self.groups = groups or {}
         self.calls: list[str] = []
+
+    def _result(self, record_or_task: Any, chat: str, send_id: str, status: str, at: float | None, reason: str = "",
+                msgid: str = "") -> Result:
+        covers = (record_or_task.covers if isinstance(record_or_task, Task) else record_or_task.get("covers", {}))
+        return Result(send_id, status, at, reason, msgid, self.groups.get(chat, ""), tuple(covers.get(send_id, ())))
 
     def _post(self, name: str, body: dict) -> dict:
         self.calls.append(name)
@@ -140,22 +154,23 @@ class TaskSender:
         try:
             reply = self._post("add_msg_template", task.body())
         except UntrustedIP as exc:
-            return [Result(sid, FAILED, now, exc.advice(), group_id=self.groups.get(c, "")) for c, sid in task.chats.items()]
+            return [self._result(task, c, sid, FAILED, now, exc.advice()) for c, sid in task.chats.items()]
         except WeComError as exc:
             status = QUOTA if exc.errcode == QUOTA_CODE else FAILED
             reason = ("WeCom refused the task: the groups have used their mass-message quota" if status == QUOTA
                       else f"WeCom refused the task (errcode {exc.errcode}): {exc.errmsg}")
-            return [Result(sid, status, now, reason, group_id=self.groups.get(c, "")) for c, sid in task.chats.items()]
+            return [self._result(task, c, sid, status, now, reason) for c, sid in task.chats.items()]
         msgid = str(reply.get("msgid") or "")
         failed = {str(f) for f in (reply.get("fail_list") or []) if isinstance(f, str)}
         chats = {c: sid for c, sid in task.chats.items() if c not in failed}
-        results = [Result(sid, FAILED, now, "WeCom did not take this group into the task (fail_list)", msgid,
-                          self.groups.get(c, "")) for c, sid in task.chats.items() if c in failed]
+        results = [self._result(task, c, sid, FAILED, now, "WeCom did not take this group into the task (fail_list)", msgid)
+                   for c, sid in task.chats.items() if c in failed]
         if msgid and chats:
-            record = {"msgid": msgid, "owner": task.owner, "chats": chats, "created": now, "slot": task.slot,
+            record = {"msgid": msgid, "app": self.app, "owner": task.owner, "chats": chats, "created": now, "slot": task.slot,
+                      "covers": {sid: task.covers.get(sid, [sid]) for sid in chats.values()},
                       "deadline": max(now, task.slot) + task.window, "reminds": [], "open": True, "results": {}}
             self._save(record)
-        results += [Result(sid, AWAITING, now, "", msgid, self.groups.get(c, "")) for c, sid in chats.items()]
+        results += [self._result(task, c, sid, AWAITING, now, "", msgid) for c, sid in chats.items()]
         return results
 
     def _save(self, record: dict) -> None:
@@ -165,7 +180,7 @@ class TaskSender:
         return [json.loads(v) for v in self.state.cached_under(PREFIX, self.clock()).values()]
 
     def open_tasks(self) -> list[dict]:
-        return [r for r in self.records() if r.get("open")]
+        return [r for r in self.records() if r.get("open") and r.get("app", "") == self.app]
 
     # ---- polling
 
@@ -186,8 +201,8 @@ class TaskSender:
                 results += self._poll_one(record)
             except WeComError as exc:     # this task is asked again next tick; the others go on
                 reason = exc.advice() if isinstance(exc, UntrustedIP) else f"WeCom (errcode {exc.errcode}): {exc.errmsg}"
-                results += [Result(sid, AWAITING, self.clock(), f"could not ask WeCom: {reason}", record["msgid"],
-                                   self.groups.get(c, "")) for c, sid in record["chats"].items()]
+                results += [self._result(record, c, sid, AWAITING, self.clock(), f"could not ask WeCom: {reason}",
+                                         record["msgid"]) for c, sid in record["chats"].items()]
         return results
 
     def _poll_one(self, record: dict) -> list[Result]:
@@ -201,7 +216,7 @@ class TaskSender:
             record["open"], record["cancelled"] = False, now
             self._save(record)
             reason = "the owner did not confirm within the window; the task was cancelled"
-            return [Result(sid, NOT_SENT, now, reason, msgid, self.groups.get(c, "")) for c, sid in record["chats"].items()]
+            return [self._result(record, c, sid, NOT_SENT, now, reason, msgid) for c, sid in record["chats"].items()]
         last = max([record["created"]] + record["reminds"])
         recent = [t for t in record["reminds"] if now - t < REMIND_WINDOW]
         if now - last >= self.remind_after and len(recent) < REMINDS:
@@ -212,7 +227,7 @@ class TaskSender:
                 record.setdefault("remind_refused", []).append([now, exc.errcode])
             self._save(record)
         waited = f"waiting for the owner {owner} to confirm in WeCom ({len(record['reminds'])} reminder(s))"
-        return [Result(sid, AWAITING, now, waited, msgid, self.groups.get(c, "")) for c, sid in record["chats"].items()]
+        return [self._result(record, c, sid, AWAITING, now, waited, msgid) for c, sid in record["chats"].items()]
 
     def _close_sent(self, record: dict) -> list[Result]:
         msgid, now = record["msgid"], self.clock()
@@ -222,13 +237,13 @@ class TaskSender:
         for chat, sid in record["chats"].items():
             row = by_chat.get(chat)
             status = int(row.get("status") or 0) if row else 0
-            group = self.groups.get(chat, "")
             if status == 1:
-                out.append(Result(sid, SENT, float(row.get("send_time") or now), "", msgid, group))
+                out.append(self._result(record, chat, sid, SENT, float(row.get("send_time") or now), "", msgid))
             elif status == 3:
-                out.append(Result(sid, QUOTA, now, "the group had used its mass-message quota", msgid, group))
+                out.append(self._result(record, chat, sid, QUOTA, now, "the group had used its mass-message quota", msgid))
             else:
-                out.append(Result(sid, NOT_SENT, now, "the owner sent the task, but not to this group", msgid, group))
+                out.append(self._result(record, chat, sid, NOT_SENT, now, "the owner sent the task, but not to this group",
+                                        msgid))
             record["results"][chat] = out[-1].status
         record["open"] = False
         self._save(record)

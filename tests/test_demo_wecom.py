@@ -4,10 +4,9 @@ of each send; reminders and cancellations as specified; no group over its quota 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
-from click.testing import CliRunner
 
 from qunflow.jobs.demo_wecom import run_wecom_demo
 from qunflow.sheet.load import load_workbook

@@ -131,7 +131,11 @@ def poll(wb: Any, deps: Any, sink: Any, now: datetime) -> int:
         sender = _sender(wb, deps, reference)
         if isinstance(sender, str) or not sender.open_tasks():
             continue
-        for r in sender.poll():
+        results = sender.poll()
+        known = deps.state.get_sends([i for r in results for i in r.ids])
+        for r in results:
+            if all(i in known and (known[i].status, known[i].reason) == (r.status, r.reason) for i in r.ids):
+                continue      # still waiting, nothing new to say: no write (the SendLog stays as it is)
             sent_at = datetime.fromtimestamp(r.at, timezone.utc) if r.status == "sent" and r.at else None
             try:
                 deps.state.settle(r.ids, r.status, at=now, attempts=1, sent_at=sent_at, reason=r.reason)

@@ -200,3 +200,31 @@ def test_qunflow_demo_wecom_customer_prints_each_group_and_the_owners(tmp_path):
     assert "K01: sent" in result.output and "owners: confirmed" in result.output
     assert "differ from what the groups received: 0" in result.output
     assert (tmp_path / "qunflow-wecom-demo.xlsx").is_file()
+
+
+def test_a_rule_s_catch_up_is_its_confirmation_window(tmp_path):
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from qunflow.clock import VirtualClock
+    from qunflow.delivery.secrets import SecretResolver
+    from qunflow.jobs.demo_wecom import CORP, GROUPS, SECRET_NAME, _store
+    from qunflow.jobs.tick import TickDeps, run_tick
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)           # 20:00 in Beijing
+    clock = VirtualClock(start)
+    sop = [{"rule_id": "Q09", "groups": "K03", "schedule": "每天 20:00", "content": "今晚上新", "catch_up": "3h"}]
+    with Emulator(clock=clock) as emu:
+        emu.wecom_api.add_app(CORP, SECRET)
+        requests.post(f"{emu.base_url}/_emulator/wecom/customer_groups",
+                      json=[{"chat_id": g["chat_id"], "owner": g["owner"]} for g in GROUPS]).raise_for_status()
+        store, state = _store(2, sop), SqliteState(tmp_path / "s.sqlite")
+        deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(1),
+                        resolver=SecretResolver(env={SECRET_NAME: SECRET}), state=state, wecom_base=emu.base_url)
+        assert run_tick(store, start, deps).awaiting_confirmation == 1
+        for hours in (1, 2, 3):
+            clock.set(start + timedelta(hours=hours))
+            run_tick(store, start + timedelta(hours=hours), deps)
+        (task,) = emu.wecom_tasks.tasks.values()
+        assert task["cancelled_at"] == start.timestamp() + 3 * 3600 and len(task["reminds"]) == 1   # at 2 h
+        assert [s.status for s in state.sends()] == ["not_sent"]
+        state.close()

@@ -56,7 +56,7 @@ class WeComDemoResult:
     plans: dict = field(default_factory=dict)                # msgid -> what its owner did
 
 
-def _rows(days: int) -> dict:
+def _rows(days: int, sop: list | None = None) -> dict:
     from .initbook import settings_in
     settings = [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "wecom_corp_id", "value": CORP},
                 {"key": "wecom_quota", "value": "week"}, {"key": "wecom_remind_after", "value": "2h"},
@@ -64,12 +64,12 @@ def _rows(days: int) -> dict:
                 {"key": "daily_cap", "value": "10"}]
     groups = [{**g, "platform": "wecom-customer", "kind": "traffic", "webhook": f"env:{SECRET_NAME}",
                "enabled": "yes"} for g in GROUPS]
-    return {"settings": settings_in("zh-CN", settings), "groups": groups, "sop": SOP}
+    return {"settings": settings_in("zh-CN", settings), "groups": groups, "sop": SOP if sop is None else sop}
 
 
-def _store(days: int) -> MemoryStore:
+def _store(days: int, sop: list | None = None) -> MemoryStore:
     from ..sheet.layout import workbook_layout
-    rows = _rows(days)
+    rows = _rows(days, sop)
     raw = {}
     for layout in workbook_layout("zh-CN"):
         raw[layout.title] = [layout.header] + [[c.value(r.get(c.key), "zh-CN") for c in layout.columns]

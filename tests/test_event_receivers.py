@@ -266,6 +266,9 @@ def test_feishu_poison_is_acknowledged():
     answer = receive(signed_feishu_body(json.dumps({"encrypt": feishu_encrypt(bad_pad, pad=False)}).encode()))
     acked(answer, "poison")
     assert "padding" in answer.reason
+    answer = receive(signed_feishu_body(json.dumps({"encrypt": feishu_encrypt(b"\x11" * 32, pad=False)}).encode()))
+    acked(answer, "poison")                                            # 17 agreeing bytes: above AES's block of 16
+    assert "padding" in answer.reason
     answer = receive(signed_feishu_body(json.dumps({"encrypt": "!!not base64!!"}).encode()))
     acked(answer, "poison")
     assert "base64" in answer.reason

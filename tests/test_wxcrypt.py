@@ -161,3 +161,10 @@ def test_errors_never_carry_secrets():
         CRYPT.open_message(sig(encrypted), TS, NONCE, encrypted)
     for secret in (TOKEN, AES, "secret-plaintext", CORP):
         assert secret not in str(err.value)
+
+
+def test_a_pad_byte_above_32_is_refused_even_when_the_bytes_agree():
+    encrypted = raw_encrypt(b"!" * 64)                  # ends in 64 bytes of 33: consistent, but 33 > 32
+    with pytest.raises(CryptoError) as err:
+        CRYPT.open_message(sig(encrypted), TS, NONCE, encrypted)
+    assert err.value.what == "padding"

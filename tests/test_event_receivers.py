@@ -465,3 +465,15 @@ def test_route_keys_failing_is_a_retry_and_a_receiver_bug_is_not(monkeypatch):
         raise KeyError("surprise")
     monkeypatch.setitem(route.RECEIVERS, "/telegram", (bug, frozenset({"POST"})))
     acked(receive(telegram(message_update(text="x"))), "poison")
+
+
+def test_retries_and_replays_give_the_same_dedup_keys():
+    body = slack_event({"type": "member_joined_channel", "user": "U1", "channel": "C1"}, "EvRETRY")
+    first = receive(slack(body))
+    retry = slack(body, ts=NOW + 60)                                 # Slack re-signs its retry a minute later
+    retry = Inbound(retry.method, retry.path, {**retry.headers, "x-slack-retry-num": "1",
+                                               "x-slack-retry-reason": "http_timeout"}, {}, retry.body)
+    assert [e.event_id for e in receive(retry, now=NOW + 60).events] == [e.event_id for e in first.events]
+    update = message_update(4242, text="打卡")
+    assert receive(telegram(update)).events[0].event_id == receive(telegram(update)).events[0].event_id
+    acked(receive(telegram({"update_id": 4243, "my_chat_member": {"chat": GROUP}})), "ignored")

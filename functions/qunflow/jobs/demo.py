@@ -241,7 +241,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")
         from .metrics_job import finish_demo
-        finish_demo(result.workbook, out_dir / "report.html", START, days)  # Metrics, Cohorts, rule report, chart, HTML
+        finish_demo(result.workbook, out_dir / "report.html", START, days, state=deps.state)  # Metrics, Cohorts, rule report, chart, HTML
         result.summary = summarize(wb)
         return result
     finally:

@@ -42,8 +42,9 @@ $(CHECKOV_STAMP):
 
 checkov: $(CHECKOV_STAMP)
 
+# Two workers (pytest-xdist), each taking whole files, so a file's shared fixtures (one 30-day demo) are made once.
 test: $(STAMP) browser checkov
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 # Prints every table and writes it into docs/PERFORMANCE.md with the machine and the date (BENCH_QUICK=1:
 # small sizes, printed only). The tick grid (bench/grid.py) takes several minutes: one cell at a time.

@@ -1,6 +1,7 @@
 """Builders shared by the tests: raw workbooks from row dicts, in either language."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from qunflow.sheet.changes import to_cell
@@ -73,3 +74,16 @@ def write_xlsx(raw: dict[str, list[list[Any]]], path) -> None:
                 if isinstance(value, str):
                     cell.data_type = "s"
     book.save(path)
+
+
+def at(text: str) -> datetime:
+    """A Shanghai wall-clock time ("2026-12-01 09:55") as the UTC moment a tick is given."""
+    return datetime.fromisoformat(text + "+08:00").astimezone(timezone.utc)
+
+
+def add_events(store: Any, events: list[dict[str, Any]]) -> None:
+    """Rows typed into the Events tab of a memory store (or of a Shop's store), by the tab's own header."""
+    raw = getattr(store, "store", store).raw
+    header = raw["Events"][0]
+    for e in events:
+        raw["Events"].append([e.get(h, "") for h in header])

@@ -261,16 +261,44 @@ class SecretSweep:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Leaks after their test ended, and in files under the basetemp. Under pytest-xdist each worker knows
+        only the secrets of the tests it ran, so the workers hand their secrets to the controller
+        (`pytest_testnodedown`), which searches the whole basetemp (every worker's folder) with all of them."""
         self.session_leaks = self._drain()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:   # an xdist worker
+            workeroutput["secret_sweep"] = {
+                "secrets": sorted(self.registry.secrets), "short": dict(self.registry.short),
+                "leaks": [str(leak) for leak in _unique(self.session_leaks)], "failed_tests": list(self.failed_tests),
+                "exempt": dict(self.exempt), "exempt_dirs": [str(d) for d in self.exempt_dirs],
+                "scanned": dict(self.scanned), "seconds": self.registry.seconds}
+            return
         factory = getattr(self.config, "_tmp_path_factory", None)
         basetemp = getattr(factory, "_basetemp", None) if factory is not None else None
         if basetemp is not None and Path(basetemp).is_dir():
             started = perf_counter()
             self.session_leaks += scan_tree(self.registry, Path(basetemp), skip=self.exempt_dirs,
                                             counts=self.scanned)
-            self.scan_seconds = perf_counter() - started
+            self.scan_seconds += perf_counter() - started
         if self.session_leaks and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """pytest-xdist: a worker finished; take its secrets, its findings and its counts."""
+        swept = getattr(node, "workeroutput", {}).get("secret_sweep")
+        if not swept:
+            return
+        for value in swept["secrets"]:
+            self.registry.add(value)
+        for value, where in swept["short"].items():
+            self.registry.short.setdefault(value, where)
+        self._pending += swept["leaks"]
+        self.failed_tests.update(dict.fromkeys(swept["failed_tests"]))
+        self.exempt.update(swept["exempt"])
+        self.exempt_dirs.update(Path(d) for d in swept["exempt_dirs"])
+        self.scanned.update(swept["scanned"])
+        self.scan_seconds += swept["seconds"]
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         tr = terminalreporter

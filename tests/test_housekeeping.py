@@ -6,19 +6,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine_harness import SHOP, Shop
-from helpers import make_raw, write_xlsx
+from helpers import at, make_raw, write_xlsx
 from qunflow.jobs.housekeeping import run_housekeeping
 from qunflow.stores.gsheets import GoogleSheetsStore
 from qunflow.stores.memory import MemoryStore
-from qunflow.stores.xlsx import XlsxStore, read_xlsx
+from qunflow.stores.xlsx import XlsxStore
 from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer, gspread_session
 
-UTC = timezone.utc
-
-
-def at(text):
-    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
 
 
 def forty_days(store):

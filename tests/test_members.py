@@ -1,26 +1,12 @@
 """Members from events: joins welcomed once per group, the blacklist everywhere, coupons that are personal."""
 import copy
-from datetime import datetime, timezone
 
 import pytest
 
 from engine_harness import SHOP, Shop
-from helpers import make_raw
-from qunflow.stores.memory import MemoryStore
+from helpers import add_events, at
 from qunflow.sheet.load import load_workbook
 
-UTC = timezone.utc
-
-
-def at(text):
-    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
-
-
-def add_events(store, events):
-    raw = store.raw
-    header = raw["Events"][0]
-    for e in events:
-        raw["Events"].append([e.get(h, "") for h in header])
 
 
 @pytest.fixture

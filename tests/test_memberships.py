@@ -1,24 +1,13 @@
 """#16: a person in several groups, coupon problems that stay while the facts do, events that wait for their
 time, and referrals credited when the invitee joins."""
 import copy
-from datetime import datetime, timezone
+from datetime import datetime
 
 from engine_harness import SHOP, Shop
 from qunflow.metrics.rollup import rollup
 from qunflow.sheet.load import load_workbook
+from helpers import at, add_events
 
-UTC = timezone.utc
-
-
-def at(text):
-    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
-
-
-def add_events(store, events):
-    raw = store.raw
-    header = raw["Events"][0]
-    for e in events:
-        raw["Events"].append([e.get(h, "") for h in header])
 
 
 def problems(shop, code_words):

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from engine_harness import SHOP, Shop
 from qunflow.jobs.preview import preview_store
 from qunflow.sheet.load import load_workbook
+from helpers import add_events
 
 UTC = timezone.utc
 PLATFORM_GROUP = {"wecom": "G01", "dingtalk": "G02", "feishu": "G03"}
@@ -26,13 +27,6 @@ def shop_rows():
         {"rule_id": "N03", "groups": "G01", "schedule": "daily 21:00", "content": "Evening {{ date }}"},
     ]
     return rows
-
-
-def add_events(shop, events):
-    raw = shop.store.raw
-    header = raw["Events"][0]
-    for e in events:
-        raw["Events"].append([e.get(h, "") for h in header])
 
 
 def minute(t: datetime) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -85,15 +84,21 @@ except render.TemplateProblem as problem:
 """
 
 
-def _limited() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+# The child sets its own address-space limit before anything else runs (no preexec_fn: forking a process
+# that holds grpc's threads, as the Firestore tests leave it, can crash the child before it starts).
+LIMITED = "import resource; resource.setrlimit(resource.RLIMIT_AS, ({m}, {m}))\n"
 
 
 def _run(args: list[str], stdin: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), os.environ.get("PYTHONPATH", "")])}
+    limit = LIMITED.format(m=MEMORY)
+    if args[1] == "-c":
+        args = [args[0], "-c", limit + args[2]] + args[3:]
+    elif args[1] == "-m":
+        args = [args[0], "-c", limit + f"import runpy, sys; sys.argv = {[args[2]] + args[3:]!r}; "
+                f"runpy.run_module({args[2]!r}, run_name='__main__', alter_sys=True)"]
     try:
-        return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=TIMEOUT, env=env,
-                              preexec_fn=_limited)
+        return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=TIMEOUT, env=env)
     except subprocess.TimeoutExpired:
         pytest.fail(f"still running after {TIMEOUT} s")
 

@@ -167,11 +167,16 @@ def test_writes_a_log_file(tmp_path):
 '''
 
 
-def test_an_inner_session_fails_the_leaking_test_and_the_session(pytester):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
+def test_an_inner_session_fails_the_leaking_test_and_the_session(pytester, workers):
+    """In one process, and under pytest-xdist (make test runs that way): each worker sweeps its tests and its
+    files, and the controller fails the run and prints the sum."""
+    if workers:
+        pytest.importorskip("xdist", reason="pytest-xdist is not installed: pip install -r requirements-dev.txt")
     tests_dir = Path(__file__).resolve().parent
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(tests_dir)!r})\npytest_plugins = ['secret_sweep']\n")
     pytester.makepyfile(test_inner=textwrap.dedent(INNER_TESTS))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--show-capture=no", "-q")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--show-capture=no", "-q", *workers)
     result.assert_outcomes(passed=3, failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     out = result.stdout.str()

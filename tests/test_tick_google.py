@@ -1,21 +1,16 @@
 """The tick on a Google sheet (the project's Sheets fake, gspread's real code): O(1) requests and a write-ahead."""
 import copy
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from engine_harness import SHOP, Shop
-from helpers import make_raw
+from helpers import at, make_raw
 from qunflow.stores.gsheets import GoogleSheetsStore
 from qunflow.sheet.load import load_workbook
 from sheets_fake import FakeSheetsServer, gspread_session
 
-UTC = timezone.utc
-
-
-def at(text):
-    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
 
 
 @pytest.fixture

@@ -189,3 +189,23 @@ def test_firestore_that_keeps_aborting_is_busy_and_nothing_is_written(firestore_
     assert store.cursor("last_tick") is None
     store.advance("last_tick", "2026-12-01T00:00:00Z")    # once the locks are gone, the step goes through
     assert store.cursor("last_tick") == "2026-12-01T00:00:00Z"
+
+
+def test_the_cache_keeps_a_value_until_it_expires_and_a_new_one_replaces_it(state):
+    assert state.cached("wecom_token:ww1", now=1000.0) is None
+    state.cache("wecom_token:ww1", "tok-1", expires_at=8200.0)
+    assert state.cached("wecom_token:ww1", now=1000.0) == "tok-1"
+    assert state.cached("wecom_token:ww1", now=8199.9) == "tok-1"
+    assert state.cached("wecom_token:ww1", now=8200.0) is None          # expired at its expiry
+    state.cache("wecom_token:ww1", "tok-2", expires_at=9000.0)          # a refresh writes over it
+    assert state.cached("wecom_token:ww1", now=8300.0) == "tok-2"
+
+
+def test_the_cache_lists_live_values_under_a_prefix(state):
+    state.cache("wecom_task:m1", '{"a": 1}', expires_at=5000.0)
+    state.cache("wecom_task:m2", '{"a": 2}', expires_at=100.0)
+    state.cache("wecom_task:m3/x", '{"a": 3}', expires_at=5000.0)
+    state.cache("wecom_tasks", "other", expires_at=5000.0)
+    state.cache("wecom_token:ww1", "tok", expires_at=5000.0)
+    assert state.cached_under("wecom_task:", now=1000.0) == {"wecom_task:m1": '{"a": 1}', "wecom_task:m3/x": '{"a": 3}'}
+    assert state.cached_under("nothing:", now=1000.0) == {}

@@ -240,4 +240,14 @@ REASONS: dict[str, dict[str, str]] = {
     "doctor_failed": {"en": "{count} check(s) failed", "zh-CN": "{count} 项检查未通过"},
     "doctor_passed": {"en": "All checks passed.", "zh-CN": "全部检查通过。"},
     "reason_set_env": {"en": "set the environment variable {name}", "zh-CN": "请设置环境变量 {name}"},
+    # WeCom's server API (delivery/wecom_token.py, delivery/wecom_customer.py)
+    "reason_wecom_untrusted_ip": {
+        "en": "WeCom refused the call from IP {ip} (60020): add that IP to the app's trusted IPs (企业可信IP) in the WeCom admin console",
+        "zh-CN": "企业微信拒绝了来自 IP {ip} 的调用（60020）：请在企业微信管理后台把这个 IP 加入该应用的企业可信IP",
+    },
+    "reason_wecom_untrusted_unknown_ip": {
+        "en": "WeCom refused the call from this machine's IP (60020): add the IP the functions call from to the app's trusted IPs (企业可信IP) in the WeCom admin console",
+        "zh-CN": "企业微信拒绝了本机 IP 的调用（60020）：请在企业微信管理后台把函数发出调用所用的 IP 加入该应用的企业可信IP",
+    },
+    "reason_wecom_busy": {"en": "WeCom is busy (errcode {code}); a later run tries again", "zh-CN": "企业微信繁忙（错误码 {code}），之后的运行会再试"},
 }

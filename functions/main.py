@@ -203,3 +203,45 @@ def housekeeping(request: Any) -> tuple[dict, int]:
     _log("INFO", "housekeeping done", job="housekeeping", duration_ms=round((time.monotonic() - started) * 1000),
          moved=summary["moved"])
     return summary, 200
+
+
+def keys(name: str) -> str | None:
+    """A platform's secret by name (events/base.py Keys): QUNFLOW_<NAME> in the environment (Terraform maps each
+    from Secret Manager), None when unset. Never logged."""
+    import os
+    value = os.environ.get(f"QUNFLOW_{name}", "")
+    return value or None
+
+
+@functions_framework.http
+def events(request: Any) -> tuple[bytes, int, dict]:
+    """What the platforms tell qunflow (/feishu, /slack, /telegram, /dingtalk): verify with the raw body
+    (events.route), keep what it says in the state store's inbox, answer. The inbox write is the only work on
+    the request path: the next tick makes sense of it (jobs/events_inbox.py). A refusal or a poison payload is
+    logged with its reason; a store that cannot be written is a 503, so the platform sends it again."""
+    from qunflow.events.base import Inbound
+    from qunflow.events.route import MAX_BODY, receive
+    from qunflow.jobs.events_inbox import keep
+    started = time.monotonic()
+    body = request.stream.read(MAX_BODY + 1)
+    inbound = Inbound(request.method, request.path, {k.lower(): v for k, v in request.headers.items()},
+                      dict(request.args), body)
+    answer = receive(inbound, keys, time.time())
+    kept = 0
+    if answer.events:
+        state = _state()
+        if state is None:
+            _log("ERROR", "events: no state store (QUNFLOW_STATE) to keep them in", job="events", path=inbound.path)
+            return b'{"error": "not configured"}', 503, {"Content-Type": "application/json"}
+        try:
+            kept = keep(state, answer.events, time.time())
+        except Exception as exc:  # noqa: BLE001 - the platform retries; the same event ids dedup then
+            _failed("events", datetime.now(timezone.utc), exc)
+            return b'{"error": "try again"}', 503, {"Content-Type": "application/json"}
+    if answer.reason:
+        _log("WARNING" if answer.status >= 400 else "INFO", f"events: {answer.reason}", job="events",
+             path=inbound.path, status=answer.status)
+    else:
+        _log("INFO", "events kept", job="events", path=inbound.path, status=answer.status,
+             received=len(answer.events), kept=kept, duration_ms=round((time.monotonic() - started) * 1000))
+    return answer.body, answer.status, {"Content-Type": answer.content_type, **answer.headers}

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from qunflow.state.base import Binding, Conflict, LeaseBusy, SendState, lease
+from qunflow.state.base import ActivityDay, ActivityHit, Binding, Conflict, LeaseBusy, SendState, lease
 from qunflow.state.sqlite import SqliteState
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -75,6 +75,25 @@ def test_the_inbox_keeps_each_event_once_in_arrival_order(state):
     assert state.known_events(["e1", "e2", "e9", "e1"]) == {"e1", "e2"}
     with pytest.raises(ValueError):
         state.put_events([{"type": "join"}], T0)
+
+
+def test_activity_counts_each_pending_message_once_and_folds_it(state):
+    at = T0 + timedelta(minutes=3)
+    state.put_events([{"event_id": f"m{i}", "type": "message"} for i in range(4)], T0)
+    hits = [ActivityHit("m0", "M1@G01", "2026-12-01", T0), ActivityHit("m1", "M1@G01", "2026-12-01", at),
+            ActivityHit("m2", "M1@G01", "2026-12-02", at), ActivityHit("m3", "M2@G01", "2026-12-01", T0),
+            ActivityHit("m1", "M1@G01", "2026-12-01", at), ActivityHit("nowhere", "M9@G01", "2026-12-01", T0)]
+    assert state.add_activity(hits, at) == 4          # m1 twice counts once; an event not in the inbox not at all
+    assert state.pending_events() == []               # the counted messages are folded with the count
+    assert state.add_activity(hits, at) == 0          # a tick that runs again counts nothing twice
+    assert state.activity() == [ActivityDay("M1@G01", "2026-12-01", 2, at), ActivityDay("M1@G01", "2026-12-02", 1, at),
+                                ActivityDay("M2@G01", "2026-12-01", 1, T0)]
+    assert [(a.key, a.day) for a in state.activity(since="2026-12-02")] == [("M1@G01", "2026-12-02")]
+    state.put_events([{"event_id": "m4", "type": "message"}], at)
+    assert state.add_activity([ActivityHit("m4", "M1@G01", "2026-12-01", T0)], at) == 1
+    assert state.activity()[0] == ActivityDay("M1@G01", "2026-12-01", 3, at)     # the latest time stays
+    with pytest.raises(ValueError):
+        state.add_activity([ActivityHit("m4", "M1@G01", "1 Dec", T0)], at)
 
 
 def test_cursors_never_move_back(state):

@@ -311,4 +311,32 @@ class Emulator:
             return json_reply(201, {"ok": True, "bots": [
                 {"platform": b.platform, "token_masked": b.token_masked, "webhook_url": self.webhook_url(b)}
                 for b in bots]})
+        if method == "POST" and path.startswith("/_emulator/events/"):
+            return self._events_admin(path.rsplit("/", 1)[1], body)
         return json_reply(404, {"ok": False, "error": f"no admin endpoint {method} {path}"})
+
+    def _events_admin(self, action: str, body: bytes) -> Reply:
+        """POST /_emulator/events/source {url, secrets}: where the platforms' events go (emulator/events_out.py);
+        POST /_emulator/events/emit {platform, chat_id, kind, user: {id, name}, text?, inviter?, service?};
+        POST /_emulator/events/handshake {platform}. Answers the delivery's record (never a secret)."""
+        from .events_out import EventSource
+        try:
+            data = json.loads(body.decode("utf-8") or "{}")
+            if action == "source":
+                self.events = EventSource(data["url"], secrets=data.get("secrets") or {}, clock=self.clock,
+                                          sleep=self._stopping.wait, log=self.log, seed=self.seed)
+                return json_reply(200, {"ok": True})
+            source = getattr(self, "events", None)
+            if source is None:
+                return json_reply(409, {"ok": False, "error": "POST /_emulator/events/source first"})
+            if action == "emit":
+                record = source.emit(data["platform"], str(data["chat_id"]), data["kind"], data["user"],
+                                     text=data.get("text") or "", inviter=data.get("inviter"),
+                                     service=bool(data.get("service")))
+            elif action == "handshake":
+                record = source.handshake(data["platform"])
+            else:
+                return json_reply(404, {"ok": False, "error": f"no events action {action!r}"})
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return json_reply(400, {"ok": False, "error": str(exc)})
+        return json_reply(200, {k: v for k, v in record.items() if not k.startswith("_") and k != "answer"})

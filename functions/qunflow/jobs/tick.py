@@ -110,7 +110,9 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             window = sendlog_projection.in_window(sends, wb, now)
             wb.sendlog = sendlog_projection.records(window)     # the engine's recent sends: the store's
             tick_state.restore_bindings(state, wb, changes)
-            inbox = tick_state.drain_inbox(state, wb, sink, today, changes)
+            inbox = tick_state.drain_inbox(state, wb, sink, today, changes, now=now)
+            from .events_inbox import apply_chat_activity
+            apply_chat_activity(state, wb, now, sink)      # messages counted in the store; chats no group claims
         start = window_start(wb, now, state)
         report.window = [start.isoformat(), now.isoformat()]
         if not (wb.tables["members"].unreadable or wb.tables["events"].unreadable):  # else they would be re-created

@@ -168,10 +168,13 @@ def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now:
     state.record([r for r in rows if r.status in ("skipped", "missed", "deferred", "retry", "failed")], now)
 
 
-def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Changes) -> list[str]:
+def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Changes,
+                now: datetime | None = None) -> list[str]:
     """Events the inbox holds and the Events tab does not: appended to the tab (through `changes`) and to the
     workbook the tick folds; the ids to mark folded once the write-back is done. Events already in the tab (a
-    write-back kept for later, then applied) are only marked."""
+    write-back kept for later, then applied) are only marked. The platforms' events (the `events` function's)
+    are made sense of first: rows for joins, leaves and check-ins, activity for messages (jobs/events_inbox.py)."""
+    from ..jobs.events_inbox import fold_platform
     from ..jobs.ingest import existing_event_ids
     from ..sheet.cells import fold
     from ..sheet.parse import parse_table
@@ -181,8 +184,9 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
     table = wb.tables["events"]
     if table.unreadable:
         return []      # kept in the inbox until qunflow can read (and so write) the Events tab again
+    rows, _ = fold_platform(state, wb, pending, now or datetime.now(timezone.utc))
     shown = existing_event_ids(wb)
-    new = [e for e in pending if fold(str(e.get("event_id", ""))) not in shown]
+    new = [e for e in rows if fold(str(e.get("event_id", ""))) not in shown]
     if new and not table.missing:
         rows = [[None] * table.width for _ in new]
         for row, event in zip(rows, new):

@@ -2,6 +2,10 @@
 Merged into qunflow.sheet.i18n.MESSAGES; the same shape: {"key": {"en": ..., "zh-CN": ...}}."""
 
 MEMBER_MESSAGES: dict[str, dict[str, str]] = {
+    "unknown_chat": {
+        "en": "A chat we do not know sent events: add its chat_id to Groups. {platform} chat {value} sent {count} events in the last weeks; they were not counted for any group. Write {value} in the {column} column of its group's row.",
+        "zh-CN": "一个不认识的群发来了事件：请把它的群ID加到社群表。{platform} 群 {value} 最近发来 {count} 条事件，未计入任何群。请在对应群那一行的“{column}”列填写 {value}。",
+    },
     "duplicate_membership": {
         "en": "'{value}' is already in row {first_row}: each {columns} pair is one row (a person in two groups has one row per group). Delete this row or change its group.",
         "zh-CN": "「{value}」已在第 {first_row} 行：每个{columns}组合只能有一行（同一人在两个群时，每个群各一行）。请删除这一行或改成别的群。",

@@ -40,6 +40,7 @@ class Group:
     status: str | None = None
     keyword: str | None = None     # the robot's security keyword(s), comma-separated (DingTalk, Feishu)
     checkin_keyword: str | None = None
+    chat_id: str | None = None     # the platform's id of the chat: its events count for this group
     row: int = 0
 
 

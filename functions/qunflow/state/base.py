@@ -13,6 +13,10 @@ What the contract promises (tests/test_state_contract.py runs it on every backen
 - **Inbox.** Events by `event_id`, each kept once however often it is put; `known_events` says which ids it
   holds (folded or not); `pending_events` lists those not yet folded, in arrival order; `mark_folded` takes
   them off that list.
+- **Activity.** What chat messages leave behind: per key (a membership "member@group", or an unknown chat) and
+  day, how many messages and the last one's time. `add_activity` counts each hit once, and only while its event
+  is pending in the inbox: in one transaction it adds the hits of pending events and marks those events folded,
+  so a tick that dies and runs again never counts a message twice. `activity(since)` lists the days from `since`.
 - **Cursors.** Named values (`last_tick`); `advance` never moves one back.
 - **Leases.** `acquire` succeeds for one holder until it releases or its TTL passes.
 - **Cache.** Named text values with an expiry (epoch seconds): `cache` writes one (over what was there),
@@ -76,6 +80,23 @@ class Binding:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ActivityHit:
+    """One message event, counted under `key` on `day` (its group's local date, "YYYY-MM-DD")."""
+    event_id: str
+    key: str
+    day: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityDay:
+    key: str
+    day: str
+    messages: int
+    last_at: datetime | None = None
+
+
 class StateStore(Protocol):
     kind: str
 
@@ -92,6 +113,8 @@ class StateStore(Protocol):
     def known_events(self, event_ids: Iterable[str]) -> set[str]: ...
     def pending_events(self, limit: int | None = None) -> list[dict]: ...
     def mark_folded(self, event_ids: Iterable[str]) -> None: ...
+    def add_activity(self, hits: Iterable[ActivityHit], at: datetime) -> int: ...
+    def activity(self, since: str | None = None) -> list[ActivityDay]: ...
     def cursor(self, name: str) -> str | None: ...
     def advance(self, name: str, value: str) -> str: ...
     def acquire(self, name: str, holder: str, ttl: float, now: float) -> bool: ...
@@ -172,6 +195,15 @@ def event_id_of(event: dict) -> str:
     if not event_id:
         raise ValueError("every event needs an event_id (the inbox keeps each once)")
     return event_id
+
+
+def activity_key(key: str, day: str) -> str:
+    return f"{key}|{day}"
+
+
+def check_day(day: str) -> str:
+    datetime.strptime(day, "%Y-%m-%d")      # raises ValueError on anything else: day order is text order
+    return day
 
 
 @dataclass

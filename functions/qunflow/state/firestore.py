@@ -7,6 +7,7 @@ the collection ids stay fixed (any index is declared once per collection id, not
     qunflow/{prefix}/bindings/{kind}:{key}    kind, key, value, send_id, at
     qunflow/{prefix}/inbox/{event_id}         event_id, received_at, body (JSON text), seq, folded, pending
     qunflow/{prefix}/meta/inbox               seq: the last inbox number handed out
+    qunflow/{prefix}/activity/{key}:{day}     key, day, messages, last_at (a chat's messages, counted per day)
     qunflow/{prefix}/cursors/{name}           name, value
     qunflow/{prefix}/leases/{name}            name, holder, expires (float seconds)
     qunflow/{prefix}/cache/{name}             name, value, expires (float seconds)
@@ -52,8 +53,8 @@ except ImportError as exc:  # pragma: no cover - only where the package is missi
     raise ImportError("FirestoreState needs google-cloud-firestore: "
                       "pip install 'google-cloud-firestore==2.34.1'") from exc
 
-from .base import (CLAIMED, Binding, Conflict, SendState, StoreBusy, check_recordable, check_status,
-                   claimable, event_id_of, from_iso, iso, may_record, settled, utc)
+from .base import (CLAIMED, ActivityDay, ActivityHit, Binding, Conflict, SendState, StoreBusy, check_day,
+                   check_recordable, check_status, claimable, event_id_of, from_iso, iso, may_record, settled, utc)
 
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
            "reason", "preview", "holder", "updated_at")
@@ -117,6 +118,7 @@ class FirestoreState:
         self._inbox = root.collection("inbox")
         self._inbox_seq = root.collection("meta").document("inbox")
         self._cursors = root.collection("cursors")
+        self._activity = root.collection("activity")
         self._leases = root.collection("leases")
         self._cache = root.collection("cache")
 
@@ -299,6 +301,41 @@ class FirestoreState:
                 transaction.update(self._inbox.document(doc_id), {"folded": True, "pending": firestore.DELETE_FIELD})
         for ids in _chunks(list(dict.fromkeys(event_ids))):
             self._tx(body, ids)
+
+    # --- activity -------------------------------------------------------------------------------------------
+
+    def add_activity(self, hits: Iterable[ActivityHit], at: datetime) -> int:
+        by_event: dict[str, ActivityHit] = {}
+        for h in hits:
+            check_day(h.day)
+            by_event.setdefault(h.event_id, h)
+
+        def body(transaction: Any, ids: list[str]) -> int:
+            days = list(dict.fromkeys(_id(by_event[e].key, by_event[e].day) for e in ids))
+            found = self._read(transaction, [self._inbox.document(_id(e)) for e in ids] +
+                               [self._activity.document(d) for d in days])
+            pending = [e for e in ids if _id(e) in found and not found[_id(e)].get("folded")]
+            counts: dict[str, dict] = {}
+            for event_id in pending:
+                h = by_event[event_id]
+                doc = _id(h.key, h.day)
+                row = counts.get(doc) or dict(found.get(doc) or {"key": h.key, "day": h.day, "messages": 0,
+                                                                  "last_at": None})
+                row["messages"] = int(row["messages"]) + 1
+                row["last_at"] = max(row.get("last_at") or "", iso(h.at))
+                counts[doc] = row
+                transaction.update(self._inbox.document(_id(event_id)),
+                                   {"folded": True, "pending": firestore.DELETE_FIELD})
+            for doc, row in counts.items():
+                transaction.set(self._activity.document(doc), row)
+            return len(pending)
+        return sum(self._tx(body, ids) for ids in _chunks(list(by_event), CHUNK // 2))
+
+    def activity(self, since: str | None = None) -> list[ActivityDay]:
+        query = self._activity.where(filter=firestore.FieldFilter("day", ">=", since or ""))
+        rows = [s.to_dict() for s in query.stream()]
+        return sorted((ActivityDay(d["key"], d["day"], int(d["messages"]), from_iso(d.get("last_at"))) for d in rows),
+                      key=lambda a: (a.key, a.day))
 
     # --- cursors and leases --------------------------------------------------------------------------------
 

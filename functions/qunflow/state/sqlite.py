@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .base import (CLAIMED, Binding, Conflict, SendState, check_recordable, check_status, claimable,
-                   event_id_of, from_iso, iso, may_record, settled, utc)
+from .base import (CLAIMED, ActivityDay, ActivityHit, Binding, Conflict, SendState, check_day, check_recordable,
+                   check_status, claimable, event_id_of, from_iso, iso, may_record, settled, utc)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, received_at TEXT, body TEXT NOT NULL,
     folded INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(folded, seq);
+CREATE TABLE IF NOT EXISTS activity (
+    key TEXT NOT NULL, day TEXT NOT NULL, messages INTEGER NOT NULL DEFAULT 0, last_at TEXT, PRIMARY KEY (key, day));
+CREATE INDEX IF NOT EXISTS activity_day ON activity(day);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cache (name TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
@@ -177,6 +180,35 @@ class SqliteState:
     def mark_folded(self, event_ids: Iterable[str]) -> None:
         with self._tx() as db:
             db.executemany("UPDATE inbox SET folded = 1 WHERE event_id = ?", [(e,) for e in event_ids])
+
+    # --- activity -------------------------------------------------------------------------------------------
+
+    def add_activity(self, hits: Iterable[ActivityHit], at: datetime) -> int:
+        hits = [h for h in hits if check_day(h.day)]
+        ids = list(dict.fromkeys(h.event_id for h in hits))
+        with self._tx() as db:
+            pending = set()
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                rows = db.execute(f"SELECT event_id FROM inbox WHERE folded = 0 AND event_id IN "
+                                  f"({','.join('?' * len(chunk))})", chunk)
+                pending |= {r["event_id"] for r in rows}
+            counted = 0
+            for h in hits:
+                if h.event_id not in pending:
+                    continue
+                pending.discard(h.event_id)          # one hit per event, however often it is given
+                stamp = iso(h.at)
+                db.execute("INSERT INTO activity (key, day, messages, last_at) VALUES (?, ?, 1, ?) "
+                           "ON CONFLICT(key, day) DO UPDATE SET messages = messages + 1, "
+                           "last_at = MAX(COALESCE(last_at, ''), excluded.last_at)", (h.key, h.day, stamp))
+                db.execute("UPDATE inbox SET folded = 1 WHERE event_id = ?", (h.event_id,))
+                counted += 1
+            return counted
+
+    def activity(self, since: str | None = None) -> list[ActivityDay]:
+        rows = self._db.execute("SELECT * FROM activity WHERE day >= ? ORDER BY key, day", (since or "",))
+        return [ActivityDay(r["key"], r["day"], r["messages"], from_iso(r["last_at"])) for r in rows]
 
     # --- cursors and leases --------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """`qunflow demo`: the sample shop's 30-day campaign, on a virtual clock, against the local emulator.
 
-Simulated members join (and talk, order, redeem and invite, as Events rows), the tick runs every
+Simulated members join, talk, check in and are invited through the emulated platforms' event sources, and
+order and redeem through the shop's signed ingest (jobs/demo_events.py: none typed into Events), the tick runs every
 5 minutes of virtual time, and every message lands in the emulator's transcript. Ticks in which nothing
 can be due are skipped: such a tick only moves `last_tick`, and tests/test_demo.py checks that skipping
 them gives the same SendLog as ticking every 5 minutes.
@@ -191,6 +192,10 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
             _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
         totals: Counter = Counter()
         scheduled: set[str] = set()
+        from .demo_events import Arrivals
+        people = {m["member_id"]: (m["platform_user_id"], m["name"]) for m in rows["members"] + joins}
+        arrivals = Arrivals(store, deps.state, clock, rows["groups"], people, seed=seed).__enter__()
+        inviters = _inviters(rows["events"], people)
         import heapq
         heapq.heapify(slots)
         done: set[datetime] = set()
@@ -206,7 +211,8 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
             happened = [e for e in pending_events if e["at"].replace(tzinfo=SHANGHAI) <= now]
             if happened:
                 pending_events = pending_events[len(happened):]
-                _append_rows(store, "events", happened)
+                arrivals.deliver(happened, inviters)
+                clock.t = max(clock.t, moment.timestamp())
             report = run_tick(store, now, deps)
             if report.sent:
                 pending_events = _redemptions(store, rng, pending_events, now, scheduled)
@@ -235,11 +241,27 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")
         from .metrics_job import finish_demo
-        finish_demo(result.workbook, out_dir / "report.html", START, days)  # Metrics, Cohorts, rule report, chart, HTML
+        finish_demo(result.workbook, out_dir / "report.html", START, days, state=deps.state)  # Metrics, Cohorts, rule report, chart, HTML
         result.summary = summarize(wb)
         return result
     finally:
+        if "arrivals" in locals():
+            arrivals.__exit__(None, None, None)
         emulator.stop()
+
+
+def _inviters(events: list[dict], people: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Invitee member id -> inviter member id, from the demo's invites (`member=…` or `user=…`)."""
+    by_user = {uid: mid for mid, (uid, _) in people.items()}
+    out = {}
+    for e in events:
+        if e["type"] != "invite":
+            continue
+        key, _, value = (e.get("detail") or "").partition("=")
+        invitee = value if key == "member" else by_user.get(value)
+        if invitee:
+            out.setdefault(invitee, e["member_id"])
+    return out
 
 
 def _redemptions(store: MemoryStore, rng: random.Random, pending: list[dict], now: datetime,

@@ -17,15 +17,18 @@ SOURCES = ["门店", "线上", "召回", "老客推荐"]   # the shop's own word
 REFERRAL_SOURCE = "老客推荐"
 
 GROUPS = [
-    {"group_id": "G01", "name": "衣橱小馆·春装福利群", "platform": "wecom", "kind": "traffic",
-     "webhook": "env:QUNFLOW_WEBHOOK_G01", "daily_cap": 8, "quiet_hours": "22:30-08:00"},
+    # G01 and G04 are on Feishu, not WeCom: WeCom's group robots report no joins or messages (jobs/demo_events.py)
+    {"group_id": "G01", "name": "衣橱小馆·春装福利群", "platform": "feishu", "kind": "traffic",
+     "webhook": "env:QUNFLOW_WEBHOOK_G01", "daily_cap": 8, "quiet_hours": "22:30-08:00",
+     "chat_id": "oc_demo0000000000000000000000g01"},
     {"group_id": "G02", "name": "双十二快闪群", "platform": "dingtalk", "kind": "flash",
-     "webhook": "env:QUNFLOW_WEBHOOK_G02", "secret": "env:QUNFLOW_SECRET_G02", "daily_cap": 10},
+     "webhook": "env:QUNFLOW_WEBHOOK_G02", "secret": "env:QUNFLOW_SECRET_G02", "daily_cap": 10,
+     "chat_id": "cidDemoFlashGroup0002=="},
     {"group_id": "G03", "name": "穿搭研究所", "platform": "feishu", "kind": "content",
      "webhook": "env:QUNFLOW_WEBHOOK_G03", "secret": "env:QUNFLOW_SECRET_G03", "daily_cap": 6,
-     "quiet_hours": "23:30-07:30"},
-    {"group_id": "G04", "name": "21天早起穿搭打卡", "platform": "wecom", "kind": "checkin",
-     "webhook": "env:QUNFLOW_WEBHOOK_G04", "daily_cap": 6},
+     "quiet_hours": "23:30-07:30", "chat_id": "oc_demo0000000000000000000000g03"},
+    {"group_id": "G04", "name": "21天早起穿搭打卡", "platform": "feishu", "kind": "checkin",
+     "webhook": "env:QUNFLOW_WEBHOOK_G04", "daily_cap": 6, "chat_id": "oc_demo0000000000000000000000g04"},
 ]
 
 TEMPLATES = [

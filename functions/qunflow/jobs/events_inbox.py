@@ -16,7 +16,8 @@ because only the tick knows each group's keyword; it never reaches a row or the 
   "<platform>:<user id>" when that id is already someone else's), so the same person always gets the same id,
   whichever tick sees them first. Leaves and messages from people qunflow does not know are dropped;
 - join → a `join` row (detail `name=…; user=…`), with an `invite` row before it when the platform says an
-  existing member added them (Slack inviter, Feishu operator, Telegram from, DingTalk Operator): the referral;
+  existing member added them (Slack inviter, Feishu operator, Telegram from, DingTalk Operator): the referral,
+  in the inviter's membership of that group, else of their first group (where their invites count);
   leave → a `leave` row;
 - message → activity, never a row: counted per membership and day (in the group's zone) with the time of the
   last one (state.add_activity, which folds the message in the same transaction). A message that carries the
@@ -149,9 +150,11 @@ def fold_platform(state: Any, wb: Any, pending: list[dict], now: datetime) -> tu
             if member_id is None:
                 member_id = people.create(platform, event["user_id"])
             inviter = people.find(event.get("inviter_id") or "")
-            if inviter and inviter != member_id:
+            if inviter and inviter != member_id:       # counted in the inviter's own membership (layers)
+                theirs = [m.group_id for m in wb.members.of(inviter)]
+                where = group.group_id if group.group_id in theirs or not theirs else theirs[0]
                 rows.append({**base, "event_id": f"{event_id}:invite", "type": "invite", "member_id": inviter,
-                             "detail": f"member={member_id}"})
+                             "group_id": where, "detail": f"member={member_id}"})
             name = _clean(event.get("user_name") or "")
             rows.append({**base, "type": "join", "member_id": member_id,
                          "detail": (f"name={name}; " if name else "") + f"user={_clean(event['user_id'])}"})
@@ -170,11 +173,11 @@ def fold_platform(state: Any, wb: Any, pending: list[dict], now: datetime) -> tu
     return rows, dropped
 
 
-def chat_activity(state: Any, wb: Any, now: datetime) -> tuple[dict[tuple[str, str], list[tuple[str, int, datetime]]],
-                                                                 dict[tuple[str, str], int]]:
-    """(membership -> [(day, messages, last_at local naive)], (platform, chat_id) -> messages dropped) over the
-    last ACTIVITY_DAYS days."""
-    since = (now - timedelta(days=ACTIVITY_DAYS)).date().isoformat()
+def chat_activity(state: Any, wb: Any, now: datetime, since: str | None = None
+                  ) -> tuple[dict[tuple[str, str], list[tuple[str, int, datetime]]], dict[tuple[str, str], int]]:
+    """(membership -> [(day, messages, last_at local naive)], (platform, chat_id) -> messages dropped) from the
+    day `since` (default: ACTIVITY_DAYS days before now)."""
+    since = since or (now - timedelta(days=ACTIVITY_DAYS)).date().isoformat()
     members: dict[tuple[str, str], list] = {}
     unknown: dict[tuple[str, str], int] = {}
     for a in state.activity(since=since):
@@ -189,20 +192,26 @@ def chat_activity(state: Any, wb: Any, now: datetime) -> tuple[dict[tuple[str, s
     return members, unknown
 
 
-def apply_chat_activity(state: Any, wb: Any, now: datetime, sink: Any) -> dict:
-    """Before the members are folded: the messages counted in the store join `wb.events` as in-memory `message`
-    events (never rows: nothing writes wb.events back), so last active times, tags (messages_7d), layers and
-    audiences count them as they count Events rows; at most PER_DAY a membership and day, each at the day's
-    last message. And one Problem per chat no group claims. Returns {(platform, chat_id): dropped} of those."""
+def add_chat_events(state: Any, wb: Any, now: datetime, since: str | None = None) -> dict[tuple[str, str], int]:
+    """The messages counted in the store join `wb.events` as in-memory `message` events (never rows: nothing
+    writes wb.events back), so last active times, tags (messages_7d), layers, audiences and metrics count them
+    as they count Events rows: at most PER_DAY a membership and day, each at the day's last message. Returns
+    {(platform, chat_id): dropped} of the chats no group claims."""
     from ..sheet.records import Event
-    members, unknown = chat_activity(state, wb, now)
+    members, unknown = chat_activity(state, wb, now, since)
     for (member_id, group_id), days in sorted(members.items()):
         for day, count, last in days:
             at = last or datetime.fromisoformat(day)
             wb.events.extend(Event(f"~chat:{member_id}@{group_id}:{day}:{n}", "message", member_id, at, group_id)
                              for n in range(min(count, PER_DAY)))
     by_chat = _groups_by_chat(wb)
-    still = {k: n for k, n in unknown.items() if group_of(wb, k[0], k[1], by_chat) is None}
+    return {k: n for k, n in unknown.items() if group_of(wb, k[0], k[1], by_chat) is None}
+
+
+def apply_chat_activity(state: Any, wb: Any, now: datetime, sink: Any) -> dict:
+    """At the tick, before the members are folded: `add_chat_events`, and one Problem per chat no group claims
+    (for as long as it sent events in the last ACTIVITY_DAYS days)."""
+    still = add_chat_events(state, wb, now)
     table = wb.tables["groups"]
     for (platform, chat_id), count in sorted(still.items()):
         sink.add("unknown_chat", tab=table.title, row=None, column=table.header_of("chat_id", wb.lang),

@@ -55,6 +55,8 @@ def run_metrics(store: Any, now: datetime, deps: Any = None, *, day: date | None
             from .sendlog_projection import records
             since = datetime.combine(days[0] - timedelta(days=1), datetime.min.time(), wb.settings.timezone)
             wb.sendlog = records([s for s in state.sends(since=since) if s.status != "claimed"])
+            from .events_inbox import add_chat_events     # chat messages are activity in the store, not rows
+            add_chat_events(state, wb, now, since=(days[0] - timedelta(days=30)).isoformat())
         facts = build_facts(wb)
         result = rollup(wb, days, facts)
         report.days = [d.isoformat() for d in days]
@@ -101,9 +103,10 @@ def report_from_store(store: Any, html_path: Any, *, as_of: date | None, days: i
     return write_report(wb, html_path, as_of=as_of, days=days)
 
 
-def finish_demo(xlsx: Any, html: Any, first: date, days: int) -> Any:
+def finish_demo(xlsx: Any, html: Any, first: date, days: int, state: Any = None) -> Any:
     """For `qunflow demo`, after it exported the workbook: Metrics, Cohorts and RulesReport for every day of
-    the campaign written into it, the north-star chart drawn, and the HTML report beside it."""
+    the campaign written into it, the north-star chart drawn, and the HTML report beside it. `state`: the demo's
+    store, whose chat activity the metrics count."""
     from pathlib import Path
 
     from ..stores.xlsx import XlsxStore
@@ -111,6 +114,8 @@ def finish_demo(xlsx: Any, html: Any, first: date, days: int) -> Any:
     store = XlsxStore(xlsx)
     last = first + timedelta(days=days - 1)
     end_of_last = datetime.combine(last + timedelta(days=1), datetime.min.time(), timezone.utc)
-    run_metrics(store, end_of_last, day=last, count=days, chart=True)
+    from types import SimpleNamespace
+    run_metrics(store, end_of_last, SimpleNamespace(state=state) if state is not None else None, day=last,
+                count=days, chart=True)
     wb = load_workbook(store.read().raw)
     return write_report(wb, Path(html), as_of=last, days=days)

@@ -257,7 +257,7 @@ def events(request: Any) -> tuple[bytes, int, dict]:
 @functions_framework.http
 def wecom_sync(request: Any) -> tuple[dict, int]:
     """WeCom customer groups' members (jobs/wecom_sync.py): the hourly walk of groupchat/list and get, or, with
-    the body {"hinted": true}, only the chats a callback named (no sheet read). Differences become join and
+    the body {"hinted": true}, only the chats a callback named (nothing read when none is due). Differences become join and
     leave events in the state store's inbox; the tick makes rows of them."""
     import os
     from qunflow.jobs.wecom_sync import run_job
@@ -268,8 +268,7 @@ def wecom_sync(request: Any) -> tuple[dict, int]:
         _log("ERROR", "wecom_sync: no state store (QUNFLOW_STATE)", job="wecom_sync")
         return {"error": "not configured"}, 503
     try:
-        report = run_job(None if hinted else _store(), _state(), _session(), now, env=dict(os.environ),
-                         hinted_only=hinted)
+        report = run_job(_store(), _state(), _session(), now, env=dict(os.environ), hinted_only=hinted)
     except Exception as exc:  # noqa: BLE001 - 60020 and the like: logged as one line; Scheduler retries
         return _failed("wecom_sync", now, exc)
     summary = report.as_json()

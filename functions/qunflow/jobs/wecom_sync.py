@@ -207,61 +207,56 @@ def run_sync(api: Any, state: Any, now: datetime, *, owners: Iterable[str] = (),
     return report
 
 
-def targets(wb: Any) -> tuple[list[str], list[str]]:
-    """(owners, chat ids) of the workbook's enabled wecom-customer groups (Groups owner, chat_id)."""
-    owners, chats = [], []
+# --- the job (functions/main.py wecom_sync) ----------------------------------------------------------------
+
+def apps_of(wb: Any, env: dict) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    """(corp id, secret reference) -> (owners, chat ids): one app per secret reference, as the tick sends
+    (Settings `wecom_corp_id`, else $QUNFLOW_WECOM_CORP_ID; the group's `webhook` cell is the app's secret)."""
+    corp = str((getattr(wb.settings, "extra", None) or {}).get("wecom_corp_id") or
+               env.get("QUNFLOW_WECOM_CORP_ID") or "").strip()
+    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
     for g in wb.groups.values():
-        if g.platform != PLATFORM or not g.enabled:
+        if g.platform != PLATFORM or not g.enabled or not corp or not g.webhook:
             continue
+        owners, chats = out.setdefault((corp, str(g.webhook).strip()), ([], []))
         if str(getattr(g, "owner", "") or "").strip():
             owners.append(str(g.owner).strip())
         if str(getattr(g, "chat_id", "") or "").strip():
             chats.append(str(g.chat_id).strip())
-    return owners, chats
+    return out
 
 
-# --- the job (functions/main.py wecom_sync, `qunflow wecom sync`) ------------------------------------------
-
-def app_from(extra: dict, env: dict) -> Any:
-    """The self-built app: Settings `wecom_corp_id` / `wecom_secret` (a secret reference) when the workbook has
-    them, else $QUNFLOW_WECOM_CORP_ID and env:QUNFLOW_WECOM_SECRET. None without a corp id."""
-    from ..delivery.wecom_token import WeComApp
-    corp = str((extra or {}).get("wecom_corp_id") or env.get("QUNFLOW_WECOM_CORP_ID") or "").strip()
-    ref = str((extra or {}).get("wecom_secret") or "env:QUNFLOW_WECOM_SECRET").strip()
-    return WeComApp(corp, ref) if corp else None
-
-
-def api_for(app: Any, state: Any, session: Any, env: dict, resolver: Any = None, clock: Any = None) -> Any:
+def api_for(corp: str, reference: str, state: Any, session: Any, env: dict, resolver: Any = None,
+            clock: Any = None) -> Any:
     import time
     from ..delivery.secrets import SecretResolver, UnresolvedSecret
-    from ..delivery.wecom_token import DEFAULT_BASE, WeComApi
+    from ..delivery.wecom_token import DEFAULT_BASE, WeComApi, WeComApp
     resolver = resolver or SecretResolver.from_environment()
 
-    def resolve(reference: str) -> str | None:
+    def resolve(ref: str) -> str | None:
         try:
-            return resolver.resolve(reference)
+            return resolver.resolve(ref)
         except UnresolvedSecret:
             return None
-    return WeComApi(app, session=session, state=state, resolve=resolve, clock=clock or time.time,
-                    base_url=env.get("QUNFLOW_WECOM_API") or DEFAULT_BASE)
+    return WeComApi(WeComApp(corp, reference), session=session, state=state, resolve=resolve,
+                    clock=clock or time.time, base_url=env.get("QUNFLOW_WECOM_API") or DEFAULT_BASE)
 
 
 def run_job(store: Any, state: Any, session: Any, now: datetime, *, env: dict, hinted_only: bool = False,
             resolver: Any = None) -> SyncReport:
-    """The walk for the workbook's wecom-customer groups (`store` None: the hinted chats only, no sheet read)."""
-    owners: list[str] = []
-    chats: list[str] = []
-    extra: dict = {}
-    if store is not None and not hinted_only:
-        from ..sheet.load import load_workbook
-        snapshot = store.read()
-        wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows)
-        owners, chats = targets(wb)
-        extra = dict(getattr(wb.settings, "extra", None) or {})
-        if not owners and not chats:
-            return SyncReport()
-    app = app_from(extra, env)
-    if app is None:
-        raise ValueError("no WeCom corp id: set Settings wecom_corp_id or $QUNFLOW_WECOM_CORP_ID")
-    api = api_for(app, state, session, env, resolver, clock=lambda: now.timestamp())
-    return run_sync(api, state, now, owners=owners, chat_ids=chats, hinted_only=hinted_only)
+    """The sync for the workbook's wecom-customer groups, per app. With `hinted_only`, nothing is read (not
+    even the sheet) unless a hint is due."""
+    total = SyncReport()
+    if hinted_only and not hinted(state, now.timestamp()):
+        return total
+    from ..sheet.load import load_workbook
+    snapshot = store.read()
+    wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows)
+    for (corp, reference), (owners, chats) in apps_of(wb, env).items():
+        api = api_for(corp, reference, state, session, env, resolver, clock=lambda: now.timestamp())
+        report = run_sync(api, state, now, owners=owners, chat_ids=chats, hinted_only=hinted_only)
+        total.chats, total.joins, total.leaves = total.chats + report.chats, total.joins + report.joins, \
+            total.leaves + report.leaves
+        total.kept += report.kept
+        total.errors.update(report.errors)
+    return total

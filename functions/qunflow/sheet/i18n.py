@@ -10,6 +10,7 @@ from typing import Any
 from .i18n_calendar import CALENDAR
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
+from .i18n_wecom import WECOM_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
@@ -344,6 +345,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **CALENDAR,
     # memberships, coupons, referrals, lotteries (#16): sheet/i18n_members.py
     **MEMBER_MESSAGES,
+    # WeCom customer groups: doctor and the welcome template (#20): sheet/i18n_wecom.py
+    **WECOM_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
     **REASONS,
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)

@@ -99,7 +99,7 @@ def wecom_check(wb: Any, env: Mapping[str, str], resolver: Any, session: Any = N
         found.append(_say(wb, "wecom_doctor_reach_skipped"))
     status = FAIL if fixes else WARN if soft else OK
     sep = "，" if wb.lang == "zh-CN" else ", "
-    return Check(_say(wb, "wecom_doctor_name"), status, sep.join(found), "; ".join(fixes + soft))
+    return Check(_say(wb, "wecom_doctor_name"), status, sep.join(found), ("；" if wb.lang == "zh-CN" else "; ").join(fixes + soft))
 
 
 def _reach(wb: Any, corp: str, secrets: dict[str, str], groups: list, session: Any, base_url: str | None,
@@ -128,5 +128,5 @@ def _reach(wb: Any, corp: str, secrets: dict[str, str], groups: list, session: A
         except WeComError as exc:
             if exc.errcode == 40001:
                 return _say(wb, "wecom_doctor_fix_bad_secret", reference=ref), []
-            return _say(wb, "wecom_doctor_fix_api", code=exc.errcode, detail=exc.errmsg[:120]), []
+            return _say(wb, "wecom_doctor_fix_api", errcode=exc.errcode, detail=exc.errmsg[:120]), []
     return None, unknown

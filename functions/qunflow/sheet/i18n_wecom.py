@@ -49,8 +49,8 @@ WECOM_MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "企业微信认为 {reference} 与企业ID不匹配（40001）：请重新复制应用的 Secret",
     },
     "wecom_doctor_fix_api": {
-        "en": "WeCom answered errcode {code} ({detail})",
-        "zh-CN": "企业微信返回错误码 {code}（原文：{detail}）",
+        "en": "WeCom answered errcode {errcode} ({detail})",
+        "zh-CN": "企业微信返回错误码 {errcode}（原文：{detail}）",
     },
     "wecom_doctor_fix_unknown_chat": {
         "en": "the owners' customer groups do not include {chats}: check the chat_id and the owner",
@@ -82,8 +82,8 @@ WECOM_MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "模板 {template} 含有券码：客户群的欢迎语对所有人都一样。请改放带成员编号的链接（专属券在链接里领取）。",
     },
     "wecom_welcome_refused": {
-        "en": "WeCom refused the welcome template: errcode {code} ({detail}).",
-        "zh-CN": "企业微信拒绝了这个入群欢迎语：错误码 {code}（原文：{detail}）。",
+        "en": "WeCom refused the welcome template: errcode {errcode} ({detail}).",
+        "zh-CN": "企业微信拒绝了这个入群欢迎语：错误码 {errcode}（原文：{detail}）。",
     },
     "wecom_welcome_no_app": {
         "en": "No wecom-customer group with an owner and an app secret (webhook) in Groups, or no Settings wecom_corp_id: run qunflow doctor.",

@@ -23,9 +23,20 @@ Example:
 """
 
 
-@cli.group()
+WECOM_HELP = """WeCom customer groups (企业微信客户群): the welcome template their owners apply.
+
+Members are synced by the wecom-sync job (workflows/jobs.yaml), posts go out as group-send tasks by the tick;
+`qunflow doctor` checks the prerequisites (corp id, app secret, callback keys, trusted IP, owners, chat ids).
+
+\b
+Example:
+  qunflow wecom welcome shop.xlsx --template welcome_vip --link-title 领取新人礼 --link-url https://shop.example/gift
+"""
+
+
+@cli.group(help=WECOM_HELP)
 def wecom() -> None:
-    """WeCom customer groups (企业微信客户群)."""
+    pass
 
 
 @wecom.command(help=WELCOME_HELP)
@@ -45,7 +56,6 @@ def welcome(source, name, group_id, link_title, link_url, link_desc, link_pic, m
     import requests
 
     from ..jobs.wecom_welcome import run_welcome
-    from ..sheet.i18n import message
     from ..state.open import open_state, state_spec
     from ..stores import open_store
     attachment = None
@@ -64,8 +74,7 @@ def welcome(source, name, group_id, link_title, link_url, link_desc, link_pic, m
     with requests.Session() as session:
         outcome, lang = run_welcome(store, state, session, name, attachment, dict(os.environ), group_id)
     lang = speaking(lang)
-    text = "\n".join([message(outcome.code, lang, **outcome.params)] +
-                     [message(code, lang, **params) for code, params in outcome.notes])
+    text = outcome.say(lang)
     if as_json:
         click.echo(json.dumps({"ok": outcome.ok, "template_id": outcome.template_id or None, "message": text},
                               ensure_ascii=False))

@@ -152,7 +152,7 @@ def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretR
     checks += _groups(wb, resolver)
     from .wecom_doctor import wecom_check            # wecom-customer groups' prerequisites (None without any)
     wecom = wecom_check(wb, deps.env if deps else {}, resolver, getattr(deps, "session", None))
-    checks += [wecom] if wecom else []
+    checks += [Check(*wecom)] if wecom else []
     checks.append(_time_zones(wb))
     for check in checks:
         check.lang = wb.lang

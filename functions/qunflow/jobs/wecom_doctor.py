@@ -47,9 +47,9 @@ def _say(wb: Any, code: str, **params: Any) -> str:
 
 
 def wecom_check(wb: Any, env: Mapping[str, str], resolver: Any, session: Any = None, base_url: str | None = None,
-                clock: Any = None) -> Any | None:
-    """The check, or None when the workbook has no wecom-customer group."""
-    from .doctor import FAIL, OK, WARN, Check
+                clock: Any = None) -> tuple[str, str, str, str] | None:
+    """(name, status, detail, fix) of the check (doctor makes it a Check), or None without wecom-customer groups."""
+    FAIL, OK, WARN = "fail", "ok", "warn"      # jobs/doctor.py's statuses
     groups = [g for g in wb.groups.values() if g.platform == PLATFORM]
     if not groups:
         return None
@@ -99,7 +99,7 @@ def wecom_check(wb: Any, env: Mapping[str, str], resolver: Any, session: Any = N
         found.append(_say(wb, "wecom_doctor_reach_skipped"))
     status = FAIL if fixes else WARN if soft else OK
     sep = "，" if wb.lang == "zh-CN" else ", "
-    return Check(_say(wb, "wecom_doctor_name"), status, sep.join(found), ("；" if wb.lang == "zh-CN" else "; ").join(fixes + soft))
+    return _say(wb, "wecom_doctor_name"), status, sep.join(found), ("；" if wb.lang == "zh-CN" else "; ").join(fixes + soft)
 
 
 def _reach(wb: Any, corp: str, secrets: dict[str, str], groups: list, session: Any, base_url: str | None,

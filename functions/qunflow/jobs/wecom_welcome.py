@@ -37,6 +37,12 @@ class Welcome:
     template_id: str = ""
     notes: list[tuple[str, dict]] = field(default_factory=list)
 
+    def say(self, lang: str) -> str:
+        """What to tell the operator, in `lang`."""
+        from ..sheet.i18n import message
+        return "\n".join([message(self.code, lang, **self.params)] +
+                         [message(code, lang, **params) for code, params in self.notes])
+
     @property
     def ok(self) -> bool:
         return self.code in ("wecom_welcome_created", "wecom_welcome_updated")

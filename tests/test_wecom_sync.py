@@ -15,11 +15,16 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from helpers import make_raw
+from qunflow.delivery.secrets import SecretResolver
 from qunflow.delivery.wecom_token import WeComApi, WeComApp
 from qunflow.emulator.server import Emulator
 from qunflow.jobs import wecom_sync
-from qunflow.jobs.wecom_sync import MEMBERS, hinted, known, note_hints, run_sync
+from qunflow.jobs.tick import TickDeps, run_tick
+from qunflow.jobs.wecom_sync import MEMBERS, hinted, known, note_hints, run_job, run_sync
+from qunflow.sheet.load import load_workbook
 from qunflow.state.sqlite import SqliteState
+from qunflow.stores.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CORP, SECRET = "ww1234567890abcdef", "app-secret-for-sync-0001"
@@ -193,3 +198,40 @@ def test_list_pages_with_the_cursor_and_an_unknown_chat_is_reported(world, monke
     assert report.chats == 5 and "wrGone" in report.errors and "wrOther" not in str(report.as_json())
     assert w.emu.wecom_api.calls["/cgi-bin/externalcontact/groupchat/list"] == 3
     assert w.state.cached(MEMBERS + "wrOther", w.clock.t) is None
+
+
+def test_the_job_reads_the_workbook_and_the_tick_makes_members_with_their_referral(world):
+    """Groups (wecom-customer, owner, chat_id) → the sync job → the inbox → the tick's fold → the Members tab."""
+    w = world
+    store = MemoryStore(make_raw({
+        "settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": "en"},
+                     {"key": "wecom_corp_id", "value": CORP}],
+        "groups": [{"group_id": "G01", "name": "VIP", "platform": "wecom-customer", "kind": "traffic",
+                    "webhook": "env:QUNFLOW_WECOM_APP", "owner": OWNER, "chat_id": CHAT}],
+        "members": [{"member_id": "S-lisi", "name": "Li Si (staff)", "group_id": "G01", "platform_user_id": STAFF,
+                     "joined_at": "2026-11-01 10:00"}]}))
+    resolver = SecretResolver(env={"QUNFLOW_WECOM_APP": SECRET})
+    env = {"QUNFLOW_WECOM_API": w.emu.base_url}
+
+    def tick():
+        deps = TickDeps(session=requests.Session(), clock=w.clock, sleep=lambda s: None, resolver=resolver,
+                        state=w.state, wecom_base=w.emu.base_url)
+        return run_tick(store, w.now(), deps)
+    report = run_job(store, w.state, requests.Session(), w.now(), env=env, resolver=resolver)
+    assert (report.chats, report.joins) == (1, 2) and not report.errors
+    tick()
+    wb = load_workbook(store.raw)
+    by_user = {m.platform_user_id: m for m in wb.members.values()}
+    assert {"wmAnn", "wmBob"} <= set(by_user) and by_user["wmBob"].group_id == "G01"
+    local = datetime.fromtimestamp(int(w.clock.t) - 3600, timezone.utc).astimezone(wb.settings.timezone)
+    assert by_user["wmBob"].joined_at == local.replace(tzinfo=None)
+    assert by_user["wmBob"].referred_by == "S-lisi"                 # the invitor, a member: the referral
+    w.groups.mode = "lose"
+    w.clock.t += 120
+    w.groups.leave(CHAT, "wmAnn")
+    w.clock.t += 60
+    assert run_job(store, w.state, requests.Session(), w.now(), env=env, resolver=resolver).leaves == 1
+    assert run_job(store, w.state, requests.Session(), w.now(), env=env, resolver=resolver, hinted_only=True).chats == 0
+    tick()
+    ann = next(m for m in load_workbook(store.raw).members.values() if m.platform_user_id == "wmAnn")
+    assert ann.status == "left" and ann.left_at is not None

@@ -65,6 +65,7 @@ def world(tmp_path, monkeypatch):
     api = WeComApi(WeComApp(CORP, "env:SECRET"), session=requests.Session(), state=state, base_url=emu.base_url,
                    clock=clock, resolve=lambda ref: SECRET, sleep=lambda s: None)
     w = type("World", (), {})()
+    w.url = f"http://127.0.0.1:{server.server_port}"
     w.emu, w.groups, w.state, w.api, w.clock = emu, groups, state, api, clock
     w.now = lambda: datetime.fromtimestamp(clock.t, timezone.utc)
     yield w
@@ -235,3 +236,15 @@ def test_the_job_reads_the_workbook_and_the_tick_makes_members_with_their_referr
     tick()
     ann = next(m for m in load_workbook(store.raw).members.values() if m.platform_user_id == "wmAnn")
     assert ann.status == "left" and ann.left_at is not None
+
+
+def test_the_events_function_answers_the_url_check_with_the_plain_echostr_within_a_second(world):
+    query = {"msg_signature": "904fda282e6374492810214b5bc9738cd4ceaaaa", "timestamp": "1764590400",
+             "nonce": "1372623149",
+             "echostr": "Q3stYC6hdFzMh9T8HCvyDAONkKNN/4m6yqKdl3PuX2Q8jIgyWGAmEU4EE32tVqtB5xeiTMhJAluLvv/UBfC5xg=="}
+    started = time.monotonic()
+    reply = requests.get(world.url + "/wecom", params=query, timeout=5)
+    elapsed = time.monotonic() - started
+    assert reply.status_code == 200 and reply.content == b"echo-4242" and elapsed < 1.0
+    bad = requests.get(world.url + "/wecom", params={**query, "msg_signature": "0" * 40}, timeout=5)
+    assert bad.status_code == 401 and b"echo-4242" not in bad.content

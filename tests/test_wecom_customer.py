@@ -147,3 +147,84 @@ def test_a_group_over_its_quota_when_the_owner_confirms_is_quota(world):
                        f"R01:wrOwnerA0003:{int(T0) + 60}": SENT}
     third = sender.create(plan_tasks(sends(["wrOwnerA0002"], slot=T0 + 120))[0][0])   # all at quota: 41048
     assert third[0].status == QUOTA
+
+
+def test_the_tick_turns_60020_into_a_problem_naming_the_ip_and_creates_tasks_once_trusted(tmp_path):
+    """run_tick on the customer-group demo workbook: with the trusted-IP switch on, the 20:00 sends fail and the
+    Problems tab (zh-CN) names the IP to add; the next day, trusted, the tasks are created and awaiting the owner."""
+    import random
+    from datetime import datetime, timezone
+
+    from qunflow.clock import VirtualClock
+    from qunflow.delivery.secrets import SecretResolver
+    from qunflow.jobs.demo_wecom import CORP, GROUPS, SECRET_NAME, _store
+    from qunflow.jobs.tick import TickDeps, run_tick
+    from qunflow.sheet.load import load_workbook
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)           # 20:00 in Beijing
+    clock = VirtualClock(start)
+    with Emulator(clock=clock) as emu:
+        emu.wecom_api.add_app(CORP, SECRET)
+        emu.wecom_api.trusted_ip_only, emu.wecom_api.caller_ip = True, "198.51.100.77"
+        requests.post(f"{emu.base_url}/_emulator/wecom/customer_groups",
+                      json=[{"chat_id": g["chat_id"], "owner": g["owner"]} for g in GROUPS]).raise_for_status()
+        store, state = _store(3), SqliteState(tmp_path / "s.sqlite")
+        deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(1),
+                        resolver=SecretResolver(env={SECRET_NAME: SECRET}), state=state, wecom_base=emu.base_url)
+        report = run_tick(store, start, deps)
+        assert report.failed == 3 and report.awaiting_confirmation == 0
+        wb = load_workbook(store.raw)
+        text = " ".join(str(c) for row in store.raw[wb.tables["problems"].title] for c in row)
+        assert "198.51.100.77" in text and "企业可信IP" in text
+        assert SECRET not in text and all(SECRET not in " ".join(map(str, row)) for t in store.raw.values() for row in t)
+        emu.wecom_api.trusted_ip_only = False
+        clock.set(start + timedelta_days(1))
+        report = run_tick(store, start + timedelta_days(1), deps)
+        assert report.awaiting_confirmation == 3       # the text names each group: one task per owner, slot and text
+        assert sorted(t["sender"] for t in emu.wecom_tasks.tasks.values()) == ["lisi", "zhangsan", "zhangsan"]
+        wb = load_workbook(store.raw)
+        assert {r.status for r in wb.sendlog if r.scheduled_for and r.scheduled_for.day == 2} == {"awaiting_confirmation"}
+        state.close()
+
+
+def timedelta_days(n):
+    from datetime import timedelta
+    return timedelta(days=n)
+
+
+def test_qunflow_demo_wecom_customer_prints_each_group_and_the_owners(tmp_path):
+    from click.testing import CliRunner
+
+    from qunflow.cli.app import cli
+    result = CliRunner().invoke(cli, ["--lang", "en", "demo", "--wecom-customer", "--days", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "K01: sent" in result.output and "owners: confirmed" in result.output
+    assert "differ from what the groups received: 0" in result.output
+    assert (tmp_path / "qunflow-wecom-demo.xlsx").is_file()
+
+
+def test_a_rule_s_catch_up_is_its_confirmation_window(tmp_path):
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from qunflow.clock import VirtualClock
+    from qunflow.delivery.secrets import SecretResolver
+    from qunflow.jobs.demo_wecom import CORP, GROUPS, SECRET_NAME, _store
+    from qunflow.jobs.tick import TickDeps, run_tick
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)           # 20:00 in Beijing
+    clock = VirtualClock(start)
+    sop = [{"rule_id": "Q09", "groups": "K03", "schedule": "每天 20:00", "content": "今晚上新", "catch_up": "3h"}]
+    with Emulator(clock=clock) as emu:
+        emu.wecom_api.add_app(CORP, SECRET)
+        requests.post(f"{emu.base_url}/_emulator/wecom/customer_groups",
+                      json=[{"chat_id": g["chat_id"], "owner": g["owner"]} for g in GROUPS]).raise_for_status()
+        store, state = _store(2, sop), SqliteState(tmp_path / "s.sqlite")
+        deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(1),
+                        resolver=SecretResolver(env={SECRET_NAME: SECRET}), state=state, wecom_base=emu.base_url)
+        assert run_tick(store, start, deps).awaiting_confirmation == 1
+        for hours in (1, 2, 3):
+            clock.set(start + timedelta(hours=hours))
+            run_tick(store, start + timedelta(hours=hours), deps)
+        (task,) = emu.wecom_tasks.tasks.values()
+        assert task["cancelled_at"] == start.timestamp() + 3 * 3600 and len(task["reminds"]) == 1   # at 2 h
+        assert [s.status for s in state.sends()] == ["not_sent"]
+        state.close()

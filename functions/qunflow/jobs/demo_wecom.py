@@ -5,8 +5,8 @@ The owners confirm most tasks an hour after they arrive, ignore some (the tick r
 `wecom_remind_after`, at most 3 in 24 h, then cancels the task when `wecom_confirm_window` has passed: not
 sent), confirm one late (after the reminders, inside the window: sent, at that time) and confirm one after the
 cancel (WeCom sends nothing: it stays not sent). The quota rule is `week` (7 a week), and one rule more than
-the daily post asks for an 8th: the planner defers it (or skips it) before any task exists. The tick runs
-hourly. At the end the state store's sends are checked against what the emulated groups received.
+the daily post ask for an 8th and a 9th: the planner defers them (or skips them) before any task exists. The tick
+runs every two hours. At the end the state store's sends are checked against what the emulated groups received.
 """
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ SOP = [
      "content": "今晚 8 点上新：冬季大衣老客价 399，{{ group_name }} 的姐妹先看 👀"},
     {"rule_id": "Q02", "groups": "K01, K03", "schedule": "每周六 10:00", "phase": "活动",
      "content": "周末福利：到店出示会员码再减 30 元，本周日截止。"},
+    {"rule_id": "Q03", "groups": "K01, K03", "schedule": "每周日 10:00", "phase": "活动",
+     "content": "周日穿搭课：叠穿三步法，今晚 8 点群里见。"},
 ]
+TICK = timedelta(hours=2)
 
 
 @dataclass
@@ -48,9 +51,12 @@ class WeComDemoResult:
     owner: Counter = field(default_factory=Counter)          # confirm / ignore / late / after_cancel
     max_per_week: dict = field(default_factory=dict)         # group -> most sends received in one week
     mismatches: list = field(default_factory=list)           # sends whose stored state is not the groups' truth
+    deferred: int = 0                                        # sends the quota (or the cap) moved, over all ticks
+    tasks: list = field(default_factory=list)                # the emulator's tasks at the end
+    plans: dict = field(default_factory=dict)                # msgid -> what its owner did
 
 
-def _rows(days: int) -> dict:
+def _rows(days: int, sop: list | None = None) -> dict:
     from .initbook import settings_in
     settings = [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "wecom_corp_id", "value": CORP},
                 {"key": "wecom_quota", "value": "week"}, {"key": "wecom_remind_after", "value": "2h"},
@@ -58,12 +64,12 @@ def _rows(days: int) -> dict:
                 {"key": "daily_cap", "value": "10"}]
     groups = [{**g, "platform": "wecom-customer", "kind": "traffic", "webhook": f"env:{SECRET_NAME}",
                "enabled": "yes"} for g in GROUPS]
-    return {"settings": settings_in("zh-CN", settings), "groups": groups, "sop": SOP}
+    return {"settings": settings_in("zh-CN", settings), "groups": groups, "sop": SOP if sop is None else sop}
 
 
-def _store(days: int) -> MemoryStore:
+def _store(days: int, sop: list | None = None) -> MemoryStore:
     from ..sheet.layout import workbook_layout
-    rows = _rows(days)
+    rows = _rows(days, sop)
     raw = {}
     for layout in workbook_layout("zh-CN"):
         raw[layout.title] = [layout.header] + [[c.value(r.get(c.key), "zh-CN") for c in layout.columns]
@@ -104,7 +110,7 @@ def run_wecom_demo(out_dir: Path, days: int = 30, seed: int = 7) -> WeComDemoRes
                   json=[{"chat_id": g["chat_id"], "owner": g["owner"]} for g in GROUPS]).raise_for_status()
         http.post(f"{base}/_emulator/wecom/quota", json={"rule": "week"}).raise_for_status()
         store = _store(days)
-        state = SqliteState(out_dir / "qunflow-wecom-demo.state.sqlite") if False else SqliteState(":memory:")
+        state = SqliteState(":memory:")
         deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(seed),
                         resolver=SecretResolver(env={SECRET_NAME: secret}), state=state, wecom_base=base)
         planned: dict[str, tuple[str, float | None]] = {}
@@ -115,8 +121,9 @@ def run_wecom_demo(out_dir: Path, days: int = 30, seed: int = 7) -> WeComDemoRes
                 if when is not None and when <= clock():
                     http.post(f"{base}/_emulator/wecom/owner", json={"msgid": msgid, "action": "confirm"})
                     planned[msgid] = (kind, None)
-            run_tick(store, moment, deps)
+            report = run_tick(store, moment, deps)
             result.ticks += 1
+            result.deferred += report.deferred
             for task in http.get(f"{base}/_emulator/wecom/tasks").json():
                 if task["msgid"] not in planned:
                     plan = _owner_plan(len(planned), task["created"])
@@ -124,8 +131,10 @@ def run_wecom_demo(out_dir: Path, days: int = 30, seed: int = 7) -> WeComDemoRes
                     result.owner[plan[0]] += 1
                     if plan[0] == "ignore":
                         http.post(f"{base}/_emulator/wecom/owner", json={"msgid": task["msgid"], "action": "ignore"})
-            moment += timedelta(hours=1)
+            moment += TICK
         _judge(result, state, emulator, start)
+        result.plans = {msgid: kind for msgid, (kind, _) in planned.items()}
+        result.tasks = http.get(f"{base}/_emulator/wecom/tasks").json()
         export_xlsx(store.raw, result.workbook, "zh-CN")
         state.close()
         return result
@@ -159,6 +168,5 @@ def _judge(result: WeComDemoResult, state, emulator, start: datetime) -> None:
         if (s.status == "sent") != (got is not None) or (got is not None and int(s.sent_at.timestamp()) != got):
             result.mismatches.append((s.send_id, s.status, got))
         if got is not None:
-            week = (datetime.fromtimestamp(got, SHANGHAI).date() - (start.astimezone(SHANGHAI).date())).days // 7
             weekly.setdefault(s.group_id, Counter())[datetime.fromtimestamp(got, SHANGHAI).isocalendar()[:2]] += 1
     result.max_per_week = {g: max(c.values()) for g, c in weekly.items()}

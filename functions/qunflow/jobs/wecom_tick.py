@@ -4,8 +4,9 @@ sends, and poll the open tasks, settling their sends in the state store (the Sen
 Where the app comes from: the Settings `wecom_corp_id` (the corp) and each group's `webhook` cell, which for
 these groups holds the self-built app's secret reference (`secret:NAME` / `env:QUNFLOW_NAME`); groups that
 share one reference share one app, one token and one set of task records. Each group also needs `owner` (the
-owner's userid, the task's sender) and `chat_id`. Settings: `wecom_confirm_window` (default 24h: then the task
-is cancelled, its sends `not_sent`), `wecom_remind_after` (default 2h), `wecom_quota` (engine/quota.py).
+owner's userid, the task's sender) and `chat_id`. The window the owner has to confirm is the rule's `catch_up`
+when it sets one, else the Setting `wecom_confirm_window` (default 24h); then the task is cancelled, its sends
+`not_sent`. Settings: `wecom_remind_after` (default 2h), `wecom_quota` (engine/quota.py).
 
 A send is claimed before its task is created and settled `awaiting_confirmation` with the msgid's record kept
 (delivery/wecom_customer.py); each later tick polls and settles it `sent` (WeCom's send time), `not_sent` or
@@ -85,7 +86,8 @@ def deliver(planned: list[PlannedSend], wb: Any, deps: Any, sink: Any) -> dict[s
             outcomes[p.send_id] = SendOutcome("failed", reason=f"template:{problem.detail}")
             continue
         text = place_mentions(message.text, "").strip()
-        send = CustomerSend(p.send_id, p.group.chat_id or "", p.group.owner or "", text, p.at.timestamp(), window,
+        own = p.rule.catch_up.total_seconds() if p.rule.catch_up else window    # the rule's window, if it sets one
+        send = CustomerSend(p.send_id, p.group.chat_id or "", p.group.owner or "", text, p.at.timestamp(), own,
                             _attachments(message), p.group.group_id, tuple(p.sends))
         by_app.setdefault(p.group.webhook, []).append((p, send, preview_of(message)))
     now = datetime.fromtimestamp(deps.clock(), timezone.utc)
@@ -131,7 +133,11 @@ def poll(wb: Any, deps: Any, sink: Any, now: datetime) -> int:
         sender = _sender(wb, deps, reference)
         if isinstance(sender, str) or not sender.open_tasks():
             continue
-        for r in sender.poll():
+        results = sender.poll()
+        known = deps.state.get_sends([i for r in results for i in r.ids])
+        for r in results:
+            if all(i in known and (known[i].status, known[i].reason) == (r.status, r.reason) for i in r.ids):
+                continue      # still waiting, nothing new to say: no write (the SendLog stays as it is)
             sent_at = datetime.fromtimestamp(r.at, timezone.utc) if r.status == "sent" and r.at else None
             try:
                 deps.state.settle(r.ids, r.status, at=now, attempts=1, sent_at=sent_at, reason=r.reason)

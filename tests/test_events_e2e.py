@@ -260,3 +260,16 @@ def test_a_chat_no_group_claims_is_dropped_counted_and_reported_once(world):
     w.store.raw["Groups"][1][header.index("chat_id")] = "C0STRANGER"   # an operator claims it for G11
     w.tick()
     assert not [p for p in w.wb().previous_problems if "C0STRANGER" in p.message]
+
+
+def test_telegram_reports_one_join_twice_and_it_is_one_member_and_one_welcome(world):
+    """A bot that is an admin gets both the chat_member update and the new_chat_members service message."""
+    w = world
+    person = {"id": USERS["telegram"], "name": "Tg 新人", "username": "tgnew"}
+    assert w.source.emit("telegram", CHATS["telegram"], "join", person)["ok"]
+    assert w.source.emit("telegram", CHATS["telegram"], "join", person, service=True)["ok"]
+    assert len(inbox(w)) == 2                                          # two updates, two ids
+    w.tick()
+    wb = w.wb()
+    assert [m.name for m in wb.members.values() if m.platform_user_id == USERS["telegram"]] == ["Tg 新人"]
+    assert len([m for m in w.emulator.messages if m["text"].startswith("Welcome")]) == 1

@@ -1,7 +1,24 @@
-"""Operator-facing words for WeCom customer groups' doctor check and `qunflow wecom welcome` (#20), en and
-zh-CN. Merged into qunflow.sheet.i18n.MESSAGES; the same shape: {"key": {"en": ..., "zh-CN": ...}}."""
+"""Operator-facing words for WeCom customer groups (#20): the quota and trusted-IP Problems, the doctor check and
+`qunflow wecom welcome`, en and zh-CN. Merged into qunflow.sheet.i18n.MESSAGES; the same shape: {"key": {"en": ..., "zh-CN": ...}}."""
 
 WECOM_MESSAGES: dict[str, dict[str, str]] = {
+    # the group-send quota and the trusted IP (engine/quota.py, jobs/wecom_tick.py; moved here from i18n.py)
+    "wecom_quota_month": {
+        "en": "Customer group {group} has used its WeCom mass-message quota for this month (as many as the month has days); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
+        "zh-CN": "客户群 {group} 本月的企业微信群发次数已用完（每月天数次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
+    },
+    "wecom_quota_week": {
+        "en": "Customer group {group} has used its WeCom mass-message quota for this week (7); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
+        "zh-CN": "客户群 {group} 本周的企业微信群发次数已用完（每周 7 次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
+    },
+    "wecom_quota_day": {
+        "en": "Customer group {group} has used its WeCom mass-message quota for today (1); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
+        "zh-CN": "客户群 {group} 今天的企业微信群发次数已用完（每天 1 次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
+    },
+    "wecom_untrusted_ip": {
+        "en": "WeCom refused qunflow's calls for the customer groups: {reason}. Until then no group-send task is created or checked.",
+        "zh-CN": "企业微信拒绝了 qunflow 对客户群的调用：{reason}。在此之前不会创建或查询群发任务。",
+    },
     # qunflow doctor (jobs/wecom_doctor.py)
     "wecom_doctor_name": {"en": "WeCom customer groups", "zh-CN": "企业微信客户群"},
     "wecom_doctor_corp_ok": {"en": "corp id set", "zh-CN": "企业ID已设置"},

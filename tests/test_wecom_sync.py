@@ -218,8 +218,10 @@ def test_the_job_reads_the_workbook_and_the_tick_makes_members_with_their_referr
         deps = TickDeps(session=requests.Session(), clock=w.clock, sleep=lambda s: None, resolver=resolver,
                         state=w.state, wecom_base=w.emu.base_url)
         return run_tick(store, w.now(), deps)
+    w.groups.add_chat("wrNotInGroups", OWNER, members=[{"userid": "wmZed", "type": 2}])
     report = run_job(store, w.state, requests.Session(), w.now(), env=env, resolver=resolver)
     assert (report.chats, report.joins) == (1, 2) and not report.errors
+    assert report.unclaimed == ["wrNotInGroups"] and known(w.state, "wrNotInGroups", w.clock.t) is None
     tick()
     wb = load_workbook(store.raw)
     by_user = {m.platform_user_id: m for m in wb.members.values()}

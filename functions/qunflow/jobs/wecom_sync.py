@@ -6,7 +6,8 @@
 
 - **Walk.** `groupchat/list` with `owner_filter` (≤ 100 owners a call: WeCom answers 81017 without one over a
   large scope), `limit` 1000, `next_cursor` paging, one call at a time; plus the chat ids the Groups tab names
-  and the chats a hint named. Then `groupchat/get` for each chat.
+  and the chats a hint named. Then `groupchat/get` for each chat a Groups row claims (the owners' other chats
+  are reported as `unclaimed` and not remembered: once a row claims one, its members all come in as joins).
 - **Diff.** The membership qunflow knows of each chat lives in the state store's cache (`wecom_members:<chat>`:
   member_version and {userid: join_time, join_scene, invitor}); external members (type 2) only. A member
   present now and not before, or with another join_time (they left and came back between two reads), is a
@@ -54,11 +55,12 @@ class SyncReport:
     joins: int = 0
     leaves: int = 0
     kept: int = 0                                   # new inbox events (retries of a sync keep 0)
+    unclaimed: list[str] = field(default_factory=list)   # the owners' chats no Groups row names: not synced
     errors: dict[str, str] = field(default_factory=dict)   # chat id (or "list") -> WeCom's errcode and words
 
     def as_json(self) -> dict:
         return {"chats": self.chats, "joins": self.joins, "leaves": self.leaves, "kept": self.kept,
-                "errors": dict(self.errors)}
+                "unclaimed": list(self.unclaimed), "errors": dict(self.errors)}
 
 
 def _epoch(now: datetime) -> float:
@@ -174,9 +176,12 @@ def sync_chat(api: Any, state: Any, chat_id: str, now: datetime, report: SyncRep
 
 
 def run_sync(api: Any, state: Any, now: datetime, *, owners: Iterable[str] = (), chat_ids: Iterable[str] = (),
-             hinted_only: bool = False, holder: str | None = None) -> SyncReport:
+             hinted_only: bool = False, holder: str | None = None, claimed: Iterable[str] | None = None) -> SyncReport:
     """One sync under the `wecom_sync` lease (the hourly walk and a hinted sync never overlap). A chat WeCom
-    refuses (an errcode) is reported and keeps its memory; a list that fails still syncs the named chats."""
+    refuses (an errcode) is reported and keeps its memory; a list that fails still syncs the named chats.
+    `claimed`: the chat ids the Groups tab names (run_job gives them); any other chat is only reported
+    (`unclaimed`) and not remembered, so its members all come in as joins once a row claims it."""
+    claimed = None if claimed is None else set(claimed)
     from ..delivery.wecom_token import WeComError
     report = SyncReport()
     epoch = _epoch(now)
@@ -193,6 +198,11 @@ def run_sync(api: Any, state: Any, now: datetime, *, owners: Iterable[str] = (),
                     report.errors["list"] = f"{exc.errcode} {exc.errmsg}"[:200]
                 chats += [str(c) for c in chat_ids if c]
             for chat in dict.fromkeys(chats):
+                if claimed is not None and chat not in claimed:
+                    report.unclaimed.append(chat)
+                    if chat in hints:
+                        state.cache(HINTS + chat, "", epoch)
+                    continue
                 try:
                     sync_chat(api, state, chat, now, report)
                 except WeComError as exc:
@@ -252,11 +262,15 @@ def run_job(store: Any, state: Any, session: Any, now: datetime, *, env: dict, h
     from ..sheet.load import load_workbook
     snapshot = store.read()
     wb = load_workbook(snapshot.raw, today=now.date(), grid_rows=snapshot.grid_rows)
-    for (corp, reference), (owners, chats) in apps_of(wb, env).items():
+    apps = apps_of(wb, env)
+    claimed = {c for _, chats in apps.values() for c in chats}
+    for (corp, reference), (owners, chats) in apps.items():
         api = api_for(corp, reference, state, session, env, resolver, clock=lambda: now.timestamp())
-        report = run_sync(api, state, now, owners=owners, chat_ids=chats, hinted_only=hinted_only)
+        report = run_sync(api, state, now, owners=owners, chat_ids=chats, hinted_only=hinted_only,
+                          claimed=claimed)
         total.chats, total.joins, total.leaves = total.chats + report.chats, total.joins + report.joins, \
             total.leaves + report.leaves
         total.kept += report.kept
         total.errors.update(report.errors)
+        total.unclaimed += [c for c in report.unclaimed if c not in total.unclaimed]
     return total

@@ -208,3 +208,40 @@ def test_firestore_that_keeps_aborting_is_busy_and_nothing_is_written(firestore_
     assert store.cursor("last_tick") is None
     store.advance("last_tick", "2026-12-01T00:00:00Z")    # once the locks are gone, the step goes through
     assert store.cursor("last_tick") == "2026-12-01T00:00:00Z"
+
+
+def test_the_cache_keeps_a_value_until_it_expires_and_a_new_one_replaces_it(state):
+    assert state.cached("wecom_token:ww1", now=1000.0) is None
+    state.cache("wecom_token:ww1", "tok-1", expires_at=8200.0)
+    assert state.cached("wecom_token:ww1", now=1000.0) == "tok-1"
+    assert state.cached("wecom_token:ww1", now=8199.9) == "tok-1"
+    assert state.cached("wecom_token:ww1", now=8200.0) is None          # expired at its expiry
+    state.cache("wecom_token:ww1", "tok-2", expires_at=9000.0)          # a refresh writes over it
+    assert state.cached("wecom_token:ww1", now=8300.0) == "tok-2"
+
+
+def test_the_cache_lists_live_values_under_a_prefix(state):
+    state.cache("wecom_task:m1", '{"a": 1}', expires_at=5000.0)
+    state.cache("wecom_task:m2", '{"a": 2}', expires_at=100.0)
+    state.cache("wecom_task:m3/x", '{"a": 3}', expires_at=5000.0)
+    state.cache("wecom_tasks", "other", expires_at=5000.0)
+    state.cache("wecom_token:ww1", "tok", expires_at=5000.0)
+    assert state.cached_under("wecom_task:", now=1000.0) == {"wecom_task:m1": '{"a": 1}', "wecom_task:m3/x": '{"a": 3}'}
+    assert state.cached_under("nothing:", now=1000.0) == {}
+
+
+def test_an_awaiting_confirmation_send_is_settled_again_and_never_claimed_or_recorded_over(state):
+    claim(state, ["C01:G01:1"])
+    state.settle(["C01:G01:1"], "awaiting_confirmation", at=T0, attempts=1, reason="task msg1", preview="hi")
+    with pytest.raises(Conflict):
+        claim(state, ["C01:G01:1"], holder="run-2")                 # a task waits: no second task
+    assert state.record([SendState("C01:G01:1", "missed")], T0) == 0
+    state.settle(["C01:G01:1"], "awaiting_confirmation", at=T0 + timedelta(hours=2), attempts=1, reason="reminded")
+    state.settle(["C01:G01:1"], "sent", at=T0 + timedelta(hours=3), attempts=1, sent_at=T0 + timedelta(hours=2, minutes=30))
+    got = state.get_sends(["C01:G01:1"])["C01:G01:1"]
+    assert (got.status, got.sent_at, got.preview) == ("sent", T0 + timedelta(hours=2, minutes=30), "hi")
+    with pytest.raises(Conflict):
+        state.settle(["C01:G01:1"], "not_sent", at=T0)              # final now
+    claim(state, ["C01:G01:2"])
+    state.settle(["C01:G01:2"], "not_sent", at=T0, reason="cancelled")
+    assert state.get_sends(["C01:G01:2"])["C01:G01:2"].status == "not_sent"

@@ -26,9 +26,14 @@ Example:
 @click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False))
 @click.option("--seed", default=7, show_default=True, help="Same seed, same result.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 60), help="Length of the campaign.")
-def demo(out_dir: str, seed: int, days: int) -> None:
+@click.option("--wecom-customer", "wecom_customer", is_flag=True,
+              help="Instead: three WeCom customer groups (客户群), whose posts are group-send tasks the emulated owners "
+                   "confirm, ignore or confirm late; writes DIR/qunflow-wecom-demo.xlsx.")
+def demo(out_dir: str, seed: int, days: int, wecom_customer: bool) -> None:
     from rich.console import Console
     from rich.table import Table
+    if wecom_customer:
+        return _wecom_demo(Path(out_dir), seed, days)
 
     from ..jobs.demo import DEMO_LANG, run_demo
     from ..jobs.speech import platform as platform_label, say
@@ -60,3 +65,21 @@ def demo(out_dir: str, seed: int, days: int) -> None:
     for label, path in zip(say("demo_files", lang).split("|"), (result.workbook, result.transcript, result.preview,
                                                                  Path(out_dir) / "report.html")):
         console.print(f"  {label:<10} {path}")
+
+
+def _wecom_demo(out_dir: Path, seed: int, days: int) -> None:
+    from ..jobs.demo_wecom import run_wecom_demo
+    from ..jobs.speech import say
+    from .app import speaking
+    lang = speaking("zh-CN")
+    started = time.perf_counter()
+    result = run_wecom_demo(out_dir, days=days, seed=seed)
+    for group, states in sorted(result.per_group.items()):
+        click.echo(say("demo_wecom_group", lang, group=group, sent=states["sent"], awaiting=states["awaiting_confirmation"],
+                       not_sent=states["not_sent"], quota=states["quota"], deferred=states["deferred"],
+                       skipped=states["skipped"], week=result.max_per_week.get(group, 0)))
+    o = result.owner
+    click.echo(say("demo_wecom_totals", lang, ticks=result.ticks, confirm=o["confirm"], ignore=o["ignore"], late=o["late"],
+                   after=o["after_cancel"], reminders=result.reminders, cancelled=result.cancelled,
+                   deferred=result.deferred, mismatches=len(result.mismatches), seconds=f"{time.perf_counter() - started:.1f}"))
+    click.echo("  " + say("demo_wecom_file", lang, path=result.workbook))

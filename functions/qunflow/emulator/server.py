@@ -29,6 +29,9 @@ from .ratelimit import Limiter
 from .slack import Slack
 from .telegram import Telegram
 from .wecom import WeCom
+from .wecom_api import ADMIN as WECOM_ADMIN, WeComApi
+from .wecom_groups import WeComGroups
+from .wecom_tasks import WeComTasks
 
 PLATFORM_CLASSES = {"wecom": WeCom, "dingtalk": DingTalk, "feishu": Feishu, "slack": Slack,
                     "discord": Discord, "telegram": Telegram}
@@ -69,6 +72,9 @@ class Emulator:
         self.platforms = {name: cls() for name, cls in PLATFORM_CLASSES.items()}
         self.limiters = {name: Limiter(p.RATE_RULES, p.PENALTY, self.clock) for name, p in self.platforms.items()}
         self._bots: dict[tuple[str, str], Bot] = {}
+        self.wecom_api = WeComApi(self.clock)      # WeCom's server API (gettoken, customer groups): wecom_api.py
+        self.wecom_groups = WeComGroups(self.wecom_api)   # groupchat list/get, welcome templates, callbacks
+        self.wecom_tasks = WeComTasks(self.wecom_api).mount()   # 客户群群发 tasks and the owner: wecom_tasks.py
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: EmulatorServer | None = None
@@ -224,6 +230,8 @@ class Emulator:
         """Judge one platform request (the HTTP handler's entry; also usable without sockets)."""
         with self._lock:
             self.requests_total += 1
+        if self.wecom_api.owns(req.path):
+            return self.wecom_api.handle(req, self.clock())
         for name, platform in self.platforms.items():
             route = platform.match(req.path)
             if route is not None:
@@ -281,6 +289,8 @@ class Emulator:
     # ---- admin endpoints for out-of-process use
 
     def admin(self, method: str, path: str, query: dict, body: bytes) -> Reply:
+        if path.startswith(WECOM_ADMIN):
+            return self.wecom_api.admin(method, path, query, body)
         if (method, path) == ("GET", "/_emulator/health"):
             return json_reply(200, {"ok": True, "strict": self.strict, "bots": len(self._bots), **self.stats()})
         if (method, path) == ("GET", "/_emulator/messages"):

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-FINAL = {"sent", "failed", "skipped", "missed", "unknown"}
-STATES = FINAL | {"pending", "retry", "deferred"}
+FINAL = {"sent", "failed", "skipped", "missed", "unknown", "not_sent", "quota"}
+HELD = {"awaiting_confirmation"}        # a WeCom customer-group task waits for its owner: never planned again
+DONE = FINAL | HELD
+STATES = DONE | {"pending", "retry", "deferred"}
 
 
 def send_id(rule_id: str, group_id: str, occurrence: datetime, member_id: str | None = None) -> str:
@@ -47,7 +49,7 @@ class Ledger:
         return entry.status if entry else None
 
     def is_done(self, send_id: str) -> bool:
-        return self.status(send_id) in FINAL
+        return self.status(send_id) in DONE
 
     def deferred(self) -> list[Entry]:
         return [e for e in self.latest.values() if e.status == "deferred"]
@@ -78,6 +80,14 @@ class Ledger:
                 if e.group_id not in out or at > out[e.group_id]:
                     out[e.group_id] = at
         return out
+
+    def quota_used(self, group_id: str, start: datetime, end: datetime) -> int:
+        """Mass messages a WeCom customer group received (or has waiting for its owner) in [start, end)."""
+        def when(e: Entry):
+            at = e.sent_at if e.status == "sent" else e.scheduled_for
+            return _aware(at) if at is not None else None
+        return sum(1 for e in self.latest.values() if e.group_id == group_id and e.status in ("sent", *HELD)
+                   and when(e) is not None and start <= when(e) < end)
 
     def sent_count(self, group_id: str, day_start: datetime, day_end: datetime) -> int:
         return sum(1 for e in self.latest.values() if e.status == "sent" and e.group_id == group_id

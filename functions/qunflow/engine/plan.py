@@ -29,7 +29,8 @@ from ..members.activity import activity_of_workbook
 from .planned import PlannedSend, group_tz, local_naive, quiet_shift
 from .carried import DEFERRED_REASON, RETRY_REASON, deferred_sends, retried_sends
 from .guard import apply_caps, spread_slots
-from .ledger import FINAL
+from .quota import apply_quota
+from .ledger import DONE
 from ..members.blacklist import reachable
 from ..members.coupons import CouponPool
 from .audience import Context, mentioned, target_groups
@@ -139,6 +140,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
     if not preview:
         spread_slots(planned, wb, ledger, now)
     apply_caps(planned, wb, ledger)
+    apply_quota(planned, wb, ledger)
     for p in planned:
         if p.policy == "due" and p.rule.coupon:
             for member in p.audience.members:
@@ -181,7 +183,7 @@ def _member_sends(rule: SopRule, group: Group, in_group: list[Member], joined: l
             continue
         sid = send_id(rule.rule_id, group.group_id, occurrence, member.member_id)
         status = ledger.status(sid)
-        if status in FINAL or (status is not None and at <= start):
+        if status in DONE or (status is not None and at <= start):
             continue  # done, or carried over (retry, deferred): engine/carried.py plans it
         late = at <= start
         stale = now - at > limit

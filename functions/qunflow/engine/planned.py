@@ -17,7 +17,7 @@ class PlannedSend:
     group: Group
     occurrence: datetime         # when the schedule fired (UTC)
     at: datetime                 # when it goes out (UTC), after quiet hours
-    policy: str = "due"          # due | missed | quiet_skip | dead_webhook | deferred | past_until
+    policy: str = "due"          # due | missed | quiet_skip | dead_webhook | deferred | past_until (engine/quota.py too)
     reason: str = ""
     members: list[Member] = field(default_factory=list)          # due members (member-relative rules)
     member_send_ids: dict[str, str] = field(default_factory=dict)
@@ -25,6 +25,7 @@ class PlannedSend:
     coupons: dict[str, str] = field(default_factory=dict)        # member_id -> code
     pool_empty: bool = False
     cap: int | None = None       # the daily cap that deferred or skipped it (a cap_reached warning)
+    quota: str | None = None     # the WeCom quota ("31 per month") that deferred or skipped it (wecom_quota)
 
     @property
     def sends(self) -> list[str]:

@@ -3,6 +3,8 @@
 - `no_campaign_start`: a `第N天` (day N) rule targets a group without a campaign start: it never fires there.
 - `cap_reached`: the daily cap moved a send to the next day (`cap_past_until`: and that day is past the rule's
   `until`, so it was skipped). One warning per group and rule in a run, at the group's daily_cap cell.
+- `wecom_quota`: a WeCom customer group has used its mass-message quota (engine/quota.py): the send was moved
+  to the next period, or skipped; at the group's platform cell, before any task was created.
 """
 from __future__ import annotations
 
@@ -38,4 +40,16 @@ def cap_warnings(planned: list[PlannedSend], wb: Workbook, sink: ProblemSink) ->
             sink.add("cap_past_until", **where, until=p.rule.until.isoformat() if p.rule.until else "")
         else:
             sink.add("cap_reached", **where, later=f"{p.at.astimezone(group_tz(p.group, wb)):%Y-%m-%d %H:%M}")
+    return len(seen)
+
+
+def quota_warnings(planned: list[PlannedSend], wb: Workbook, sink: ProblemSink) -> int:
+    table, seen = wb.tables["groups"], set()
+    for p in planned:
+        if p.quota is None or p.policy not in ("deferred", "past_until") or (p.group.group_id, p.rule.rule_id) in seen:
+            continue
+        seen.add((p.group.group_id, p.rule.rule_id))
+        later = f"{p.at.astimezone(group_tz(p.group, wb)):%Y-%m-%d %H:%M}" if p.policy == "deferred" else "-"
+        sink.add("wecom_quota_" + p.quota, tab=table.title, row=p.group.row, column=table.header_of("platform", wb.lang),
+                 value=p.group.platform, severity=WARNING, group=p.group.group_id, rule=p.rule.rule_id, later=later)
     return len(seen)

@@ -111,6 +111,10 @@ def send_message(store: Any, group_id: str, kind: str, body: str, mention: str |
                  log_handler: logging.Handler | None = None, warn: Callable[[str], None] = lambda _: None) -> Sent:
     """Send now; Refused (code 1) when the platform did not accept it, with the reason in plain words."""
     wb, group = load_group(store, group_id, today)
+    if group.platform == "wecom-customer":
+        raise Refused(f"group {group.group_id} is a WeCom customer group (wecom-customer): a post there is a group-send "
+                      f"task its owner confirms in WeCom, which the tick creates from an SOP rule; `qunflow send` "
+                      f"posts only through group robots")
     mentions = mentions_for(wb, group, mention, warn)
     webhook, secret = resolve_hook(group)
     masker = Masker([webhook, secret])

@@ -17,9 +17,9 @@ from ..members.lifecycle import apply_events
 from ..metrics.rollup import today_so_far_changes
 from ..engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from ..engine.plan import plan_sends
-from ..engine.warnings import cap_warnings, no_campaign_start
+from ..engine.warnings import cap_warnings, no_campaign_start, quota_warnings
 from ..engine.planned import PlannedSend
-from . import sendlog_projection, tick_state
+from . import sendlog_projection, tick_state, wecom_tick
 from .journal import NullJournal, merge_into
 from ..engine.ledger import from_sendlog
 from ..sheet.problems import ProblemSink
@@ -45,6 +45,7 @@ class TickReport:
     unknown: int = 0
     deferred: int = 0
     retry: int = 0               # the platform never took them; the next tick tries again
+    awaiting_confirmation: int = 0   # WeCom customer-group tasks created, waiting for their owners
     problems: int = 0
     sheets_requests: dict[str, int] = field(default_factory=lambda: {"read": 0, "write": 0})
     window: list[str] = field(default_factory=list)
@@ -67,6 +68,7 @@ class TickDeps:
     masker: Any = None                            # a delivery.masking.Masker the log handlers share; secrets get added
     state: Any = None                             # a state.base.StateStore: qunflow's memory (None: the sheet only)
     timeout: tuple[float, float] = (5.0, 15.0)    # (connect, read) seconds for each webhook request
+    wecom_base: str = "https://qyapi.weixin.qq.com"   # WeCom's server API (customer groups); the emulator in tests
 
 
 def window_start(wb: Workbook, now: datetime, state: Any = None) -> datetime:
@@ -103,6 +105,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             recovered = {}        # the store, not the journal, says what a run that died had done
             if not dry_run:
                 tick_state.import_sendlog(state, ledger, now)
+            if not dry_run:
+                wecom_tick.poll(wb, deps, sink, now)       # customer-group tasks the owners confirmed (or not)
             sends = state.sends()                        # read once: the claims to recover, then the ledger
             if not dry_run:
                 sends = tick_state.recover_claims(state, now, sends)
@@ -121,6 +125,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             tick_state.restore_bindings(state, wb, changes)
         planned = plan_sends(wb, ledger, start, now, now)
         cap_warnings(planned, wb, sink)
+        quota_warnings(planned, wb, sink)
         no_campaign_start(wb, sink)
         _recovered_rows(recovered, wb, changes)
         _stale_pending(wb, changes)
@@ -194,13 +199,13 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
     from ..delivery.dispatcher import Delivery, Dispatcher
     from ..delivery.masking import Masker
     from ..delivery.message import Target
-    outcomes: dict[str, SendOutcome] = {}
+    outcomes: dict[str, SendOutcome] = wecom_tick.deliver(planned, wb, deps, sink)   # customer groups: tasks
     deliveries, by_id = [], {}
     targets: dict[str, Any] = {}
     masker = deps.masker if deps.masker is not None else Masker()
     groups_table = wb.tables["groups"]
     for p in planned:
-        if p.policy != "due":
+        if p.policy != "due" or p.send_id in outcomes:
             continue
         group = p.group
         if group.group_id not in targets:

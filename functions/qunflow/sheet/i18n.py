@@ -10,6 +10,7 @@ from typing import Any
 from .i18n_calendar import CALENDAR
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
+from .i18n_wecom import WECOM_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
@@ -328,6 +329,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **CALENDAR,
     # memberships, coupons, referrals, lotteries (#16): sheet/i18n_members.py
     **MEMBER_MESSAGES,
+    # WeCom customer groups: doctor and the welcome template (#20): sheet/i18n_wecom.py
+    **WECOM_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
     **REASONS,
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)
@@ -360,6 +363,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "运行 {ticks} 次 · 已发送 {sent} · 失败 {failed} · 已错过 {missed} · 未知 {unknown} · 已顺延 {deferred} · 已跳过 {skipped} · 用时 {seconds} 秒",
     },
     "demo_files": {"en": "workbook|transcript|preview|report", "zh-CN": "工作簿|群聊记录|日历预览|报告"},
+    "demo_wecom_group": {
+        "en": "{group}: sent {sent} · awaiting confirmation {awaiting} · not sent {not_sent} · quota {quota} · deferred {deferred} · skipped {skipped} · most in one week {week}",
+        "zh-CN": "{group}：已发送 {sent} · 待群主确认 {awaiting} · 未发出 {not_sent} · 群发次数已用完 {quota} · 已顺延 {deferred} · 已跳过 {skipped} · 单周最多 {week} 条",
+    },
+    "demo_wecom_totals": {
+        "en": "{ticks} ticks · owners: confirmed {confirm}, ignored {ignore}, confirmed late {late}, confirmed after the cancel {after} · reminders {reminders} · tasks cancelled {cancelled} · deferred by the quota {deferred} · SendLog states that differ from what the groups received: {mismatches} · {seconds} s",
+        "zh-CN": "运行 {ticks} 次 · 群主：确认 {confirm}、忽略 {ignore}、迟确认 {late}、取消后才确认 {after} · 提醒 {reminders} 次 · 取消任务 {cancelled} 个 · 因群发次数顺延 {deferred} 次 · 发送记录与群实际收到不一致：{mismatches} 条 · 用时 {seconds} 秒",
+    },
+    "demo_wecom_file": {"en": "workbook   {path}", "zh-CN": "工作簿     {path}"},
 }
 
 

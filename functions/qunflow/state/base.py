@@ -5,7 +5,8 @@ What the contract promises (tests/test_state_contract.py runs it on every backen
 - **Sends.** One record per send id. `claim` marks sends in flight, and binds what the send decides about
   members, in one transaction, before the POST; it raises `Conflict` (and changes nothing) when a send is
   already claimed or final, or when a binding's key is already held with another value (a coupon bound to
-  someone else). `settle` records the outcome of a claimed send. `record` writes the states the planner
+  someone else). `settle` records the outcome of a claimed send, or of one `awaiting_confirmation` (a WeCom
+  task the owner confirms later: settled as awaiting, then as sent, not_sent or quota). `record` writes the states the planner
   decides without posting (skipped, missed, deferred, retry); it never touches a final or claimed send.
   A final state never changes.
 - **Bindings.** (kind, key) → value, each at most once: `coupon` code → member id, `welcome`
@@ -19,6 +20,10 @@ What the contract promises (tests/test_state_contract.py runs it on every backen
   so a tick that dies and runs again never counts a message twice. `activity(since)` lists the days from `since`.
 - **Cursors.** Named values (`last_tick`); `advance` never moves one back.
 - **Leases.** `acquire` succeeds for one holder until it releases or its TTL passes.
+- **Cache.** Named text values with an expiry (epoch seconds): `cache` writes one (over what was there),
+  `cached(name, now)` reads it while `now < expires_at`, else None; `cached_under(prefix, now)` lists the live
+  ones whose name starts with `prefix`. A platform's access token lives here (delivery/wecom_token.py), and a
+  WeCom group-send task's record (delivery/wecom_customer.py).
 
 There is no outbox to the sheet: what the sheet shows of qunflow's memory is a projection, computed again from
 the store by every tick (a write that failed is simply made by the next one), and a local workbook that
@@ -33,9 +38,10 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Protocol
 
 CLAIMED = "claimed"
-FINAL = frozenset({"sent", "failed", "skipped", "missed", "unknown"})
+AWAITING = "awaiting_confirmation"   # a WeCom customer-group task the owner has not confirmed: settled again later
+FINAL = frozenset({"sent", "failed", "skipped", "missed", "unknown", "not_sent", "quota"})
 WAITING = frozenset({"retry", "deferred"})          # planned again by later ticks
-STATUSES = FINAL | WAITING | {CLAIMED}
+STATUSES = FINAL | WAITING | {CLAIMED, AWAITING}
 
 
 class Conflict(Exception):
@@ -115,6 +121,9 @@ class StateStore(Protocol):
     def advance(self, name: str, value: str) -> str: ...
     def acquire(self, name: str, holder: str, ttl: float, now: float) -> bool: ...
     def release(self, name: str, holder: str) -> None: ...
+    def cache(self, name: str, value: str, expires_at: float) -> None: ...
+    def cached(self, name: str, now: float) -> str | None: ...
+    def cached_under(self, prefix: str, now: float) -> dict[str, str]: ...
 
 
 @contextmanager
@@ -177,7 +186,7 @@ def claimable(current: SendState | None) -> bool:
 
 def settled(current: SendState, status: str, at: datetime, attempts: int, sent_at: datetime | None,
             reason: str, preview: str) -> SendState:
-    if current.status != CLAIMED:
+    if current.status not in (CLAIMED, AWAITING):
         raise Conflict(f"{current.send_id} is {current.status}, not claimed")
     return replace(current, status=status, attempts=attempts, sent_at=utc(sent_at), reason=reason,
                    preview=preview or current.preview, updated_at=utc(at))

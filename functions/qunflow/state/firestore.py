@@ -10,6 +10,7 @@ the collection ids stay fixed (any index is declared once per collection id, not
     qunflow/{prefix}/activity/{key}:{day}     key, day, messages, last_at (a chat's messages, counted per day)
     qunflow/{prefix}/cursors/{name}           name, value
     qunflow/{prefix}/leases/{name}            name, holder, expires (float seconds)
+    qunflow/{prefix}/cache/{name}             name, value, expires (float seconds)
 
 Document ids (`_id`): `%` and `/` are escaped as %25 and %2F (and `:` in the parts of a compound id, as
 %3A), so each id is injective and never contains `/`; `.`, `..`, `__x__` and the empty id get their first
@@ -119,6 +120,7 @@ class FirestoreState:
         self._cursors = root.collection("cursors")
         self._activity = root.collection("activity")
         self._leases = root.collection("leases")
+        self._cache = root.collection("cache")
 
     def close(self) -> None:
         """The client is the caller's: nothing of ours to close."""
@@ -371,3 +373,25 @@ class FirestoreState:
             if row is not None and row["holder"] == holder:
                 transaction.delete(ref)
         self._tx(body)
+
+    # --- cache ---------------------------------------------------------------------------------------------
+
+    def cache(self, name: str, value: str, expires_at: float) -> None:
+        self._cache.document(_id(name)).set({"name": name, "value": str(value), "expires": float(expires_at)})
+
+    def cached(self, name: str, now: float) -> str | None:
+        snap = self._cache.document(_id(name)).get()
+        if not snap.exists or float(snap.get("expires")) <= now:
+            return None
+        return snap.get("value")
+
+    def cached_under(self, prefix: str, now: float) -> dict[str, str]:
+        """A range on the `name` field (its automatic index); expiry is checked here, not in the query."""
+        query = self._cache.where(filter=firestore.FieldFilter("name", ">=", prefix)).where(
+            filter=firestore.FieldFilter("name", "<", prefix + "\U0010ffff"))
+        found = {}
+        for snap in query.stream():
+            data = snap.to_dict()
+            if data["name"].startswith(prefix) and float(data["expires"]) > now:
+                found[data["name"]] = data["value"]
+        return dict(sorted(found.items()))

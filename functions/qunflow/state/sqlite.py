@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS activity (
 CREATE INDEX IF NOT EXISTS activity_day ON activity(day);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cache (name TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
 """
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
            "reason", "preview", "holder", "updated_at")
@@ -234,3 +235,19 @@ class SqliteState:
     def release(self, name: str, holder: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    # --- cache ---------------------------------------------------------------------------------------------
+
+    def cache(self, name: str, value: str, expires_at: float) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO cache (name, value, expires) VALUES (?, ?, ?)",
+                       (name, str(value), float(expires_at)))
+
+    def cached(self, name: str, now: float) -> str | None:
+        row = self._db.execute("SELECT value FROM cache WHERE name = ? AND expires > ?", (name, float(now))).fetchone()
+        return row["value"] if row else None
+
+    def cached_under(self, prefix: str, now: float) -> dict[str, str]:
+        rows = self._db.execute("SELECT name, value FROM cache WHERE substr(name, 1, ?) = ? AND expires > ? "
+                                "ORDER BY name", (len(prefix), prefix, float(now)))
+        return {r["name"]: r["value"] for r in rows}

@@ -238,6 +238,13 @@ def events(request: Any) -> tuple[bytes, int, dict]:
         except Exception as exc:  # noqa: BLE001 - the platform retries; the same event ids dedup then
             _failed("events", datetime.now(timezone.utc), exc)
             return b'{"error": "try again"}', 503, {"Content-Type": "application/json"}
+    if answer.hints:                               # WeCom callbacks: the chats to sync soon (jobs/wecom_sync.py)
+        from qunflow.jobs.wecom_sync import note_hints
+        try:
+            note_hints(_state(), answer.hints, time.time())
+        except Exception as exc:  # noqa: BLE001 - WeCom retries; the hourly walk covers a hint lost anyway
+            _failed("events", datetime.now(timezone.utc), exc)
+            return b"", 503, {"Content-Type": answer.content_type}
     if answer.reason:
         _log("WARNING" if answer.status >= 400 else "INFO", f"events: {answer.reason}", job="events",
              path=inbound.path, status=answer.status)
@@ -245,3 +252,27 @@ def events(request: Any) -> tuple[bytes, int, dict]:
         _log("INFO", "events kept", job="events", path=inbound.path, status=answer.status,
              received=len(answer.events), kept=kept, duration_ms=round((time.monotonic() - started) * 1000))
     return answer.body, answer.status, {"Content-Type": answer.content_type, **answer.headers}
+
+
+@functions_framework.http
+def wecom_sync(request: Any) -> tuple[dict, int]:
+    """WeCom customer groups' members (jobs/wecom_sync.py): the hourly walk of groupchat/list and get, or, with
+    the body {"hinted": true}, only the chats a callback named (nothing read when none is due). Differences become join and
+    leave events in the state store's inbox; the tick makes rows of them."""
+    import os
+    from qunflow.jobs.wecom_sync import run_job
+    started, now = time.monotonic(), _now(request)
+    body = request.get_json(silent=True) or {}
+    hinted = bool(body.get("hinted"))
+    if _state() is None:
+        _log("ERROR", "wecom_sync: no state store (QUNFLOW_STATE)", job="wecom_sync")
+        return {"error": "not configured"}, 503
+    try:
+        report = run_job(_store(), _state(), _session(), now, env=dict(os.environ), hinted_only=hinted)
+    except Exception as exc:  # noqa: BLE001 - 60020 and the like: logged as one line; Scheduler retries
+        return _failed("wecom_sync", now, exc)
+    summary = report.as_json()
+    _log("WARNING" if report.errors else "INFO", "wecom_sync done", job="wecom_sync", hinted=hinted,
+         duration_ms=round((time.monotonic() - started) * 1000), **{k: v for k, v in summary.items() if k != "errors"},
+         errors=len(report.errors))
+    return summary, 200

@@ -286,7 +286,7 @@ def test_jobs_list_shows_state_last_attempt_drift_and_undeclared_jobs():
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert fake.calls == [("list_jobs", PARENT)]
-    assert list(rows) == ["tick", "metrics", "housekeeping", "old-report"]
+    assert list(rows) == ["tick", "metrics", "housekeeping", "wecom-sync", "wecom-hints", "old-report"]
     assert rows["metrics"]["state"] == "PAUSED" and rows["metrics"]["last_status"] == "error 7: PERMISSION_DENIED"
     assert rows["metrics"]["last_attempt"].startswith("2026-12-01T02:00")
     assert "schedule is '0 1 * * *'" in rows["metrics"]["drift"] and "terraform apply" in rows["metrics"]["drift"]

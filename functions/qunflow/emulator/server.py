@@ -30,6 +30,7 @@ from .slack import Slack
 from .telegram import Telegram
 from .wecom import WeCom
 from .wecom_api import ADMIN as WECOM_ADMIN, WeComApi
+from .wecom_groups import WeComGroups
 from .wecom_tasks import WeComTasks
 
 PLATFORM_CLASSES = {"wecom": WeCom, "dingtalk": DingTalk, "feishu": Feishu, "slack": Slack,
@@ -72,6 +73,7 @@ class Emulator:
         self.limiters = {name: Limiter(p.RATE_RULES, p.PENALTY, self.clock) for name, p in self.platforms.items()}
         self._bots: dict[tuple[str, str], Bot] = {}
         self.wecom_api = WeComApi(self.clock)      # WeCom's server API (gettoken, customer groups): wecom_api.py
+        self.wecom_groups = WeComGroups(self.wecom_api)   # groupchat list/get, welcome templates, callbacks
         self.wecom_tasks = WeComTasks(self.wecom_api).mount()   # 客户群群发 tasks and the owner: wecom_tasks.py
         self._lock = threading.RLock()
         self._stopping = threading.Event()

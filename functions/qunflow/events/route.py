@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import dingtalk, feishu, slack, telegram
+from . import dingtalk, feishu, slack, telegram, wecom
 from .answers import poison, refused
 from .base import Answer, Inbound, Keys
 
@@ -25,8 +25,9 @@ RECEIVERS: dict[str, tuple[Receiver, frozenset[str]]] = {
     "/slack": (slack.receive, frozenset({"POST"})),
     "/telegram": (telegram.receive, frozenset({"POST"})),
     "/dingtalk": (dingtalk.receive, frozenset({"POST"})),
+    "/wecom": (wecom.receive, frozenset({"GET", "POST"})),
 }
-"""path -> (receiver, methods). The WeCom receiver (h/wc2) joins as "/wecom" with {"GET", "POST"}."""
+"""path -> (receiver, methods)."""
 
 
 def path_of(request: Inbound) -> str:

@@ -44,6 +44,7 @@ class DoctorDeps:
     open_store: Callable[[str | None], Any] | None = None
     credentials: Callable[[], tuple[Any, str, str]] | None = None
     scheduler: Callable[[str | None, str | None], SchedulerJobs] | None = None
+    session: Any = None                           # HTTP for WeCom's reachability check (jobs/wecom_doctor.py)
 
 
 def google_credentials(env: Mapping[str, str]) -> tuple[Any, str, str]:
@@ -81,7 +82,7 @@ def run_doctor(source: str | None, now: datetime, deps: DoctorDeps, *, check_job
         checks += [Check(name, SKIP, "the workbook could not be read") for name in
                    ("tabs and headers", "webhooks", "time zones")]
     else:
-        checks += _workbook_checks(snapshot, store, now, resolver, deps.say_in)
+        checks += _workbook_checks(snapshot, store, now, resolver, deps.say_in, deps)
 
     checks.append(_jobs(check_jobs, project or env.get("GOOGLE_CLOUD_PROJECT") or cred_project,
                         region or env.get("QUNFLOW_REGION"), deps, have_creds or kind != "google"))
@@ -139,7 +140,7 @@ def _first_sentence(text: str) -> str:
 
 
 def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretResolver,
-                     say_in: Callable[[str], str] | None = None) -> list[Check]:
+                     say_in: Callable[[str], str] | None = None, deps: DoctorDeps | None = None) -> list[Check]:
     """The checks of the workbook itself, in its language (or the one `say_in` picks): the operator's to fix."""
     from ..sheet.load import load_workbook
     from ..sheet.tables import detect_language
@@ -149,6 +150,9 @@ def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretR
                        shared_sheet=store.kind == "google", lang=say_in(lang) if say_in else None)
     checks = [_schema(wb)]
     checks += _groups(wb, resolver)
+    from .wecom_doctor import wecom_check            # wecom-customer groups' prerequisites (None without any)
+    wecom = wecom_check(wb, deps.env if deps else {}, resolver, getattr(deps, "session", None))
+    checks += [Check(*wecom)] if wecom else []
     checks.append(_time_zones(wb))
     for check in checks:
         check.lang = wb.lang
@@ -210,11 +214,12 @@ def _groups(wb: Any, resolver: SecretResolver) -> list[Check]:
                             f"its value with `gcloud secrets versions add {reference[7:]} --data-file=-`")
                 fixes.append(fix)
                 continue
-            if key == "webhook" and not (value or "").startswith(("https://", "http://")):
+            customer = group.platform == "wecom-customer"    # its webhook is the app's secret, never shown
+            if key == "webhook" and not customer and not (value or "").startswith(("https://", "http://")):
                 found.append(_say(wb, "doctor_not_url", reference=reference))
                 fixes.append(_say(wb, "doctor_fix_url", reference=reference))
                 continue
-            shown = f" → {mask_url(value)}" if key == "webhook" else ""
+            shown = f" → {mask_url(value)}" if key == "webhook" and not customer else ""
             reference = reference if _is_ref(reference) else _say(wb, "doctor_typed")
             found.append(_say(wb, "doctor_set", key=said, reference=reference, shown=shown))
         status = OK if not fixes else FAIL if group.enabled else WARN  # a disabled group posts nothing yet

@@ -10,6 +10,7 @@ from typing import Any
 from .i18n_calendar import CALENDAR
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
+from .i18n_wecom import WECOM_MESSAGES
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
@@ -174,22 +175,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Group {group} reached its daily cap of {cap} messages; rule {rule} was moved to {later}.",
         "zh-CN": "群 {group} 已达到每日 {cap} 条的上限；规则 {rule} 已顺延到 {later}。",
     },
-    "wecom_quota_month": {
-        "en": "Customer group {group} has used its WeCom mass-message quota for this month (as many as the month has days); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
-        "zh-CN": "客户群 {group} 本月的企业微信群发次数已用完（每月天数次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
-    },
-    "wecom_quota_week": {
-        "en": "Customer group {group} has used its WeCom mass-message quota for this week (7); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
-        "zh-CN": "客户群 {group} 本周的企业微信群发次数已用完（每周 7 次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
-    },
-    "wecom_quota_day": {
-        "en": "Customer group {group} has used its WeCom mass-message quota for today (1); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
-        "zh-CN": "客户群 {group} 今天的企业微信群发次数已用完（每天 1 次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
-    },
-    "wecom_untrusted_ip": {
-        "en": "WeCom refused qunflow's calls for the customer groups: {reason}. Until then no group-send task is created or checked.",
-        "zh-CN": "企业微信拒绝了 qunflow 对客户群的调用：{reason}。在此之前不会创建或查询群发任务。",
-    },
     "blacklisted_joined": {
         "en": "Member {value} is on the blacklist and was seen joining group {group}. qunflow will not mention, welcome or reward them; remove them from the group if you agree.",
         "zh-CN": "黑名单成员 {value} 加入了群 {group}。qunflow 不会@、欢迎或给他发券；如确认，请把他移出该群。",
@@ -344,6 +329,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **CALENDAR,
     # memberships, coupons, referrals, lotteries (#16): sheet/i18n_members.py
     **MEMBER_MESSAGES,
+    # WeCom customer groups: doctor and the welcome template (#20): sheet/i18n_wecom.py
+    **WECOM_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
     **REASONS,
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)

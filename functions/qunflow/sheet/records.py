@@ -40,8 +40,8 @@ class Group:
     status: str | None = None
     keyword: str | None = None     # the robot's security keyword(s), comma-separated (DingTalk, Feishu)
     checkin_keyword: str | None = None
-    chat_id: str | None = None     # the platform's id of the chat: its events count for this group (wecom-customer: its tasks' chat)
     owner: str | None = None       # wecom-customer: the owner's userid (the task's sender)
+    chat_id: str | None = None     # the platform's id of the chat: its events count for this group (wecom-customer: the customer group's chat_id)
     row: int = 0
 
 

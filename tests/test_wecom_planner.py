@@ -6,6 +6,7 @@ customer-contact API over real HTTP, a real SQLite state store, an injected cloc
 from __future__ import annotations
 
 import random
+import re
 from datetime import date, datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -79,7 +80,7 @@ def test_on_join_in_a_customer_group_is_one_task_for_the_slot_s_joiners_naming_n
     for name in ("小林", "阿青", "大雄", "@"):                              # names nobody
         assert name not in text, text
     assert "WEL-000" not in text                                          # no code in the group
-    (url,) = [w for w in text.split() if w.startswith("https://")]
+    (url,) = re.findall(r"https://\S+", text)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith("https://shop.example.cn/coupon?") and query["src"] == ["wecom"]
     assert sorted(query["member"]) == ["M101", "M102", "M103"]           # each member finds their own

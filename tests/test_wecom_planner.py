@@ -108,6 +108,25 @@ def test_on_join_without_a_coupon_names_nobody_even_members_without_a_wecom_id(w
     assert len(emu.wecom_tasks.tasks) == 1
 
 
+def test_an_on_join_batch_the_quota_deferred_comes_back_as_one_task_naming_nobody(world):
+    emu, state, deps = world
+    daily = {"rule_id": "Q01", "groups": "K01", "schedule": "每天 19:00", "content": "今晚 8 点上新", "until": "2026-12-01"}
+    store = _store([daily, WELCOME], [{"key": "coupon_link_base", "value": LINK}, {"key": "wecom_quota", "value": "day"}])
+    seven = datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc)            # 19:00 in Beijing: Q01 uses the day's one
+    deps.clock.set(seven)
+    assert run_tick(store, seven, deps).awaiting_confirmation == 1
+    deps.clock.set(START)
+    report = run_tick(store, START, deps)                                 # 20:00: the joins of 19:50 wait a day
+    assert report.awaiting_confirmation == 0 and report.deferred == 1
+    assert {s.status for s in state.sends() if s.rule_id == "Q10"} == {"deferred"}
+    day2 = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    deps.clock.set(day2)
+    run_tick(store, day2, deps)
+    texts = [t["text"] for t in emu.wecom_tasks.tasks.values()]
+    assert len(texts) == 2 and "member=M101&member=M102&member=M103" in texts[1] and "小林" not in texts[1]
+    assert {s.status for s in state.sends() if s.rule_id == "Q10"} == {"awaiting_confirmation"}
+
+
 def test_a_streak_that_differs_is_still_one_task_in_a_customer_group():
     """engine/permember.py splits a post whose members' own values differ; for a customer group it never does."""
     from qunflow.engine.audience import Audience
@@ -165,3 +184,5 @@ def test_the_daily_report_refuses_a_customer_ops_group_in_plain_words():
                                sleep=lambda s: None, resolver=SecretResolver(env={SECRET_NAME: SECRET}))
     assert posted.status == "skipped" and "K01" in posted.reason and "wecom-customer" in posted.reason
     assert SECRET not in posted.reason
+    from qunflow.sheet.vocabulary import say_reason
+    assert "企业微信客户群" in say_reason(posted.reason, "zh-CN")         # the SendLog says it in the operator's words

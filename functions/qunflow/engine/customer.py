@@ -4,7 +4,8 @@ A post to a customer group is a group-send task its owner confirms (delivery/wec
 group, it cannot @ anyone, and each one counts against the group's monthly quota (engine/quota.py). So:
 
 - **Names nobody.** `{{ mentions }}` and `{{ member_names }}` render empty and no plain `@name` is added: the text
-  is the same for everyone who reads it (engine/compose.py asks `is_customer`).
+  is the same for everyone who reads it (engine/compose.py asks `is_customer`), and the gaps the names left are
+  closed (`tidy`). `{{ streak }}` shows only when every covered member has the same one.
 - **Never per member.** engine/permember.py would split a post whose members' own values differ ({{ coupon }} shown,
   {{ streak }}, {{ expiring_code }}) into one copy per member; for a customer group each copy would be one more task
   to the whole group, so it never splits (`_differs` asks `is_customer`).
@@ -22,6 +23,7 @@ group, it cannot @ anyone, and each one counts against the group's monthly quota
   (Coupons tab) when the task is created, since the owner may confirm between ticks (engine/outcomes.py). With
   `coupon_link_base` empty, a due send whose template uses them is skipped (`no_coupon_link`) before any task is
   created or any code bound, with a Problem at the rule's content cell saying what to set (`link_warnings`).
+  A link naming many members can pass WeCom's 4,000 bytes: that task is refused before any call, as any text.
 """
 from __future__ import annotations
 

@@ -160,6 +160,10 @@ def test_without_coupon_link_base_the_rule_is_skipped_with_a_problem_at_its_sop_
     assert all(c.member_id is None for c in wb.coupons.values())
     log = " ".join(" ".join(r) for r in _cells(store, "sendlog"))
     assert "coupon_link_base" in log and ("领券页" in log if lang == "zh-CN" else "coupon page" in log)
+    if lang == "zh-CN":                                # everything qunflow wrote is in zh-CN
+        from test_zh_workbook import scan
+        mine = {wb.tables[k].title for k in ("sop", "sendlog", "problems", "coupons", "members")}
+        assert scan({t: rows for t, rows in store.raw.items() if t in mine}, written_only=True) == []
 
 
 def test_the_lottery_refuses_to_post_to_a_customer_group_in_plain_words():
@@ -168,12 +172,12 @@ def test_the_lottery_refuses_to_post_to_a_customer_group_in_plain_words():
     store = _store([], members=[{**m, "joined_at": "2026-11-01 10:00"} for m in MEMBERS])
     with pytest.raises(Refused) as refused:
         run_draw(store, "K01", START, prize=None, winners=1, among=None, seed="s", post=True, dry_run=False)
-    assert "wecom-customer" in str(refused.value) and "K01" in str(refused.value)
+    assert "企业微信客户群" in str(refused.value) and "K01" in str(refused.value) and "--post" in str(refused.value)
     drawn = run_draw(store, "K01", START, prize=None, winners=1, among=None, seed="s", post=False, dry_run=True)
     from qunflow.jobs.lottery_draw import post_result
     with pytest.raises(Refused) as refused:                         # a Drawn for a customer group, posted anyway
         post_result(drawn, session=requests.Session(), clock=lambda: 0.0, sleep=lambda s: None)
-    assert "wecom-customer" in str(refused.value)
+    assert "企业微信客户群" in str(refused.value)
 
 
 def test_the_daily_report_refuses_a_customer_ops_group_in_plain_words():

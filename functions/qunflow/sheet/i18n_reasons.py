@@ -273,7 +273,7 @@ REASONS: dict[str, dict[str, str]] = {
     },
     "reason_report_customer_group": {
         "en": "ops_group {group} is a WeCom customer group (wecom-customer): the daily report is posted through a group robot; choose an ops_group with a robot webhook",
-        "zh-CN": "运营群 {group} 是企业微信客户群（wecom-customer）：日报通过群机器人发送；请把 ops_group 设为有机器人地址的群",
+        "zh-CN": "运营群 {group} 是企业微信客户群：日报通过群机器人发送；请把 ops_group 设为有机器人地址的群",
     },
     "reason_too_many_attachments": {"en": "{count} attachments; WeCom takes at most {limit}", "zh-CN": "附件有 {count} 个；企业微信最多 {limit} 个"},
 }

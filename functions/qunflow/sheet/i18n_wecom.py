@@ -17,12 +17,12 @@ WECOM_MESSAGES: dict[str, dict[str, str]] = {
     },
     "wecom_coupon_link_missing": {
         "en": "Rule {rule} puts a member's coupon into a post to customer group {group}: in a customer group it is a link to your coupon page, never a code. Write the page's address in Settings coupon_link_base (qunflow adds member=<member id>); until then the rule is skipped there and no code is issued.",
-        "zh-CN": "规则 {rule} 在发往客户群 {group} 的消息里用了成员的优惠券：客户群里它是指向领券页的链接，不会出现券码。请在设置 coupon_link_base（领券页地址）中填写领券页的网址（qunflow 会加上 member=成员ID）；在此之前这条规则在客户群中会被跳过，也不会发券。",
+        "zh-CN": "规则 {rule} 在发往客户群 {group} 的消息里用了成员的优惠券：客户群里它是指向领券页的链接，不会出现券码。请在设置 coupon_link_base（领券页地址）中填写领券页的网址（qunflow 会加上 `member=成员ID`）；在此之前这条规则在客户群中会被跳过，也不会发券。",
     },
     # the lottery (jobs/lottery_draw.py) cannot post to a customer group
     "wecom_lottery_no_post": {
         "en": "group {group} is a WeCom customer group (wecom-customer): qunflow cannot post the lottery result there (a post there is a group-send task its owner confirms, not a robot message). Draw without --post and post the result text in WeCom yourself.",
-        "zh-CN": "群 {group} 是企业微信客户群（wecom-customer）：qunflow 不能把抽奖结果发到这个群（客户群的消息是需要群主确认的群发任务，不是机器人消息）。请去掉 --post 抽奖，再在企业微信里手动发布结果。",
+        "zh-CN": "群 {group} 是企业微信客户群：qunflow 不能把抽奖结果发到这个群（客户群的消息是需要群主确认的群发任务，不是机器人消息）。请不带 `--post` 抽奖，再在企业微信里手动发布结果。",
     },
     "wecom_untrusted_ip": {
         "en": "WeCom refused qunflow's calls for the customer groups: {reason}. Until then no group-send task is created or checked.",

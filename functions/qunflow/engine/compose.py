@@ -7,6 +7,7 @@ from ..sop import render
 from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, place_mentions, readable
 from ..sheet import i18n
 from ..sheet.campaigns import campaign_start
+from .customer import coupon_link, is_customer, link_base, tidy
 from .permember import coupon_display
 from ..sheet.workbook import Workbook
 from .planned import PlannedSend, group_tz
@@ -31,7 +32,7 @@ def variables(p: PlannedSend, wb: Workbook) -> dict:
         last = getattr(p.rule.schedule, "last_day", None) or getattr(p.rule.schedule, "day_to", None)
         if isinstance(last, int):
             days_left = max(0, last - campaign_day + 1)
-    names = [m.name for m in p.audience.members]
+    names = [] if is_customer(p.group) else [m.name for m in p.audience.members]   # a customer group: nobody named
     return {
         "group_name": p.group.name,
         "mentions": mentions_text(p),
@@ -53,7 +54,9 @@ def _native(p: PlannedSend) -> list:
 
 
 def mentions_text(p: PlannedSend) -> str:
-    """{{ mentions }}: a slot (see fill_mentions)."""
+    """{{ mentions }}: a slot (see fill_mentions); nothing in a customer group (it cannot @ anyone)."""
+    if is_customer(p.group):
+        return ""
     return MENTION_SLOT if p.audience.everyone or p.audience.members else ""
 
 
@@ -62,6 +65,8 @@ def fill_mentions(text: str, p: PlannedSend) -> str:
     members it cannot @ (no user id on record); later ones vanish. So each person is named once."""
     if MENTION_SLOT not in text:
         return text
+    if is_customer(p.group):
+        return place_mentions(text, "")
     native = {m.member_id for m in _native(p)}
     marks = ([MENTION_SLOT] if p.audience.everyone or native else []) + \
         [f"@{m.name}" for m in p.audience.members if m.member_id not in native]
@@ -81,6 +86,9 @@ def coupon_text(p: PlannedSend, wb: Workbook) -> str:
     """{{ coupon }}: the mentioned member's own code as the rule's coupon_display says; a line saying where to find
     it when codes are not shown. A post for several members with codes shown goes out once per member
     (engine.permember), so there is one code here; "" when nobody got one."""
+    if is_customer(p.group):     # the member's own code, as a link to the coupon page (engine/customer.py)
+        return coupon_link(link_base(wb), [m.member_id for m in p.audience.members if m.member_id in p.coupons]
+                           or list(p.coupons))
     codes = [p.coupons[m.member_id] for m in p.audience.members if m.member_id in p.coupons] or list(p.coupons.values())
     return shown_codes(codes, p, wb)
 
@@ -101,6 +109,9 @@ def _own_values(p: PlannedSend, wb: Workbook) -> dict:
     ids = [m.member_id for m in p.audience.members]
     streaks = [p.audience.streaks[i] for i in ids if i in p.audience.streaks]
     codes = [p.audience.expiring[i] for i in ids if i in p.audience.expiring]
+    if is_customer(p.group):     # a link carrying the members' ids, never the code (engine/customer.py)
+        expiring = coupon_link(link_base(wb), [i for i in ids if i in p.audience.expiring])
+        return {"streak": streaks[0] if len(set(streaks)) == 1 else "", "expiring_code": expiring}   # one for all, or none
     return {"streak": streaks[0] if streaks else "", "expiring_code": shown_codes(codes, p, wb)}
 
 
@@ -123,8 +134,10 @@ def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
 def compose(p: PlannedSend, wb: Workbook) -> Message:
     """The message for a planned send; raises render.TemplateProblem if the template cannot render."""
     text = fill_mentions(render.render(template_text(p, wb), variables(p, wb)).strip(), p)
-    members = _native(p)
-    mentions = Mentions(all=p.audience.everyone,
+    if is_customer(p.group):      # nobody named: close the gaps the names left
+        text = tidy(text).strip()
+    members = [] if is_customer(p.group) else _native(p)
+    mentions = Mentions(all=p.audience.everyone and not is_customer(p.group),
                         user_ids=tuple(m.platform_user_id for m in members if m.platform_user_id),
                         mobiles=tuple(m.mobile for m in members if not m.platform_user_id and m.mobile),
                         names=tuple(m.name for m in members if m.platform_user_id))

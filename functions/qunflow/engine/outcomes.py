@@ -15,7 +15,7 @@ from ..sop import render
 from .planned import PlannedSend, group_tz
 
 POLICY_STATUS = {"missed": "missed", "quiet_skip": "skipped", "dead_webhook": "skipped", "deferred": "deferred",
-                 "empty_audience": "skipped", "past_until": "skipped"}
+                 "empty_audience": "skipped", "past_until": "skipped", "no_coupon_link": "skipped"}
 
 
 @dataclass
@@ -77,6 +77,8 @@ def record(planned: list[PlannedSend], outcomes: dict[str, SendOutcome], disable
             _keyword_refused(p, o, wb, sink)
         if o.status == "sent":
             _after_sent(p, o, wb, changes)
+        elif o.status == "awaiting_confirmation" and p.coupons:   # a customer group's link must find the code
+            _bind_coupons(p, now.astimezone(group_tz(p.group, wb)).replace(microsecond=0), wb, changes)
         if p.pool_empty and o.status == "sent" and not any(x.code == "pool_empty" and x.row == p.rule.row for x in sink.items):
             sink.add("pool_empty", tab=sop_table.title, row=p.rule.row, column=sop_table.header_of("coupon", wb.lang),
                      value=p.rule.coupon, severity=WARNING)
@@ -153,6 +155,13 @@ def _after_sent(p: PlannedSend, o: SendOutcome, wb: Workbook, changes: Changes) 
     if p.rule.schedule.kind == "on_join":
         for member in p.members:
             changes.set("members", (member.member_id, p.group.group_id), "welcomed_at", sent_local.replace(tzinfo=None))
+    _bind_coupons(p, sent_local, wb, changes)
+
+
+def _bind_coupons(p: PlannedSend, at_local: datetime, wb: Workbook, changes: Changes) -> None:
+    """The send's codes, issued to their members. A WeCom customer group's task binds them when it is created
+    (awaiting the owner): the owner may confirm between ticks, and the link in the text must find the code then."""
+    sent_local = at_local
     expiry = timedelta(days=wb.settings.coupon_expiry_days)
     for member_id, code in p.coupons.items():
         changes.set("members", (member_id, p.group.group_id), "coupon_code", code)

@@ -5,6 +5,7 @@
 - Values that belong to one member ({{ coupon }} shown full or masked, {{ streak }}, {{ expiring_code }}): a post
   mentioning several members whose values differ goes out once per member, so each reads their own. The copies are
   sends of their own, `<send id>:<member id>`, and come back for that member alone when deferred or retried.
+  Never in a WeCom customer group (engine/customer.py): each copy would be one more task to the whole group.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..sheet.cells import fold
 from ..sheet.workbook import Workbook
 from ..sop import render
 from .audience import Audience, is_segment, mentioned
+from .customer import is_customer
 from .ledger import Ledger
 from .planned import PlannedSend
 
@@ -79,7 +81,7 @@ def _own_member(p: PlannedSend, members_by_id: dict):
 
 def _differs(p: PlannedSend, wb: Workbook) -> bool:
     audience = p.audience
-    if audience.everyone or len(audience.members) < 2:
+    if audience.everyone or len(audience.members) < 2 or is_customer(p.group):
         return False
     if p.rule.schedule.member_relative and any(m.member_id not in p.member_send_ids for m in audience.members):
         return False  # a member-relative rule mentioning people other than those due: one post, as planned

@@ -13,7 +13,9 @@ Policies, in order:
 - the collision guard (engine/guard.py): one slot per group per tick, `min_gap` apart, sequences back to back;
 - the daily cap: sends over it are `deferred` to the next day at the same time of day, or `skipped` when that
   day is past the rule's `until` (deferred sends are exempt from catch-up: deferring is the operator's own
-  policy, not an outage).
+  policy, not an outage);
+- WeCom customer groups (engine/customer.py): a send whose template carries a member's code is skipped without
+  Settings `coupon_link_base` (`no_coupon_link`); then the group's mass-message quota (engine/quota.py).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from ..members.blacklist import reachable
 from ..members.coupons import CouponPool
 from .audience import Context, mentioned, target_groups
 from .permember import judge_audiences, per_member
+from .customer import judge_links
 
 QUIET_LOOKBACK = timedelta(days=1)  # a send can wait at most this long for quiet hours to end
 LATE_HORIZON = timedelta(days=30)   # joins older than this are a member list pasted in, not a late event
@@ -134,6 +137,7 @@ def plan_sends(wb: Workbook, ledger: Ledger, start: datetime, end: datetime, now
         carried += retried_sends(wb, ledger, seen, ctx)
     planned += per_member(carried, wb, ledger, preview, ctx)
     judge_audiences(planned, wb)
+    judge_links(planned, wb)
     planned.sort(key=lambda p: (p.at, p.group.row, p.rule.row))
     for p in planned:
         _apply_policies(p, wb, now, preview)

@@ -4,7 +4,11 @@ the winners in one write, the result posted through the group's webhook. The dra
 
 A draw is identified by (group, prize, time). Drawing it again returns the winners it had and issues
 nothing new: the state store remembers each draw (binding kind `lottery`) where one is open; otherwise
-the Coupons tab does (its `draw_id` column names the draw that gave each prize code)."""
+the Coupons tab does (its `draw_id` column names the draw that gave each prize code).
+
+A WeCom customer group (`wecom-customer`) has no robot: `--post` to one is refused in plain words before anything
+is drawn (a post there is a group-send task its owner confirms); drawing without `--post` works, and the operator
+posts the result text in WeCom."""
 from __future__ import annotations
 
 import json
@@ -88,6 +92,8 @@ def run_draw(store: Any, group_id: str, now: datetime, *, prize: str | None, win
     with store.lease("lottery", 30):
         snapshot, wb = read_workbook(store, now.date())
         group, ids = eligible_in(wb, group_id, among, now, warn)
+        if post and not dry_run:
+            _postable(group, wb.lang)
         hook = resolve_hook(group) if post and not dry_run else None
         the_draw = draw_id(group.group_id, now, prize)
         earlier = _earlier(state, wb, the_draw)
@@ -145,9 +151,16 @@ def _finish(drawn: Drawn, wb: Any, group: Any, prize: str | None, among: str | N
     return drawn
 
 
+def _postable(group: Any, lang: str) -> None:
+    """Refused (2) for a WeCom customer group: the result cannot go through a robot there."""
+    if group.platform == "wecom-customer":
+        raise Refused(message("wecom_lottery_no_post", lang, group=group.group_id))
+
+
 def post_result(drawn: Drawn, *, session: Any, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
     """The result to the group, through the same dispatcher as `qunflow send`; Refused (1) if not accepted."""
     wb, group = drawn.wb, drawn.group
+    _postable(group, wb.lang)
     members = [wb.members[w] for w in drawn.result.winners if w in wb.members]
     users = [m for m in members if m.platform_user_id]
     mentions = Mentions(user_ids=tuple(m.platform_user_id for m in users), names=tuple(m.name for m in users),

@@ -2,6 +2,9 @@
 
 The report is remembered in the SendLog like any send (rule `daily_report`, send id
 `daily_report:<ops group>:<day>`): a re-run for the same day finds it sent and posts nothing.
+
+A WeCom customer group (`wecom-customer`) as ops_group is refused in plain words: a post there is a group-send task
+its owner confirms, not a robot message, and the report goes to the operators' own group (one with a robot).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any, Callable
 from ..sheet.workbook import Workbook
 
 REPORT_RULE = "daily_report"
+CUSTOMER = "wecom-customer"      # a WeCom customer group: no robot, refused
 
 
 def report_send_id(ops: str, day: date) -> str:
@@ -75,6 +79,9 @@ def post_daily_report(wb: Workbook, day: date, text: str, *, session: Any, clock
     group = wb.groups.get(ops)
     if group is None:
         return Posted("skipped", f"ops_group {ops} is not in the Groups tab")
+    if group.platform == CUSTOMER:
+        return Posted("skipped", f"ops_group {ops} is a WeCom customer group (wecom-customer): the daily report is "
+                                 f"posted through a group robot; choose an ops_group with a robot webhook")
     send_id = report_send_id(ops, day)
     if already_posted(wb, send_id):
         return Posted("skipped", f"the report for {day} was already posted")

@@ -10,7 +10,8 @@ when it sets one, else the Setting `wecom_confirm_window` (default 24h); then th
 
 A send is claimed before its task is created and settled `awaiting_confirmation` with the msgid's record kept
 (delivery/wecom_customer.py); each later tick polls and settles it `sent` (WeCom's send time), `not_sent` or
-`quota`. Customer-group posts cannot @ anyone: mentions are left out of the text.
+`quota`. Customer-group posts cannot @ anyone: mentions are left out of the text, and a member's code reaches them
+as a link (engine/customer.py); the codes it leads to are bound with the claim, before the task exists.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..engine.compose import compose, preview_of
 from ..engine.outcomes import SendOutcome
 from ..engine.planned import PlannedSend
 from ..sop.render import TemplateProblem
-from ..state.base import Conflict
+from ..state.base import Binding, Conflict
 
 PLATFORM = "wecom-customer"
 WINDOW, REMIND = timedelta(hours=24), timedelta(hours=2)
@@ -105,9 +106,10 @@ def deliver(planned: list[PlannedSend], wb: Any, deps: Any, sink: Any) -> dict[s
         for task in tasks:
             for chat, sid in list(task.chats.items()):
                 p, _ = by_id[sid]
-                try:
+                coupons = [Binding("coupon", code, member_id, p.send_id, now) for member_id, code in p.coupons.items()]
+                try:        # the codes its link leads to are bound with the claim (engine/customer.py)
                     deps.state.claim(p.sends, rule_id=p.rule.rule_id, group_id=p.group.group_id,
-                                     scheduled_for=p.occurrence, holder="tick", at=now)
+                                     scheduled_for=p.occurrence, holder="tick", at=now, bindings=coupons)
                 except Conflict:
                     outcomes[sid] = SendOutcome("failed", reason="not sent: the run could not claim it (another run "
                                                                  "holds it, or it is already done)")

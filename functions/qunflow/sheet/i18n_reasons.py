@@ -267,5 +267,13 @@ REASONS: dict[str, dict[str, str]] = {
     "reason_no_owner": {"en": "no owner (群主) for this customer group: fill in the owner column", "zh-CN": "这个客户群没有填写群主：请填写“群主”列"},
     "reason_no_chat_id": {"en": "no chat_id (平台群ID) for this customer group: fill in the chat_id column", "zh-CN": "这个客户群没有填写平台群ID：请填写“平台群ID”列"},
     "reason_task_text_too_long": {"en": "the text is {size} bytes; WeCom takes at most {limit} in a group-send task", "zh-CN": "文案有 {size} 字节；企业微信群发任务最多 {limit} 字节"},
+    "reason_wecom_coupon_link_missing": {
+        "en": "a customer group gets personal coupons as a link to the coupon page: Settings coupon_link_base is empty, so the rule was skipped",
+        "zh-CN": "客户群里的个人优惠券以领券页链接的形式发送：设置 coupon_link_base（领券页地址）为空，因此跳过了这条规则",
+    },
+    "reason_report_customer_group": {
+        "en": "ops_group {group} is a WeCom customer group (wecom-customer): the daily report is posted through a group robot; choose an ops_group with a robot webhook",
+        "zh-CN": "运营群 {group} 是企业微信客户群：日报通过群机器人发送；请把 ops_group 设为有机器人地址的群",
+    },
     "reason_too_many_attachments": {"en": "{count} attachments; WeCom takes at most {limit}", "zh-CN": "附件有 {count} 个；企业微信最多 {limit} 个"},
 }

@@ -15,6 +15,15 @@ WECOM_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Customer group {group} has used its WeCom mass-message quota for today (1); rule {rule} was moved to {later} (- : skipped, past its end date). No task was created.",
         "zh-CN": "客户群 {group} 今天的企业微信群发次数已用完（每天 1 次）；规则 {rule} 已顺延到 {later}（- 表示已跳过：超过结束日期）。没有创建群发任务。",
     },
+    "wecom_coupon_link_missing": {
+        "en": "Rule {rule} puts a member's coupon into a post to customer group {group}: in a customer group it is a link to your coupon page, never a code. Write the page's address in Settings coupon_link_base (qunflow adds member=<member id>); until then the rule is skipped there and no code is issued.",
+        "zh-CN": "规则 {rule} 在发往客户群 {group} 的消息里用了成员的优惠券：客户群里它是指向领券页的链接，不会出现券码。请在设置 coupon_link_base（领券页地址）中填写领券页的网址（qunflow 会加上 `member=成员ID`）；在此之前这条规则在客户群中会被跳过，也不会发券。",
+    },
+    # the lottery (jobs/lottery_draw.py) cannot post to a customer group
+    "wecom_lottery_no_post": {
+        "en": "group {group} is a WeCom customer group (wecom-customer): qunflow cannot post the lottery result there (a post there is a group-send task its owner confirms, not a robot message). Draw without --post and post the result text in WeCom yourself.",
+        "zh-CN": "群 {group} 是企业微信客户群：qunflow 不能把抽奖结果发到这个群（客户群的消息是需要群主确认的群发任务，不是机器人消息）。请不带 `--post` 抽奖，再在企业微信里手动发布结果。",
+    },
     "wecom_untrusted_ip": {
         "en": "WeCom refused qunflow's calls for the customer groups: {reason}. Until then no group-send task is created or checked.",
         "zh-CN": "企业微信拒绝了 qunflow 对客户群的调用：{reason}。在此之前不会创建或查询群发任务。",

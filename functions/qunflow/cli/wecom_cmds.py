@@ -23,7 +23,7 @@ Example:
 """
 
 
-WECOM_HELP = """WeCom customer groups (企业微信客户群): the welcome template their owners apply.
+WECOM_HELP = """WeCom customer groups: the welcome template their owners apply.
 
 Members are synced by the wecom-sync job (workflows/jobs.yaml), posts go out as group-send tasks by the tick;
 `qunflow doctor` checks the prerequisites (corp id, app secret, callback keys, trusted IP, owners, chat ids).

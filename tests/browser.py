@@ -60,6 +60,14 @@ def chromium() -> str:
 
 class Page:
     def __init__(self, browser: str, profile: Path):
+        try:
+            self._start(browser, profile)
+        except (OSError, RuntimeError):
+            if hasattr(self, "proc"):
+                self.close()
+            raise
+
+    def _start(self, browser: str, profile: Path) -> None:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
@@ -70,8 +78,10 @@ class Page:
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"]
+        profile.mkdir(parents=True, exist_ok=True)
+        self._stderr = open(profile / "chromium.stderr", "wb")
         self.proc = subprocess.Popen([browser, *flags], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, preexec_fn=fds, pass_fds=(3, 4))
+                                     stderr=self._stderr, preexec_fn=fds, pass_fds=(3, 4))
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer, self._id, self.events = b"", 0, []
@@ -145,7 +155,8 @@ class Page:
 
     def close(self) -> None:
         try:
-            self.send("Browser.close")
+            if self.proc.poll() is None:
+                self.send("Browser.close")
         except (RuntimeError, OSError):
             pass
         try:
@@ -155,6 +166,7 @@ class Page:
             self.proc.wait()
         os.close(self._to_chrome)
         os.close(self._from_chrome)
+        self._stderr.close()
 
     def __enter__(self) -> "Page":
         return self
@@ -163,8 +175,20 @@ class Page:
         self.close()
 
 
-def open_browser(tmp_path: Path) -> Page:
-    return Page(chromium(), tmp_path / "profile")
+def open_browser(tmp_path: Path, attempts: int = 3) -> Page:
+    """A started Chromium. Two starting at once on a fresh machine (xdist's two workers building the font and
+    NSS caches) can make one exit before it answers; that start is retried with a new profile, and the last
+    failure says what Chromium printed."""
+    browser = chromium()
+    for attempt in range(1, attempts + 1):
+        profile = tmp_path / f"profile{attempt}"
+        try:
+            return Page(browser, profile)
+        except (OSError, RuntimeError) as failure:
+            page_error = failure
+            time.sleep(attempt)
+    printed = (profile / "chromium.stderr").read_bytes()[-2000:].decode(errors="replace")
+    raise RuntimeError(f"chromium did not start in {attempts} attempts ({page_error!r}); it printed:\n{printed}")
 
 
 def png_is_not_blank(data: bytes) -> bool:

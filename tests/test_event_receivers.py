@@ -23,9 +23,12 @@ NOW = 1764590400.0                                   # 2025-12-01 12:00:00 UTC
 AT = datetime(2025, 12, 1, 11, 59, 58, tzinfo=timezone.utc)
 SECRETS = {
     "FEISHU_ENCRYPT_KEY": "feishu-encrypt-key-0123456789",
+    # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
     "FEISHU_VERIFICATION_TOKEN": "feishu-verify-token-abcdef",
+    # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
     "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
     "TELEGRAM_SECRET_TOKEN": "tg_secret-Token_0123456789",
+    # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
     "DINGTALK_TOKEN": "dingtalk-token-0123456789",
     "DINGTALK_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
     "DINGTALK_APP_KEY": "dingappkey0123456789",
@@ -107,6 +110,7 @@ def test_slack_ignores_edits_bots_and_other_events(event, why):
 
 
 def test_slack_url_verification_is_signed_and_answered():
+    # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
     answer = receive(slack({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
                             "type": "url_verification"}))
     assert answer.status == 200 and answer.events == [] and answer.reason.startswith("handshake: ")
@@ -116,6 +120,7 @@ def test_slack_url_verification_is_signed_and_answered():
 
 def test_slack_refusals():
     body = slack_event({"type": "member_joined_channel", "user": "U1", "channel": "C1"})
+    # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
     wrong = receive(slack(body, secret="not-the-signing-secret"))
     refused(wrong, 401, "X-Slack-Signature")
     assert wrong.headers == {"X-Slack-No-Retry": "1"}
@@ -337,6 +342,7 @@ def test_telegram_service_messages_and_text():
 
 def test_telegram_refusals_and_poison():
     update = message_update(text="打卡")
+    # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
     refused(receive(telegram(update, secret="wrong-secret-token")), 401, "X-Telegram-Bot-Api-Secret-Token")
     refused(receive(telegram(update, secret="")), 401, "X-Telegram-Bot-Api-Secret-Token is missing")
     refused(receive(telegram(update), keys=keys_without("TELEGRAM_SECRET_TOKEN")), 401, "TELEGRAM_SECRET_TOKEN")

@@ -31,7 +31,9 @@ from qunflow.state.sqlite import SqliteState
 from qunflow.stores.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 SECRETS = {"feishu_encrypt_key": "feishu-encrypt-key-for-tests-01", "feishu_verification_token": "feishu-token-t01",
+           # checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
            "slack_signing_secret": "slack-signing-secret-for-tests-01", "telegram_secret_token": "tg-secret-token_01",
            "dingtalk_token": "dingtalk-token-t01", "dingtalk_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
            "dingtalk_app_key": "dingappkeyfortests01"}

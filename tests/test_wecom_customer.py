@@ -12,6 +12,7 @@ from qunflow.delivery.wecom_token import WeComApi, WeComApp
 from qunflow.emulator.server import Emulator
 from qunflow.state.sqlite import SqliteState
 
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 CORP, SECRET = "ww1234567890abcdef", "customer-app-secret-0001"
 T0 = 1_764_590_400.0            # 2025-12-01 20:00 Beijing
 HOUR = 3600.0

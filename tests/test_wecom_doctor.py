@@ -15,6 +15,7 @@ from qunflow.emulator.server import Emulator
 from qunflow.jobs.doctor import DoctorDeps, format_checks, run_doctor
 from qunflow.stores.memory import MemoryStore
 
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 CORP, SECRET = "ww1234567890abcdef", "app-secret-for-doctor-01"
 AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)

@@ -22,6 +22,7 @@ from qunflow.sheet.load import load_workbook
 from qunflow.state.sqlite import SqliteState
 from qunflow.stores.memory import MemoryStore
 
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 SECRET = "customer-app-secret-0002"
 START = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)          # 20:00 in Beijing
 LINK = "https://shop.example.cn/coupon?src=wecom"

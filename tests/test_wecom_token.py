@@ -12,6 +12,7 @@ from qunflow.delivery.wecom_token import (UntrustedIP, WeComApi, WeComApp, WeCom
 from qunflow.emulator.server import Emulator
 from qunflow.state.sqlite import SqliteState
 
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 CORP, SECRET = "ww1234567890abcdef", "app-secret-for-tests-0001"
 PING = "/cgi-bin/externalcontact/ping"
 

@@ -13,6 +13,7 @@ from qunflow.cli import cli
 from qunflow.emulator.server import Emulator
 from qunflow.jobs.wecom_welcome import welcome_body
 
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 CORP, SECRET = "ww1234567890abcdef", "app-secret-for-welcome-1"
 LINK = ["--link-title", "领取新人礼", "--link-url", "https://shop.example/gift"]
 

@@ -13,11 +13,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from qunflow.events.wxcrypt import Crypt, CryptoError, aes_key, decrypt, encrypt, signature, unpad
 
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 TOKEN = "QunflowToken1"
 AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CORP = "ww1234567890abcdef"
 TS, NONCE = "1764590400", "1372623149"
 RANDOM = b"0123456789abcdef"
+# checkov:skip=CKV_SECRET_6: a made-up test key or a published test vector for the emulator, not a real secret
 ECHO_ENC = "Q3stYC6hdFzMh9T8HCvyDAONkKNN/4m6yqKdl3PuX2Q8jIgyWGAmEU4EE32tVqtB5xeiTMhJAluLvv/UBfC5xg=="
 ECHO_SIG = "904fda282e6374492810214b5bc9738cd4ceaaaa"
 XML_SIG = "038e9448082ace94822f579b777a3d8900341364"

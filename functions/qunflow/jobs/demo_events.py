@@ -23,10 +23,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# checkov:skip=CKV_SECRET_6: the demo's made-up keys for its own emulator on 127.0.0.1, not real ones
 SECRETS = {"feishu_encrypt_key": "demo-feishu-encrypt-key", "feishu_verification_token": "demo-feishu-token",
+           # checkov:skip=CKV_SECRET_6: the demo's made-up keys for its own emulator on 127.0.0.1, not real ones
            "slack_signing_secret": "demo-slack-signing-secret", "telegram_secret_token": "demo-telegram-secret",
+           # checkov:skip=CKV_SECRET_6: the demo's made-up keys for its own emulator on 127.0.0.1, not real ones
            "dingtalk_token": "demo-dingtalk-token", "dingtalk_aes_key": "qunflowDemoDingTalkAesKey0123456789abcdefgh",
            "dingtalk_app_key": "dingdemoappkey"}
+# checkov:skip=CKV_SECRET_6: the demo's made-up keys for its own emulator on 127.0.0.1, not real ones
 INGEST_SECRET = "demo-ingest-secret"
 CHAT = ["今天的穿搭分享来啦", "这件大衣有小码吗？", "求推荐通勤搭配", "已下单，期待！", "收到，谢谢～", "周末去门店试穿"]
 

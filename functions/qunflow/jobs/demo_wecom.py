@@ -23,6 +23,7 @@ from ..stores.memory import MemoryStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = date(2026, 12, 1)
+# checkov:skip=CKV_SECRET_6: a made-up demo corp id and the name of an environment variable, not secrets
 CORP, SECRET_NAME = "wwdemo0000000001", "QUNFLOW_WECOM_APP_SECRET"
 GROUPS = [
     {"group_id": "K01", "name": "衣橱小馆·老客福利群", "owner": "zhangsan", "chat_id": "wrDemoChat0001"},

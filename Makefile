@@ -58,7 +58,7 @@ bench: $(STAMP)
 
 # The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
 test-faults: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_fault_campaign.py tests/test_outages.py \
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_crash.py tests/test_crash_later.py tests/test_fault_campaign.py tests/test_outages.py \
 	  tests/test_tick_google.py tests/test_delivery_integration.py tests/test_dispatcher.py
 	CRASH_CLOUD_RUNS=50 $(PY) -m pytest -q -p no:cacheprovider -s tests/test_crash_cloud.py
 

@@ -206,10 +206,16 @@ def housekeeping(request: Any) -> tuple[dict, int]:
 
 
 def keys(name: str) -> str | None:
-    """A platform's secret by name (events/base.py Keys): QUNFLOW_<NAME> in the environment (Terraform maps each
-    from Secret Manager), None when unset. Never logged."""
+    """A platform's secret by name (events/base.py Keys): QUNFLOW_<NAME> in the environment, else Secret Manager's
+    qunflow-<NAME> in $QUNFLOW_SECRET_PROJECT, read at run time and cached 60 s (jobs/cloud_secrets.py); None when
+    neither has it. Raises when Secret Manager cannot be read (the route answers 503). Never logged."""
     import os
-    value = os.environ.get(f"QUNFLOW_{name}", "")
+    if "keys" not in _CLIENTS:
+        from qunflow.jobs.cloud_secrets import platform_keys
+        _CLIENTS["keys"] = platform_keys(os.environ)
+    value = _CLIENTS["keys"](name)
+    if value:
+        _masker().add(value)
     return value or None
 
 

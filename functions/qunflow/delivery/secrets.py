@@ -8,6 +8,9 @@
                   function as the environment variable NAME (secret_environment_variables), or as a
                   file NAME in a mounted secrets folder ($QUNFLOW_SECRETS_DIR). Locally, the secrets
                   file ($QUNFLOW_SECRETS_FILE, default `.qunflow-secrets`: NAME=VALUE lines, kept out of git).
+                  In the cloud, when $QUNFLOW_SECRET_PROJECT is set and neither has NAME, Secret Manager's
+                  secret `qunflow-NAME` (version latest), read at run time with a 60 s cache
+                  (delivery/secret_manager.py): `qunflow secrets set NAME` reaches the next tick, no apply.
                   NAME is a plain name (letters, digits, `_` and `-`, as Secret Manager allows): no path
                   separator and no `..`, so it never leaves the secrets folder.
 - anything else is the value itself (a full webhook URL: allowed, but a warning in a Google sheet).
@@ -22,11 +25,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
+
+from . import secret_manager as sm
 
 ENV_PREFIX = "QUNFLOW_"
 ENV_ALLOW = "QUNFLOW_ENV_ALLOW"
 RESERVED = {"INGEST_HMAC_SECRET", ENV_ALLOW}   # qunflow's own keys: never a webhook or a signing secret
+SECRET_PROJECT = "QUNFLOW_SECRET_PROJECT"     # the project whose Secret Manager holds qunflow-NAME
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
@@ -66,12 +72,15 @@ class SecretResolver:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     secrets_file: Path | None = None
     secrets_dir: Path | None = None
+    secret_manager: Any = None       # a secret_manager.SecretManager; from_environment: $QUNFLOW_SECRET_PROJECT's
 
     @classmethod
     def from_environment(cls) -> SecretResolver:
         env = dict(os.environ)
+        project = env.get(SECRET_PROJECT, "").strip()
         return cls(env=env, secrets_file=Path(env.get("QUNFLOW_SECRETS_FILE", ".qunflow-secrets")),
-                   secrets_dir=Path(env["QUNFLOW_SECRETS_DIR"]) if env.get("QUNFLOW_SECRETS_DIR") else None)
+                   secrets_dir=Path(env["QUNFLOW_SECRETS_DIR"]) if env.get("QUNFLOW_SECRETS_DIR") else None,
+                   secret_manager=sm.shared(project) if project else None)
 
     def env_allowed(self, name: str) -> bool:
         """May a sheet read the environment variable `name`? QUNFLOW_ names, and those in $QUNFLOW_ENV_ALLOW."""
@@ -108,9 +117,21 @@ class SecretResolver:
                 value = read_secrets_file(self.secrets_file).get(name)
                 if value:
                     return value
-            raise UnresolvedSecret(reference, f"add the secret {name} (Secret Manager in the cloud, "
+            if self.secret_manager is not None:
+                return self._from_secret_manager(reference, name)
+            raise UnresolvedSecret(reference, f"add the secret {name} (`qunflow secrets set {name}` in the cloud, "
                                               f"or a line {name}=... in {self.secrets_file or '.qunflow-secrets'} locally)")
         return reference
+
+    def _from_secret_manager(self, reference: str, name: str) -> str:
+        try:
+            value = self.secret_manager.get(name)
+        except sm.SecretManagerError as err:
+            raise UnresolvedSecret(reference, str(err)) from None
+        if not value:
+            raise UnresolvedSecret(reference, f"secret {sm.secret_id(name)} does not exist in project "
+                                              f"{self.secret_manager.project}: run `qunflow secrets set {name}`")
+        return value
 
     @staticmethod
     def _env_refusal(name: str) -> str:
@@ -131,4 +152,6 @@ class SecretResolver:
     def all_values(self) -> list[str]:
         """Every secret value this resolver can see, for masking."""
         values = list(read_secrets_file(self.secrets_file).values()) if self.secrets_file else []
+        if self.secret_manager is not None:
+            values += self.secret_manager.values()
         return values

@@ -10,7 +10,7 @@ import sys
 import click
 
 from .app import cli, run_cli
-from . import delivery_cmds, demo_cmd, deploy_cmds, housekeeping_cmd, member_cmds, metrics_cmds, playbook_cmds, sheet_cmds, tick_cmds, wecom_cmds  # noqa: F401  (registers commands)
+from . import delivery_cmds, demo_cmd, deploy_cmds, housekeeping_cmd, member_cmds, metrics_cmds, playbook_cmds, secrets_cmds, sheet_cmds, tick_cmds, wecom_cmds  # noqa: F401  (registers commands)
 
 
 def main() -> None:

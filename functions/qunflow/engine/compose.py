@@ -1,7 +1,7 @@
 """The words of a planned send: its template rendered in the sandbox, and the platform-neutral message. Pure."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ..sop import render
 from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, place_mentions, readable
@@ -118,17 +118,10 @@ def _own_values(p: PlannedSend, wb: Workbook) -> dict:
 def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
     """The group's top inviters, for a weekly referral post: `1. 小林 5` lines. It counts joined referrals
     (qunflow.members.referral) whose invitee joined in the last Settings `leaderboard_days` (default 7) days
-    up to the send, by inviters who are members of this group."""
-    from ..members.activity import due_events
-    from ..members.referral import joined_counts, referrals
-    days = int(wb.settings.extra.get("leaderboard_days") or 7)
-    local = p.at.astimezone(wb.settings.timezone).replace(tzinfo=None)
-    found, _ = referrals(wb.members.values(), due_events(wb, p.at), wb.settings)
-    counts = {mid: n for mid, n in joined_counts([r for r in found if r.joined_at <= local],
-                                                 since=local - timedelta(days=days)).items()
-              if (mid, p.group.group_id) in wb.members}
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    return "\n".join(f"{i}. {wb.members[mid].name} {n}" for i, (mid, n) in enumerate(ranked, start=1))
+    up to the send, by inviters who are members of this group. From an index built once per workbook
+    (engine/leaderboard.py), and only for a template that uses it (`variables`)."""
+    from .leaderboard import leaderboard as board
+    return board(p, wb, top)
 
 
 def compose(p: PlannedSend, wb: Workbook) -> Message:

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import bisect
 from datetime import date, datetime, timedelta, timezone
 
 from ..sheet.workbook import Workbook
@@ -54,8 +55,27 @@ def spread_slots(planned: list[PlannedSend], wb: Workbook, ledger: Ledger, now: 
             free = free + gap
 
 
+def sent_times(ledger: Ledger) -> dict[str, list[datetime]]:
+    """group id -> the times of its sends, sorted (UTC): one pass over the ledger, then each (group, local day)
+    count is two bisects (`Ledger.sent_count` is the same count by a scan)."""
+    out: dict[str, list[datetime]] = {}
+    for e in ledger.latest.values():
+        if e.status == "sent" and e.group_id and e.sent_at is not None:
+            at = e.sent_at if e.sent_at.tzinfo else e.sent_at.replace(tzinfo=timezone.utc)
+            out.setdefault(e.group_id, []).append(at.astimezone(timezone.utc))
+    for times in out.values():
+        times.sort()
+    return out
+
+
+def count_between(times: list[datetime], start: datetime, end: datetime) -> int:
+    """How many of the sorted `times` lie in [start, end)."""
+    return bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
+
+
 def apply_caps(planned: list[PlannedSend], wb: Workbook, ledger: Ledger) -> None:
     counts: dict[tuple[str, date], int] = {}
+    index: dict[str, list[datetime]] | None = None     # built on the first (group, day) that needs a count
     for p in planned:
         if p.policy != "due":
             continue
@@ -64,7 +84,9 @@ def apply_caps(planned: list[PlannedSend], wb: Workbook, ledger: Ledger) -> None
         key = (p.group.group_id, day)
         if key not in counts:
             day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-            counts[key] = ledger.sent_count(p.group.group_id, day_start, day_start + timedelta(days=1))
+            if index is None:
+                index = sent_times(ledger)
+            counts[key] = count_between(index.get(p.group.group_id, []), day_start, day_start + timedelta(days=1))
         cap = p.group.daily_cap if p.group.daily_cap is not None else wb.settings.daily_cap
         if counts[key] >= cap:
             local = p.at.astimezone(tz)

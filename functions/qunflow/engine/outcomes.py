@@ -181,16 +181,20 @@ def rule_statuses(wb: Workbook, planned: list[PlannedSend], outcomes: dict[str, 
         status = o.status if (p.policy == "due" and o) else POLICY_STATUS.get(p.policy, p.policy)
         last[p.rule.rule_id] = (str(label(status_column, status, wb.lang)), f"{p.at.astimezone(group_tz(p.group, wb)):%m-%d %H:%M}")
     from .audience import target_groups
+    fires: dict[tuple, datetime | None] = {}   # the next fire time per (schedule, zone, day 1): groups share it
     for rule in wb.sop:
         if not rule.enabled:
             text = message("sop_status_disabled", wb.lang)
         else:
             nexts = []
-            for group in target_groups(rule, wb.groups):
-                if rule.schedule.member_relative or not group.enabled:
+            for group in target_groups(rule, wb.groups) if not rule.schedule.member_relative else ():
+                if not group.enabled:
                     continue
                 tz = group_tz(group, wb)
-                t = rule.schedule.next_after(now, tz, campaign_start(rule, group, wb))
+                key = (rule.schedule, tz, campaign_start(rule, group, wb))
+                if key not in fires:
+                    fires[key] = rule.schedule.next_after(now, tz, key[2])
+                t = fires[key]
                 if t is not None and (rule.until is None or t.astimezone(tz).date() <= rule.until):
                     nexts.append(t.astimezone(tz))
             text = message("sop_status_next", wb.lang, at=f"{min(nexts):%Y-%m-%d %H:%M}") if nexts else \

@@ -63,3 +63,15 @@ resource "google_secret_manager_secret_iam_member" "events_reads" {
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.events.email}"
 }
+
+# Deploys from before ingest's key had a resource of its own listed it in var.secrets: keep that secret,
+# its versions and its binding (same id), rather than destroy and recreate them.
+moved {
+  from = google_secret_manager_secret.secret["INGEST_HMAC_SECRET"]
+  to   = google_secret_manager_secret.ingest_hmac
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime_reads["INGEST_HMAC_SECRET"]
+  to   = google_secret_manager_secret_iam_member.ingest_reads
+}

@@ -278,6 +278,9 @@ def test_each_secret_has_its_own_accessor_binding_and_no_value_in_terraform():
     assert "google_secret_manager_secret_version" not in RES
     assert "secret_data" not in _tf_code(), "secret values go in with gcloud, never through Terraform state"
     assert TF["variable"]["secrets"]["default"] == []
+    moved = _load(INFRA / "secrets.tf")["moved"]  # an older deploy's INGEST_HMAC_SECRET keeps its value
+    assert {"from": '${google_secret_manager_secret.secret["INGEST_HMAC_SECRET"]}',
+            "to": "${google_secret_manager_secret.ingest_hmac}"} in [{k: m[k] for k in ("from", "to")} for m in moved]
     assert "INGEST_HMAC_SECRET" in _one(TF["variable"]["secrets"], "validation")["condition"]
 
 
@@ -717,3 +720,15 @@ def test_checkov_secrets_finds_nothing_in_the_repository():
     if files:
         reports = _checkov("--framework", "secrets", "-f", *files)
         assert not _failures(reports), "\n".join(_failures(reports))
+
+
+def test_the_readme_gives_each_platform_its_url_and_its_secrets():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for platform, names in TF["locals"]["platform_keys"].items():
+        assert f"<events_url>/{platform}" in readme, platform
+        for name in names:
+            assert f"qunflow secrets set {name}" in readme, name
+    for needed in ("terraform output -raw egress_ip", "static_egress = true", "客户联系 → 可调用接口的应用",
+                   "备案", "crontab -e", "systemctl enable --now", "schtasks /Create", "qunflow tick shop.xlsx",
+                   "gcloud secrets versions add qunflow-NAME"):
+        assert needed in readme, needed

@@ -140,7 +140,7 @@ def _mebibytes(memory: str) -> float:
 
 def test_every_function_has_the_cpu_its_concurrency_and_memory_need():
     # Cloud Run: below 1 vCPU, concurrency must be 1; more than 512 MiB needs 0.5 vCPU, more than 1 GiB needs 1;
-    # above 1, whole vCPUs (cloud.google.com/run/docs/configuring/jobs/cpu). ingest (concurrency 4) had none.
+    # above 1, whole vCPUs (cloud.google.com/run/docs/configuring/cpu, for services). ingest (concurrency 4) had none.
     for name, fn in JOBS["functions"].items():
         assert isinstance(fn["cpu"], str), f"{name}: cpu is a string in Terraform (\"1\", \"0.333\")"
         cpu, memory = float(fn["cpu"]), _mebibytes(fn["memory"])

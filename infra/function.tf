@@ -44,6 +44,7 @@ resource "google_storage_bucket" "source" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   force_destroy               = false
+  labels                      = local.labels
 
   versioning {
     enabled = true
@@ -62,6 +63,7 @@ resource "google_cloudfunctions2_function" "fn" {
   name        = "qunflow-${each.key}"
   location    = var.region
   description = each.value.description
+  labels      = local.labels
 
   build_config {
     runtime         = "python312"
@@ -76,30 +78,39 @@ resource "google_cloudfunctions2_function" "fn" {
   }
 
   service_config {
-    #checkov:skip=CKV_GCP_124:Cloud Scheduler and the event relay call over the public endpoint; access is IAM-only (run.invoker for named service accounts, no allUsers), plus HMAC on ingest.
+    #checkov:skip=CKV_GCP_124:Cloud Scheduler, the event relay and the platforms call over the public endpoint; access is IAM (run.invoker for named service accounts) plus HMAC on ingest, and on events (the one allUsers function) each platform's signature.
     max_instance_count               = each.value.max_instances
     max_instance_request_concurrency = each.value.concurrency
     timeout_seconds                  = each.value.timeout_seconds
     available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.runtime.email
+    service_account_email            = each.key == "events" ? google_service_account.events.email : google_service_account.runtime.email
+    vpc_connector                    = each.value.calls_wecom ? local.egress_connector : null
+    vpc_connector_egress_settings    = each.value.calls_wecom && var.static_egress ? "ALL_TRAFFIC" : null
     environment_variables = {
-      QUNFLOW_SOURCE       = "gsheets:${var.spreadsheet_id}"
-      QUNFLOW_STATE        = "firestore:${google_firestore_database.state.name}"
-      QUNFLOW_SECRET_NAMES = join(",", sort(tolist(var.secrets)))
+      QUNFLOW_SOURCE         = "gsheets:${var.spreadsheet_id}"
+      QUNFLOW_STATE          = "firestore:${google_firestore_database.state.name}"
+      QUNFLOW_SECRET_PROJECT = var.project_id
+      QUNFLOW_SECRET_NAMES   = join(",", sort(keys(local.secret_mounts[each.value.secrets])))
     }
 
     dynamic "secret_environment_variables" {
-      for_each = var.secrets
+      for_each = local.secret_mounts[each.value.secrets]
       content {
-        key        = secret_environment_variables.value
+        key        = secret_environment_variables.key
         project_id = var.project_id
-        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        secret     = secret_environment_variables.value
         version    = "latest"
       }
     }
   }
 
-  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.runtime_reads]
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_iam_member.ingest_reads,
+    google_secret_manager_secret_iam_member.runtime_reads,
+    google_secret_manager_secret_iam_member.events_reads,
+  ]
 }

@@ -1,10 +1,21 @@
-# Separate identities: the functions run as `runtime`, Cloud Scheduler calls them as `invoker`,
-# Cloud Build builds them as `builder`, and the merchant's event relay calls ingest as `ingest_caller`.
-# Nothing is granted project-wide that a single-resource binding can do.
+# Separate identities: the functions run as `runtime`, except `events`, which runs as `events`; Cloud
+# Scheduler calls them as `invoker`, Cloud Build builds them as `builder`, and the merchant's event relay
+# calls ingest as `ingest_caller`. Nothing is granted project-wide that a single-resource binding can do.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
 
 resource "google_service_account" "runtime" {
   account_id   = "qunflow-runtime"
   display_name = "qunflow functions (share the sheet with this account as Editor)"
+}
+
+# The public events function's identity: it reads the platform keys (secrets.tf) and writes the state
+# store's inbox (state.tf), nothing else; a bug there cannot reach the sheet, the webhooks or ingest's key.
+resource "google_service_account" "events" {
+  account_id   = "qunflow-events"
+  display_name = "qunflow events function (platform callbacks)"
 }
 
 resource "google_service_account" "invoker" {
@@ -48,6 +59,30 @@ resource "google_project_iam_member" "runtime_logs" {
   member  = "serviceAccount:${google_service_account.runtime.email}"
 }
 
+# The sending functions read a secret:NAME reference that Terraform does not mount from Secret Manager's
+# qunflow-NAME at run time, so `qunflow secrets set NAME` reaches the next tick without an apply. Secret
+# Manager grants per secret or per project; the condition narrows this one to the qunflow-* secrets, minus
+# the events function's platform keys (and INGEST_HMAC_SECRET has no qunflow- prefix).
+locals {
+  secret_prefix = "projects/${data.google_project.this.number}/secrets/qunflow-"
+  runtime_secrets_condition = join(" && ", concat(
+    ["resource.name.startsWith(\"${local.secret_prefix}\")"],
+    [for key in sort(distinct(flatten(values(local.platform_keys)))) : "!resource.name.startsWith(\"${local.secret_prefix}${key}/\")"],
+  ))
+}
+
+resource "google_project_iam_member" "runtime_secrets" {
+  project = var.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = "serviceAccount:${google_service_account.runtime.email}"
+
+  condition {
+    title       = "qunflow-* secrets only"
+    description = "The sending functions read the Groups tab's secret:NAME as qunflow-NAME, not the platform keys, not other secrets."
+    expression  = local.runtime_secrets_condition
+  }
+}
+
 # Scheduler may invoke the scheduled functions, each on its own Cloud Run service.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
   for_each = local.jobs
@@ -65,4 +100,17 @@ resource "google_cloud_run_v2_service_iam_member" "ingest_caller" {
   name     = google_cloudfunctions2_function.fn["ingest"].service_config[0].service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.ingest_caller.email}"
+}
+
+# The platforms call the events function without a Google identity, so it is public: the one function
+# anyone may invoke (jobs.yaml `public`, tests/test_infra.py). Each path checks its platform's signature or
+# secret token with the raw body before anything is kept (functions/qunflow/events/).
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  #checkov:skip=CKV_GCP_102:Public on purpose: Feishu, Slack, Telegram, DingTalk and WeCom call without a Google identity; every path verifies the platform's signature or secret token before anything is kept, and nothing else is public.
+  for_each = { for name, fn in local.functions : name => fn if fn.public }
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }

@@ -25,3 +25,16 @@ resource "google_project_iam_member" "runtime_state" {
     expression  = "resource.name == \"projects/${var.project_id}/databases/${google_firestore_database.state.name}\""
   }
 }
+
+# The events function writes what the platforms send into the same database's inbox.
+resource "google_project_iam_member" "events_state" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.events.email}"
+
+  condition {
+    title       = "qunflow state database only"
+    description = "The events function writes qunflow's own Firestore database, no other."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${google_firestore_database.state.name}\""
+  }
+}

@@ -66,13 +66,16 @@ DOCTOR_HELP = f"""Check that SOURCE is ready to run, here or in the cloud: a che
 Checks Google credentials (for a Google sheet), that the sheet opens (if not, names the email to share it
 with: the credentials' service account, $QUNFLOW_RUNTIME_SA, or the runtime service account from
 `terraform output runtime_service_account_email`), the tabs and headers, each group's webhook and secret
-reference (env:QUNFLOW_NAME, secret:NAME; values are never shown), the time zones, and with --check-jobs the Cloud
-Scheduler jobs. Nothing is written or sent. Exits 1 if a check fails. {SOURCE_HELP}
+reference (env:QUNFLOW_NAME, secret:NAME; values are never shown), the time zones, each event platform's keys
+(for the platforms whose groups name a chat_id: $QUNFLOW_NAME or Secret Manager's qunflow-NAME), with
+--events-url that the events function answers each platform's URL check and refuses a forged one, and with
+--check-jobs the Cloud Scheduler jobs. Nothing is written or sent. Exits 1 if a check fails. {SOURCE_HELP}
 
 \b
 Example:
   qunflow doctor gsheets:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 --check-jobs
   qunflow doctor shop.xlsx
+  qunflow doctor gsheets:1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 --events-url "$(terraform output -raw events_url)"
 """
 
 
@@ -180,8 +183,11 @@ def resume_cmd(name: str, project: str | None, region: str | None) -> None:
 @click.argument("source", required=False, envvar="QUNFLOW_SOURCE")
 @click.option("--check-jobs", is_flag=True, help="Also check the Cloud Scheduler jobs (needs credentials).")
 @_place_options
+@click.option("--events-url", metavar="URL", help="The events function's URL (terraform output -raw events_url): "
+              "make each platform's URL check against it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def doctor(source: str | None, check_jobs: bool, project: str | None, region: str | None, as_json: bool) -> None:
+def doctor(source: str | None, check_jobs: bool, project: str | None, region: str | None, events_url: str | None,
+           as_json: bool) -> None:
     from ..clock import utc_now
     from ..jobs.doctor import DoctorDeps, failed, format_checks, run_doctor
     from ..jobs.scheduler import SchedulerJobs
@@ -193,7 +199,8 @@ def doctor(source: str | None, check_jobs: bool, project: str | None, region: st
     deps = replace(obj.get("doctor_deps") or DoctorDeps(), say_in=speaking)
     if deps.scheduler is None and obj.get("scheduler_client"):
         deps.scheduler = lambda p, r: SchedulerJobs(p, r, obj["scheduler_client"])
-    checks = run_doctor(source, utc_now(), deps, check_jobs=check_jobs, project=project, region=region)
+    checks = run_doctor(source, utc_now(), deps, check_jobs=check_jobs, project=project, region=region,
+                        events_url=events_url)
     if as_json:
         click.echo(json.dumps([c.as_json() for c in checks], ensure_ascii=False, indent=2))
     else:

@@ -1,8 +1,8 @@
 """`qunflow doctor`: is this workbook ready to run, here or in the cloud? A checklist, each failure with its fix.
 
 Checks, in order: Google credentials (Google sources), the sheet opens (else: whom to share it with), tabs
-and headers, each group's webhook and secret reference, time zones, and (with --check-jobs) the Cloud
-Scheduler jobs. Nothing is written, nothing is sent, and no secret value is ever shown: references are
+and headers, each group's webhook and secret reference, time zones, each event platform's keys (and with
+--events-url its handshake: jobs/events_doctor.py), and (with --check-jobs) the Cloud Scheduler jobs. Nothing is written, nothing is sent, and no secret value is ever shown: references are
 named, values only said to be set (a webhook shows its host, its key masked).
 """
 from __future__ import annotations
@@ -45,6 +45,7 @@ class DoctorDeps:
     credentials: Callable[[], tuple[Any, str, str]] | None = None
     scheduler: Callable[[str | None, str | None], SchedulerJobs] | None = None
     session: Any = None                           # HTTP for WeCom's reachability check (jobs/wecom_doctor.py)
+    keys: Any = None                              # the event platforms' keys (events.base.Keys) for jobs/events_doctor.py
 
 
 def google_credentials(env: Mapping[str, str]) -> tuple[Any, str, str]:
@@ -63,7 +64,7 @@ def google_credentials(env: Mapping[str, str]) -> tuple[Any, str, str]:
 
 
 def run_doctor(source: str | None, now: datetime, deps: DoctorDeps, *, check_jobs: bool = False,
-               project: str | None = None, region: str | None = None) -> list[Check]:
+               project: str | None = None, region: str | None = None, events_url: str | None = None) -> list[Check]:
     env = deps.env
     resolver = deps.resolver or SecretResolver.from_environment()
     kind, where = parse_source(source)
@@ -83,10 +84,22 @@ def run_doctor(source: str | None, now: datetime, deps: DoctorDeps, *, check_job
                    ("tabs and headers", "webhooks", "time zones")]
     else:
         checks += _workbook_checks(snapshot, store, now, resolver, deps.say_in, deps)
+        checks += _event_checks(snapshot, deps, project, events_url)
 
     checks.append(_jobs(check_jobs, project or env.get("GOOGLE_CLOUD_PROJECT") or cred_project,
                         region or env.get("QUNFLOW_REGION"), deps, have_creds or kind != "google"))
     return checks
+
+
+def _event_checks(snapshot: Any, deps: DoctorDeps, project: str | None, url: str | None) -> list[Check]:
+    """Each event platform's keys and, with --events-url, its handshake (jobs/events_doctor.py), in English."""
+    from ..sheet.load import load_workbook
+    from .events_doctor import event_checks, event_platforms, keys_for
+    platforms = event_platforms(load_workbook(snapshot.raw).groups.values())
+    if not platforms:
+        return [Check("events", SKIP, "no enabled group names its chat_id: no platform events expected")] if url else []
+    keys = deps.keys or keys_for(deps.env, project)
+    return [Check(*check) for check in event_checks(platforms, keys, url, deps.session)]
 
 
 def _credentials(env: Mapping[str, str], deps: DoctorDeps) -> tuple[Check, str, str, bool]:
@@ -210,8 +223,7 @@ def _groups(wb: Any, resolver: SecretResolver) -> list[Check]:
                 from ..sheet.vocabulary import say_reason
                 fix = say_reason(exc.where, wb.lang)
                 if reference.startswith("secret:"):
-                    fix += (f"; for the cloud, list {reference[7:]} in `secrets` in infra/terraform.tfvars and add "
-                            f"its value with `gcloud secrets versions add {reference[7:]} --data-file=-`")
+                    fix += f"; for the cloud, set it with `qunflow secrets set {reference[7:]}` (no terraform apply)"
                 fixes.append(fix)
                 continue
             customer = group.platform == "wecom-customer"    # its webhook is the app's secret, never shown

@@ -2,12 +2,12 @@
 (jobs/events_inbox.py); and the emulator's DingTalk crypto against the WECOM.md vector."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from helpers import make_raw
 from qunflow.emulator import events_payloads as P
 from qunflow.events.base import PlatformEvent
-from qunflow.jobs.events_inbox import TEXT_CAP, fold_platform, keep
+from qunflow.jobs.events_inbox import FORGOTTEN, INBOX_DAYS, TEXT_CAP, fold_platform, forget_old, keep
 from qunflow.sheet.load import load_workbook
 from qunflow.state.sqlite import SqliteState
 
@@ -61,6 +61,21 @@ def test_the_fold_makes_rows_of_joins_leaves_check_ins_and_activity_of_messages(
     assert [(a.key, a.day, a.messages) for a in state.activity()] == [("M1@G01", "2026-12-01", 1)]
     assert {e["event_id"] for e in state.pending_events()} == {"slack:1", "slack:2", "slack:3", "slack:5",
                                                                "telegram:6", "slack:7"}   # the counted one folded
+
+
+def test_the_inbox_forgets_old_folded_events_once_a_day(tmp_path):
+    state = SqliteState(tmp_path / "s.sqlite")
+    keep(state, [ev(1, "join", "U2"), ev(2, "message", "U1", text="hi")], NOW.timestamp())
+    state.mark_folded(["slack:1", "slack:2"])
+    later = NOW + timedelta(days=INBOX_DAYS, minutes=1)
+    keep(state, [ev(3, "message", "U1", text="new")], later.timestamp())
+    assert forget_old(state, NOW) == 0 and state.cursor(FORGOTTEN) == "2026-12-01"     # nothing old enough yet
+    assert forget_old(state, later) == 2                                                 # a new day: the old ones go
+    assert state.known_events(["slack:1", "slack:2", "slack:3"]) == {"slack:3"}
+    keep(state, [ev(4, "join", "U4")], NOW.timestamp())                                  # dated long ago, folded
+    state.mark_folded(["slack:4"])
+    assert forget_old(state, later + timedelta(hours=1)) == 0                            # the same day: not again
+    assert forget_old(state, later + timedelta(days=1)) == 1
 
 
 def test_the_emulators_dingtalk_crypto_meets_the_wecom_vector():

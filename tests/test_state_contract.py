@@ -96,6 +96,31 @@ def test_activity_counts_each_pending_message_once_and_folds_it(state):
         state.add_activity([ActivityHit("m4", "M1@G01", "1 Dec", T0)], at)
 
 
+def stored_bodies(state) -> dict[str, dict]:
+    """What the store holds in its inbox, folded or not, read past the interface (what is on disk)."""
+    import json
+    if state.kind == "sqlite":
+        rows = state._db.execute("SELECT event_id, body FROM inbox")
+        return {r["event_id"]: json.loads(r["body"]) for r in rows}
+    return {d.get("event_id"): json.loads(d.get("body")) for d in state._inbox.stream()}
+
+
+def test_folding_drops_what_people_wrote_and_old_folded_events_are_forgotten(state):
+    state.put_events([{"event_id": f"m{i}", "type": "message", "user_id": "U1", "text": f"打卡 day {i}"}
+                      for i in range(3)], T0)
+    state.put_events([{"event_id": "m3", "type": "message", "user_id": "U1", "text": "still pending"}],
+                     T0 + timedelta(days=40))
+    state.add_activity([ActivityHit("m0", "M1@G01", "2026-12-01", T0)], T0)     # counted: folded with the count
+    state.mark_folded(["m1"])                                                  # a check-in row: folded after the write
+    held = stored_bodies(state)
+    assert "text" not in held["m0"] and "text" not in held["m1"] and held["m0"]["user_id"] == "U1"
+    assert held["m2"]["text"] == "打卡 day 2" and held["m3"]["text"] == "still pending"   # not folded yet
+    assert state.forget_events(T0 + timedelta(days=30)) == 2                   # m0, m1: folded and old
+    assert set(stored_bodies(state)) == {"m2", "m3"}                           # pending ones stay, however old
+    assert state.forget_events(T0 + timedelta(days=30)) == 0
+    assert [e["event_id"] for e in state.pending_events()] == ["m2", "m3"]
+
+
 def test_cursors_never_move_back(state):
     assert state.cursor("last_tick") is None
     assert state.advance("last_tick", "2026-12-01T12:00:00Z") == "2026-12-01T12:00:00Z"

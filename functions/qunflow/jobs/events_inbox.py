@@ -4,7 +4,9 @@
 inbox as plain values, deduplicated by their `event_id` (the platform's id: a retry or a replay is the same
 id), and nothing else happens: no sheet is read, so the platform gets its answer within its deadline. A
 message's text travels only as far as the inbox, cut to TEXT_CAP characters (enough to find a check-in keyword),
-because only the tick knows each group's keyword; it never reaches a row or the activity records.
+because only the tick knows each group's keyword; it never reaches a row or the activity records, and folding
+drops it from the inbox too. Folded events stay INBOX_DAYS (their ids deduplicate a late retry), then
+`forget_old` deletes them, once a day.
 
 **At the tick** (`fold_platform`, called by jobs/tick_state.drain_inbox), with the workbook in hand:
 - the group is the one whose Groups `chat_id` is the event's chat (one of the same platform first). A chat no
@@ -36,6 +38,8 @@ from ..sheet.cells import fold
 from ..state.base import ActivityHit, iso
 
 TEXT_CAP = 200
+INBOX_DAYS = 30             # folded events kept this long: longer than any platform retries (their dedup keys)
+FORGOTTEN = "inbox_forgotten"   # the cursor: the day the inbox was last cleared of old folded events
 ACTIVITY_DAYS = 35          # days of message counts the tick reads (30-day layers, 7-day tags, a margin)
 PER_DAY = 50               # in-memory message events a membership and day (the layer thresholds count 3 and 20)
 
@@ -171,6 +175,16 @@ def fold_platform(state: Any, wb: Any, pending: list[dict], now: datetime) -> tu
     if hits:
         state.add_activity(hits, now)
     return rows, dropped
+
+
+def forget_old(state: Any, now: datetime) -> int:
+    """Once a day: delete the folded events received more than INBOX_DAYS ago. How many went."""
+    today = now.astimezone(timezone.utc).date().isoformat()
+    if (state.cursor(FORGOTTEN) or "") >= today:
+        return 0
+    gone = state.forget_events(now - timedelta(days=INBOX_DAYS))
+    state.advance(FORGOTTEN, today)
+    return gone
 
 
 def chat_activity(state: Any, wb: Any, now: datetime, since: str | None = None

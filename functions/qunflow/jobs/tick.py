@@ -165,8 +165,10 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
             deps.journal.clear()
         if state is not None and inbox:
             state.mark_folded(inbox)       # in the Events tab now, or in the write kept for the next run
-        else:
-            report.note = written.reason
+        if state is not None:
+            from .events_inbox import forget_old
+            forget_old(state, now)         # once a day: folded events older than INBOX_DAYS
+        report.note = written.reason or report.note   # a write kept for later says why, inbox or not
         report.problems = len(sink.items)
     report.sheets_requests = {"read": store.requests.read - read0, "write": store.requests.write - write0}
     return report

@@ -13,7 +13,9 @@ What the contract promises (tests/test_state_contract.py runs it on every backen
   "member@group" → when, `reward` "member:campaign" → code.
 - **Inbox.** Events by `event_id`, each kept once however often it is put; `known_events` says which ids it
   holds (folded or not); `pending_events` lists those not yet folded, in arrival order; `mark_folded` takes
-  them off that list.
+  them off that list. Folding drops a message's `text` (`scrubbed`): what people wrote is read once, for the
+  check-in keyword, and not kept. `forget_events(before)` deletes folded events received before `before`
+  (at most `limit`), so the inbox holds what the platforms may still retry, not a chat's history.
 - **Activity.** What chat messages leave behind: per key (a membership "member@group", or an unknown chat) and
   day, how many messages and the last one's time. `add_activity` counts each hit once, and only while its event
   is pending in the inbox: in one transaction it adds the hits of pending events and marks those events folded,
@@ -31,6 +33,7 @@ could not be written keeps its changes in the pending file beside it (stores/xls
 """
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -115,6 +118,7 @@ class StateStore(Protocol):
     def known_events(self, event_ids: Iterable[str]) -> set[str]: ...
     def pending_events(self, limit: int | None = None) -> list[dict]: ...
     def mark_folded(self, event_ids: Iterable[str]) -> None: ...
+    def forget_events(self, before: datetime, limit: int = 5000) -> int: ...
     def add_activity(self, hits: Iterable[ActivityHit], at: datetime) -> int: ...
     def activity(self, since: str | None = None) -> list[ActivityDay]: ...
     def cursor(self, name: str) -> str | None: ...
@@ -197,6 +201,18 @@ def event_id_of(event: dict) -> str:
     if not event_id:
         raise ValueError("every event needs an event_id (the inbox keeps each once)")
     return event_id
+
+
+def scrubbed(body: str) -> str:
+    """An inbox body without the message's text (kept only until the fold has looked for a check-in keyword)."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(event, dict) or "text" not in event:
+        return body
+    event.pop("text")
+    return json.dumps(event, ensure_ascii=False, default=str)
 
 
 def activity_key(key: str, day: str) -> str:

@@ -39,7 +39,6 @@ and `bindings(kind)` is `kind ==`, both on automatic indexes; no composite index
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -47,61 +46,15 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 try:
-    from google.api_core import exceptions as gexc
     from google.cloud import firestore
 except ImportError as exc:  # pragma: no cover - only where the package is missing
     raise ImportError("FirestoreState needs google-cloud-firestore: "
                       "pip install 'google-cloud-firestore==2.34.1'") from exc
 
 from .base import (CLAIMED, ActivityDay, ActivityHit, Binding, Conflict, SendState, StoreBusy, check_day,
-                   check_recordable, check_status, claimable, event_id_of, from_iso, iso, may_record, settled, utc)
-
-COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
-           "reason", "preview", "holder", "updated_at")
-TIMES = {"scheduled_for", "claimed_at", "sent_at", "updated_at"}
-CHUNK = 400          # documents per transaction where a method may split (Firestore: 500 writes a commit)
-ATTEMPTS = 10        # attempts in _tx at a transaction Firestore aborts (each a new transaction)
-
-
-def _esc(text: str, extra: str = "") -> str:
-    out = str(text).replace("%", "%25").replace("/", "%2F")
-    for ch in extra:
-        out = out.replace(ch, "%" + format(ord(ch), "02X"))
-    return out
-
-
-def _id(*parts: str) -> str:
-    """A valid, injective Firestore document id for these parts (see the module docstring)."""
-    doc = ":".join(_esc(p, ":") for p in parts[:-1]) + (":" if len(parts) > 1 else "") + _esc(parts[-1])
-    if doc in ("", ".", "..") or (len(doc) >= 4 and doc.startswith("__") and doc.endswith("__")):
-        doc = "%" + (format(ord(doc[0]), "02X") + doc[1:] if doc else "")
-    if len(doc.encode("utf-8")) > 1500:
-        doc = "%H" + hashlib.sha256(doc.encode("utf-8")).hexdigest()
-    return doc
-
-
-def _doc(state: SendState) -> dict:
-    return {c: (iso(getattr(state, c)) if c in TIMES else getattr(state, c)) for c in COLUMNS}
-
-
-def _state(data: dict) -> SendState:
-    return SendState(**{c: (from_iso(data.get(c)) if c in TIMES else data.get(c)) for c in COLUMNS})
-
-
-def _aborted(exc: BaseException | None) -> bool:
-    """Whether Firestore aborted the transaction (contention): the library wraps it, rollback may chain it."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, gexc.Aborted):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
+                   check_recordable, check_status, claimable, event_id_of, from_iso, iso, may_record, scrubbed,
+                   settled, utc)
+from .firestore_docs import ATTEMPTS, CHUNK, _aborted, _chunks, _doc, _id, _state
 
 class FirestoreState:
     kind = "firestore"
@@ -297,10 +250,21 @@ class FirestoreState:
     def mark_folded(self, event_ids: Iterable[str]) -> None:
         def body(transaction: Any, ids: list[str]) -> None:
             found = self._read(transaction, [self._inbox.document(_id(e)) for e in ids])
-            for doc_id in found:
-                transaction.update(self._inbox.document(doc_id), {"folded": True, "pending": firestore.DELETE_FIELD})
+            for doc_id, data in found.items():
+                transaction.update(self._inbox.document(doc_id), {"folded": True, "pending": firestore.DELETE_FIELD,
+                                                                  "body": scrubbed(data.get("body") or "{}")})
         for ids in _chunks(list(dict.fromkeys(event_ids))):
             self._tx(body, ids)
+
+    def forget_events(self, before: datetime, limit: int = 5000) -> int:
+        query = self._inbox.where(filter=firestore.FieldFilter("received_at", "<", iso(before)))
+        old = [s.reference for s in query.limit(limit).stream() if s.get("folded")]   # one field: no composite index
+        for refs in _chunks(old):
+            batch = self.client.batch()
+            for ref in refs:
+                batch.delete(ref)
+            batch.commit()
+        return len(old)
 
     # --- activity -------------------------------------------------------------------------------------------
 
@@ -324,8 +288,9 @@ class FirestoreState:
                 row["messages"] = int(row["messages"]) + 1
                 row["last_at"] = max(row.get("last_at") or "", iso(h.at))
                 counts[doc] = row
-                transaction.update(self._inbox.document(_id(event_id)),
-                                   {"folded": True, "pending": firestore.DELETE_FIELD})
+                transaction.update(self._inbox.document(_id(event_id)), {
+                    "folded": True, "pending": firestore.DELETE_FIELD,
+                    "body": scrubbed(found[_id(event_id)].get("body") or "{}")})
             for doc, row in counts.items():
                 transaction.set(self._activity.document(doc), row)
             return len(pending)

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, received_at TEXT, body TEXT NOT NULL,
     folded INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(folded, seq);
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox(received_at);
 CREATE TABLE IF NOT EXISTS activity (
     key TEXT NOT NULL, day TEXT NOT NULL, messages INTEGER NOT NULL DEFAULT 0, last_at TEXT, PRIMARY KEY (key, day));
 CREATE INDEX IF NOT EXISTS activity_day ON activity(day);
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cache (name TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
 """
+SCRUB = "body = json_remove(body, '$.text')"     # base.scrubbed, in SQL: a message's text is not kept once folded
 COLUMNS = ("send_id", "status", "rule_id", "group_id", "scheduled_for", "attempts", "claimed_at", "sent_at",
            "reason", "preview", "holder", "updated_at")
 TIMES = {"scheduled_for", "claimed_at", "sent_at", "updated_at"}
@@ -179,7 +181,12 @@ class SqliteState:
 
     def mark_folded(self, event_ids: Iterable[str]) -> None:
         with self._tx() as db:
-            db.executemany("UPDATE inbox SET folded = 1 WHERE event_id = ?", [(e,) for e in event_ids])
+            db.executemany(f"UPDATE inbox SET folded = 1, {SCRUB} WHERE event_id = ?", [(e,) for e in event_ids])
+
+    def forget_events(self, before: datetime, limit: int = 5000) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox WHERE received_at < ? "
+                              "AND folded = 1 LIMIT ?)", (iso(before), int(limit))).rowcount
 
     # --- activity -------------------------------------------------------------------------------------------
 
@@ -202,7 +209,7 @@ class SqliteState:
                 db.execute("INSERT INTO activity (key, day, messages, last_at) VALUES (?, ?, 1, ?) "
                            "ON CONFLICT(key, day) DO UPDATE SET messages = messages + 1, "
                            "last_at = MAX(COALESCE(last_at, ''), excluded.last_at)", (h.key, h.day, stamp))
-                db.execute("UPDATE inbox SET folded = 1 WHERE event_id = ?", (h.event_id,))
+                db.execute(f"UPDATE inbox SET folded = 1, {SCRUB} WHERE event_id = ?", (h.event_id,))
                 counted += 1
             return counted
 

@@ -313,6 +313,7 @@ def parse_time(raw: Any) -> time:
 
 
 _ISO_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_PLAIN_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?\Z")
 
 
 def parse_datetime(raw: Any, today: date | None = None) -> datetime:
@@ -324,6 +325,11 @@ def parse_datetime(raw: Any, today: date | None = None) -> datetime:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return _from_serial(float(raw)).replace(microsecond=0)
     text = norm(raw)
+    if _PLAIN_DATETIME.match(text):      # "2026-11-20 20:00", as qunflow writes and most cells hold: the fast way
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass                          # 2026-02-30, 24:00 ...: the slow way says which error
     if "T" in text or _ISO_OFFSET.search(text):
         try:
             return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -30,11 +30,11 @@ CARD_MESSAGES: dict[str, dict[str, str]] = {
     # msg_type values qunflow recognises and no robot can send (sheet/impossible.py)
     "impossible_red_packet": {
         "en": "No robot can send a red packet (红包): group robots on WeCom, DingTalk, Feishu, Slack, Discord and Telegram post messages, never money, and a WeCom customer-group task cannot carry one either. Instead: give each member a coupon code (the coupon column and {{{{ coupon }}}} in the text), or run a lottery (qunflow lottery); a person can still send the red packet by hand.",
-        "zh-CN": "机器人无法发红包：企业微信、钉钉、飞书、Slack、Discord、Telegram 的群机器人只能发消息，不能发钱，企业微信客户群的群发任务也不能带红包。可以改为：给每位成员发一张优惠券（“优惠券”列，文案里写 {{{{ coupon }}}}），或做一次抽奖（qunflow lottery）；红包仍可由人手动发。",
+        "zh-CN": "机器人无法发红包：企业微信、钉钉、飞书、Slack、Discord、Telegram 的群机器人只能发消息，不能发钱，企业微信客户群的群发任务也不能带红包。可以改为：给每位成员发一张优惠券（“优惠券”列，文案里写 {{{{ coupon }}}}），或做一次抽奖（`qunflow lottery`）；红包仍可由人手动发。",
     },
     "impossible_miniprogram": {
         "en": "A mini-program card (小程序) cannot be sent to {groups}: only a WeCom customer-group task can carry one, and qunflow does not build that attachment. Instead: send a card (card:NAME, a row of the {cards_tab} tab) whose link opens the mini-program's page, e.g. its URL Link (https://wxaurl.cn/…).",
-        "zh-CN": "小程序卡片无法发到 {groups}：只有企业微信客户群的群发任务能带小程序，而 qunflow 不生成这种附件。可以改为：发一张卡片（card:卡片名称，「{cards_tab}」表中的一行），链接填小程序页面的网址，例如它的 URL Link（https://wxaurl.cn/…）。",
+        "zh-CN": "小程序卡片无法发到 {groups}：只有企业微信客户群的群发任务能带小程序，而 qunflow 不生成这种附件。可以改为：发一张卡片（card:卡片名称，「{cards_tab}」表中的一行），链接填小程序页面的网址，例如它的小程序链接（`URL Link`，https://wxaurl.cn/…）。",
     },
     "impossible_media": {
         "en": "A {kind} message cannot be sent to {groups}: qunflow posts text, markdown, images and cards, and a robot posting from a sheet has no {kind} to attach (those that take one need it uploaded to the platform first). Instead: put the {kind} where members can open it (your site or a cloud drive) and send a card (card:NAME, a row of the {cards_tab} tab) linking to it, with a picture.",

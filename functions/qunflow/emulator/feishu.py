@@ -14,6 +14,7 @@ import hmac
 import re
 
 from .base import Context, Message, Outcome, Request, json_reply, nonempty_str
+from .cards import feishu_card_problem
 
 PREFIX = "/open-apis/bot/v2/hook/"
 BODY_MAX = 20 * 1024
@@ -163,6 +164,9 @@ class Feishu:
         texts = list(_card_texts(card))
         if not texts and card.get("type") != "template":
             return err(9499, "Bad Request: card has no content")
+        problem = feishu_card_problem(card)
+        if problem:
+            return err(9499, f"Bad Request: {problem}")
         text = "\n".join(texts)
         mentions = CARD_AT.findall(text)
         seen = CARD_AT.sub(lambda m: "@" + ("所有人" if m.group(1) == "all" else m.group(1)), text)

@@ -12,6 +12,7 @@ import re
 from urllib.parse import parse_qs
 
 from .base import TELEGRAM_TOKEN, Context, Message, Outcome, Request, json_reply
+from .cards import telegram_extras_problem
 from .ratelimit import whole_seconds
 
 ROUTE = re.compile(r"^/bot([^/]+)/([A-Za-z]+)$")
@@ -235,6 +236,9 @@ class Telegram:
             return fail(400, "Bad Request: message text is empty")
         if len(seen) > TEXT_MAX:
             return fail(400, "Bad Request: message is too long")
+        extras = telegram_extras_problem(params)     # link_preview_options, reply_markup
+        if extras:
+            return fail(400, extras)
         warnings = []
         if re.search(r"(?<![\w@])@(all|everyone|channel)\b", seen):
             warnings.append("Telegram has no @all: '@all' is plain text, nobody is notified")

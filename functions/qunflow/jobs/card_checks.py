@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from ..delivery.message import Message, Target
+from ..delivery.message import Message
 from ..delivery.platforms import PLATFORMS, MessageRejected
 from ..delivery.platforms.base import utf8_len, utf16_len
 from ..engine.audience import target_groups
@@ -20,6 +20,7 @@ from ..sheet.problems import ERROR, WARNING, ProblemSink
 from ..sheet.vocabulary import label
 from ..sheet.workbook import Workbook
 from ..sop.render import TemplateProblem
+from .splits import preview_target
 
 BYTES, CHARS = ("bytes", utf8_len), ("chars", utf16_len)
 # platform -> (card part, unit, most the platform shows); what is over is cut by the sender (or by the platform)
@@ -31,7 +32,6 @@ LIMITS: dict[str, tuple[tuple[str, tuple[str, Callable[[str], int]], int], ...]]
     "discord": (("title", CHARS, 256), ("description", CHARS, 4096)),
     "telegram": (("description", CHARS, 4000),),
 }
-_DUMMY = {"telegram": "https://api.telegram.org/bot0:x/sendMessage?chat_id=1"}
 
 
 def card_problems(wb: Workbook, now: datetime, sink: ProblemSink) -> int:
@@ -86,9 +86,8 @@ def _refusal(message: Message, platform: str) -> str:
     cls = PLATFORMS.get(platform)
     if cls is None:
         return ""
-    target = Target(platform, "validate", _DUMMY.get(platform, "https://127.0.0.1/validate"), "validate-secret")
     try:
-        cls.build_requests(message, target, 0.0)
+        cls.build_requests(message, preview_target(platform), 0.0)
     except MessageRejected as refused:
         return refused.reason
     return ""

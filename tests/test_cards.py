@@ -272,3 +272,40 @@ def test_a_zh_workbook_with_a_cards_tab(tmp_path):
     dingtalk = next(m["payload"] for m in messages if m["platform"] == "dingtalk")
     assert dingtalk["actionCard"]["singleTitle"] == "立即抢购"
     assert "Group dingtalk：春季新品 5 折" in json.dumps(dingtalk, ensure_ascii=False)
+
+
+# ---- the tick and the CLI --------------------------------------------------------------------------------------
+
+def test_the_tick_posts_the_card_and_writes_what_wecom_would_cut_to_the_problems_tab():
+    from engine_harness import SHOP, Shop
+    rows = copy.deepcopy(SHOP)
+    rows["cards"] = [dict(CARD, title="标" * 50)]
+    rows["sop"] = [{"rule_id": "K1", "groups": "G01", "schedule": "daily 10:00", "content": "card:spring"}]
+    shop_ = Shop(datetime(2026, 12, 2, 1, 55, tzinfo=timezone.utc), rows)     # 09:55 in Shanghai
+    try:
+        shop_.tick()
+        shop_.tick(datetime(2026, 12, 2, 2, 1, tzinfo=timezone.utc))
+        news = [m for m in shop_.messages() if m["msgtype"] == "news"]
+        assert len(news) == 1
+        title = news[0]["payload"]["news"]["articles"][0]["title"]
+        assert len(title.encode("utf-8")) <= 128 and title.endswith("…")       # cut, as the warning said
+        problems = shop_.store.read().raw["Problems"]
+        header = problems[0]
+        found = [dict(zip(header, row)) for row in problems[1:]]
+        assert any(p["tab"] == "Cards" and p["column"] == "title" and "128 bytes" in p["message"] for p in found), found
+    finally:
+        shop_.close()
+
+
+def test_qunflow_validate_answers_a_red_packet_and_a_missing_card(tmp_path):
+    from click.testing import CliRunner
+    from qunflow.cli import cli
+    sop = [{"rule_id": "X1", "groups": "G-wecom", "schedule": "daily 20:00", "content": "x", "msg_type": "红包"},
+           {"rule_id": "X2", "groups": "G-wecom", "schedule": "daily 20:00", "content": "card:nope"}]
+    store = saved(tmp_path, shop([CARD], sop))
+    out = CliRunner().invoke(cli, ["validate", str(store.path), "--json"])
+    assert out.exit_code == 1, out.output
+    problems = json.loads(out.output)["problems"]
+    assert [(p["tab"], p["row"], p["column"], p["severity"]) for p in problems] == \
+        [("SOP", 2, "msg_type", "error"), ("SOP", 3, "content", "error")]
+    assert "coupon" in problems[0]["message"] and "spring" in problems[1]["message"]

@@ -17,6 +17,7 @@ from engine_harness import VirtualClock
 from helpers import BASE, make_raw, write_xlsx
 from qunflow.delivery import Delivery, Dispatcher, Target
 from qunflow.emulator import Bot, Emulator
+from qunflow.engine.audience import target_groups
 from qunflow.engine.compose import compose
 from qunflow.engine.planned import PlannedSend
 from qunflow.jobs.validate import validate_store
@@ -65,7 +66,7 @@ def deliver(wb, rule_id: str) -> tuple[list, list[dict], Emulator]:
     rule = next(r for r in wb.sop if r.rule_id == rule_id)
     with Emulator(list(bots.values()), clock=clock) as emu:
         deliveries = []
-        for group in wb.groups.values():
+        for group in target_groups(rule, wb.groups):
             url = emu.webhook_url(bots[group.platform]) + (f"?chat_id={CHAT}" if group.platform == "telegram" else "")
             message = compose(PlannedSend(f"{rule_id}:{group.group_id}", rule, group, NOW, NOW), wb)
             deliveries.append(Delivery(group.platform, Target(group.platform, group.group_id, url), message))
@@ -130,7 +131,8 @@ def test_the_old_separated_news_still_goes_out_and_validate_points_at_the_cards_
     assert problems_at(wb, "news_separators") == [("SOP", 2, "content", "warning")]
     assert "Cards" in next(p.message for p in wb.problems if p.code == "news_separators")
     results, messages, _ = deliver(wb, "N1")
-    assert results[0].status == "sent" and messages[0]["payload"]["news"]["articles"][0]["title"] == "Sale"
+    assert [r.status for r in results] == ["sent"] and [m["platform"] for m in messages] == ["wecom"]
+    assert messages[0]["payload"]["news"]["articles"][0]["title"] == "Sale"
 
 
 # ---- the emulator refuses malformed cards the way the platforms do ------------------------------------------
@@ -309,3 +311,17 @@ def test_qunflow_validate_answers_a_red_packet_and_a_missing_card(tmp_path):
     assert [(p["tab"], p["row"], p["column"], p["severity"]) for p in problems] == \
         [("SOP", 2, "msg_type", "error"), ("SOP", 3, "content", "error")]
     assert "coupon" in problems[0]["message"] and "spring" in problems[1]["message"]
+
+
+def test_a_customer_group_card_is_checked_against_the_task_link_and_a_mini_program_there_is_still_answered(tmp_path):
+    rows = shop([dict(CARD, description="述" * 200)],
+                [{"rule_id": "T1", "groups": "G-cust", "schedule": "daily 20:00", "content": "card:spring"},
+                 {"rule_id": "T2", "groups": "G-cust", "schedule": "daily 20:00", "content": "x",
+                  "msg_type": "小程序"}])
+    rows["groups"].append({"group_id": "G-cust", "name": "VIP customers", "platform": "wecom-customer",
+                           "webhook": "secret:wecom_app", "kind": "traffic", "owner": "zhangsan", "chat_id": "wrOgQhDgAAMYQ"})
+    wb = validate_store(saved(tmp_path, rows), NOW, write=False)
+    assert problems_at(wb, "card_too_long") == [("Cards", 2, "description", "warning")]
+    assert "600 bytes" in next(p.message for p in wb.problems if p.code == "card_too_long")
+    mini = next(p for p in wb.problems if p.code == "impossible_miniprogram")
+    assert (mini.row, mini.column) == (3, "msg_type") and "G-cust (wecom-customer)" in mini.message

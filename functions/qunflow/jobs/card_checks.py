@@ -23,10 +23,10 @@ from ..sop.render import TemplateProblem
 from .splits import preview_target
 
 BYTES, CHARS = ("bytes", utf8_len), ("chars", utf16_len)
-# platform -> (card part, unit, most the platform shows); what is over is cut by the sender (or by the platform)
+# platform -> (card part, unit, most the platform shows); what is over is cut by the sender, the platform, or refused
 LIMITS: dict[str, tuple[tuple[str, tuple[str, Callable[[str], int]], int], ...]] = {
     "wecom": (("title", BYTES, 128), ("description", BYTES, 512)),
-    "wecom-customer": (("title", BYTES, 128), ("description", BYTES, 512)),   # a task's link attachment
+    "wecom-customer": (("title", BYTES, 128), ("description", BYTES, 512)),   # a task's link (doc 92135)
     "feishu": (("title", CHARS, 100),),
     "slack": (("title", CHARS, 3000), ("description", CHARS, 3000), ("button_text", CHARS, 75)),
     "discord": (("title", CHARS, 256), ("description", CHARS, 4096)),

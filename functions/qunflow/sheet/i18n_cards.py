@@ -20,8 +20,8 @@ CARD_MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "这张图文卡片写在一个单元格里，用 | 分隔标题、描述、链接和图片：标题里一旦有 | 就会错位。请把卡片写进「{cards_tab}」表（每项一列），这里改写 card:卡片名称。",
     },
     "card_too_long": {
-        "en": "The card's {part} is {size} {unit}; {platform} shows at most {limit} {unit} (rule {rule} sends it to group {group}): it will be cut there. Shorten it to {limit} {unit}.",
-        "zh-CN": "卡片的{part}有 {size} {unit}；{platform}最多显示 {limit} {unit}（规则 {rule} 把它发往群 {group}）：发到那里会被截断。请缩短到 {limit} {unit}以内。",
+        "en": "The card's {part} is {size} {unit}; {platform} shows at most {limit} {unit} (rule {rule} sends it to group {group}): there it is cut, or refused. Shorten it to {limit} {unit}.",
+        "zh-CN": "卡片的{part}有 {size} {unit}；{platform}最多显示 {limit} {unit}（规则 {rule} 把它发往群 {group}）：发到那里会被截断或拒收。请缩短到 {limit} {unit}以内。",
     },
     "card_refused": {
         "en": "{platform} cannot take this card (rule {rule}, group {group}): {reason}. Fix the card's row in the {cards_tab} tab.",

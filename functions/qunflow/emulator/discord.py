@@ -10,8 +10,8 @@ import hashlib
 import re
 from datetime import datetime, timezone
 
+from . import cards
 from .base import Context, Message, Outcome, Request, json_reply
-from .cards import discord_embed_problem
 from .ratelimit import whole_seconds
 
 ROUTE = re.compile(r"^/api(?:/v\d+)?/webhooks/([^/]+)/([^/]+)$")
@@ -192,7 +192,7 @@ def _embed(embed, i: int):
                 return form_error(f"embeds.{i}.{key}", "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
             size += len(value)
             lines.append(value)
-    bad_url = discord_embed_problem(embed)
+    bad_url = cards.discord_embed_problem(embed)
     if bad_url:
         return form_error(f"embeds.{i}.{bad_url[0]}", bad_url[1], "Not a well formed URL.")
     fields = embed.get("fields") or []

@@ -13,8 +13,8 @@ import hashlib
 import hmac
 import re
 
+from . import cards
 from .base import Context, Message, Outcome, Request, json_reply, nonempty_str
-from .cards import feishu_card_problem
 
 PREFIX = "/open-apis/bot/v2/hook/"
 BODY_MAX = 20 * 1024
@@ -164,7 +164,7 @@ class Feishu:
         texts = list(_card_texts(card))
         if not texts and card.get("type") != "template":
             return err(9499, "Bad Request: card has no content")
-        problem = feishu_card_problem(card)
+        problem = cards.feishu_card_problem(card)
         if problem:
             return err(9499, f"Bad Request: {problem}")
         text = "\n".join(texts)

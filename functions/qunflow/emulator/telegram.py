@@ -11,8 +11,8 @@ import html
 import re
 from urllib.parse import parse_qs
 
+from . import cards
 from .base import TELEGRAM_TOKEN, Context, Message, Outcome, Request, json_reply
-from .cards import telegram_extras_problem
 from .ratelimit import whole_seconds
 
 ROUTE = re.compile(r"^/bot([^/]+)/([A-Za-z]+)$")
@@ -216,6 +216,9 @@ class Telegram:
             return fail(400, "Bad Request: chat not found")
         if bot.dead or str(chat_id) in bot.dead_chats:
             return fail(403, "Forbidden: bot was kicked from the group chat")
+        extras = cards.telegram_extras_problem(params)     # link_preview_options, reply_markup
+        if extras:
+            return fail(400, extras)
         if str(chat_id) in bot.migrated_chats:
             return fail(400, "Bad Request: group chat was upgraded to a supergroup chat",
                         {"migrate_to_chat_id": bot.migrated_chats[str(chat_id)]})
@@ -236,9 +239,6 @@ class Telegram:
             return fail(400, "Bad Request: message text is empty")
         if len(seen) > TEXT_MAX:
             return fail(400, "Bad Request: message is too long")
-        extras = telegram_extras_problem(params)     # link_preview_options, reply_markup
-        if extras:
-            return fail(400, extras)
         warnings = []
         if re.search(r"(?<![\w@])@(all|everyone|channel)\b", seen):
             warnings.append("Telegram has no @all: '@all' is plain text, nobody is notified")

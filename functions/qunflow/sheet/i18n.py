@@ -11,6 +11,7 @@ from .i18n_calendar import CALENDAR
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
 from .i18n_wecom import WECOM_MESSAGES
+from .i18n_cards import CARD_MESSAGES     # cards and what no robot can send (#21)
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
@@ -329,6 +330,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **CALENDAR,
     # memberships, coupons, referrals, lotteries (#16): sheet/i18n_members.py
     **MEMBER_MESSAGES,
+    # cards and what no robot can send (#21): sheet/i18n_cards.py
+    **CARD_MESSAGES,
     # WeCom customer groups: doctor and the welcome template (#20): sheet/i18n_wecom.py
     **WECOM_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---

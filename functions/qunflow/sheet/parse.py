@@ -25,7 +25,7 @@ from .schema import Column, TabSchema
 from .tables import Table
 
 
-SENDING_TABS = frozenset({"groups", "sop", "templates"})    # a bad cell holds the row back
+SENDING_TABS = frozenset({"groups", "sop", "templates", "cards"})    # a bad cell holds the row back
 KEPT_TABS = frozenset({"members", "coupons"})                # even a bad required cell keeps the row
 
 
@@ -43,6 +43,10 @@ def _enum(column: Column, raw: Any) -> str:
     for option in column.values:
         if text == fold(option.value) or any(text == fold(label) for label in option.labels.values()):
             return option.value
+    from .impossible import recognise
+    known = recognise(column.key, raw)     # red packets, mini-programs...: validate says why not, and what instead
+    if known:
+        return known
     raise CellError("bad_enum")
 
 

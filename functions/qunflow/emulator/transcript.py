@@ -4,7 +4,8 @@ The HTML is self-contained (inline CSS, no scripts, no external assets).
 Member text is always escaped; only a little markdown (headings, **bold**,
 [label](https://…) links) is turned into markup, and @-mentions are wrapped
 in <span class="mention">. Stable hooks for DOM tests:
-`section.group[data-group]`, `div.msg[data-seq]`, `span.mention`, `div.day[data-day]`.
+`section.group[data-group]`, `div.msg[data-seq]`, `span.mention`, `div.day[data-day]`, `figure.image` (an image
+the message carries: its thumbnail, a data: URI, or a box when there is none).
 
 Times are shown in each group's own time zone (`zones`: group_id -> a zoneinfo or its name, passed in by
 whoever knows the groups, as `qunflow demo` does), with the local date above each day's messages; a group
@@ -57,6 +58,9 @@ div.msg{margin:10px 0}
 box-shadow:0 1px 1px #0001;white-space:normal;word-wrap:break-word;overflow-wrap:anywhere}
 .bubble .h{display:block;font-weight:700;font-size:15px}
 .bubble a{color:#1664ff}
+figure.image{margin:0 0 6px}figure.image img{display:block;max-width:160px;max-height:160px;border-radius:6px}
+figure.image .noimg{display:inline-block;width:120px;height:80px;line-height:80px;text-align:center;font-size:32px;background:#e5e6eb;border-radius:6px}
+figure.image figcaption{font-size:11px;color:#86909c}
 span.mention{color:#1664ff;background:#e8f0ff;border-radius:3px;padding:0 2px}
 .notified,.warning,.kind{font-size:12px;margin-top:2px}
 .notified{color:#4e5969}.warning{color:#b54708}.kind{color:#86909c}\n.zone{font-size:12px;font-weight:400;color:#86909c;margin-left:6px}\ndiv.day{margin:14px 0 4px;text-align:center;font-size:12px;color:#86909c}div.day span{background:#e5e6eb;border-radius:8px;padding:1px 8px}\n@media(max-width:520px){main{padding:8px;gap:10px}header.top{padding:12px 14px}section.group{flex-basis:100%}}
@@ -151,7 +155,7 @@ def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
         f'<div class="msg" data-seq="{escape(str(msg.get("seq", "")))}">',
         f'<div class="meta"><span class="author">{escape(str(author))}</span>'
         f'<time datetime="{escape(stamp)}" title="{escape(stamp)}">{escape(shown_time)}</time></div>',
-        f'<div class="bubble">{render_text(msg.get("text", ""))}</div>',
+        f'<div class="bubble">{_render_image(msg.get("image"))}{render_text(msg.get("text", ""))}</div>',
         f'<div class="kind">{escape(str(msg.get("msgtype", "")))}</div>',
     ]
     mentions = msg.get("mentions") or []
@@ -161,6 +165,22 @@ def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
         parts.append(f'<div class="warning">⚠ {escape(str(warning))}</div>')
     parts.append("</div>")
     return "\n".join(parts)
+
+
+def _render_image(image) -> str:
+    """An image a message carries: its thumbnail (a data: URI the emulator made), else a labelled box."""
+    if not isinstance(image, dict):
+        return ""
+    facts = [str(image.get("format", "")).upper()]
+    if image.get("width") and image.get("height"):
+        facts.append(f"{image['width']}×{image['height']}")
+    if image.get("bytes"):
+        facts.append(f"{image['bytes'] / 1024:.0f} KB" if image["bytes"] < 1024 * 1024 else f"{image['bytes'] / 1048576:.1f} MB")
+    label = " · ".join(f for f in facts if f and f != "UNKNOWN") or "image"
+    thumb = str(image.get("thumb") or "")
+    inner = (f'<img src="{escape(thumb)}" alt="{escape(label)}">' if thumb.startswith("data:image/")
+             else f'<span class="noimg">🖼</span>')
+    return f'<figure class="image">{inner}<figcaption>{escape(label)}</figcaption></figure>'
 
 
 def _render_group(items: list[dict], zone: tzinfo | None, lang: str) -> str:

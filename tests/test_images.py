@@ -1,0 +1,297 @@
+"""Posters (#21): an SOP row with msg_type image, delivered by the tick through the real emulator over HTTP, the
+image served by a small HTTP server on 127.0.0.1 and fetched by the tick's ImageFetcher (allow_loopback_http)."""
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import io
+import os
+import random
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from PIL import Image
+
+from helpers import make_raw
+from qunflow.clock import VirtualClock
+from qunflow.delivery.fetch import ImageFetcher
+from qunflow.delivery.secrets import SecretResolver
+from qunflow.emulator import Bot, Emulator
+from qunflow.jobs.tick import TickDeps, run_tick
+from qunflow.sheet.load import load_workbook
+from qunflow.stores.memory import MemoryStore
+
+UTC = timezone.utc
+SIX = [
+    ("wecom", Bot("wecom", "wecom-key-img-0000000000000001")),
+    # checkov:skip=CKV_SECRET_6: a made-up signing secret the local emulator checks
+    ("dingtalk", Bot("dingtalk", "ding-token-img-000000000000001", secret="SEC-ding-img-0000000000000001")),
+    # checkov:skip=CKV_SECRET_6: a made-up signing secret the local emulator checks
+    ("feishu", Bot("feishu", "feishu-hook-img-000000000001", secret="feishu-sign-img-000000000001")),
+    ("slack", Bot("slack", "T0IMG0001/B0IMG0001/XIMG00000000000000000001")),
+    ("discord", Bot("discord", "112233445566778800/img-webhook-token-0001")),
+    ("telegram", Bot("telegram", "123456:IMG-token_00000000001")),
+]
+
+
+def at(text: str) -> datetime:  # Asia/Shanghai wall time → UTC
+    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
+
+
+def png(width: int, height: int, noise: bool = False) -> bytes:
+    if noise:   # random pixels do not compress: a big file
+        picture = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+    else:
+        picture = Image.new("RGB", (width, height), (220, 60, 40))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+POSTER = png(320, 200)
+
+
+class Files:
+    """A tiny image host on 127.0.0.1: path -> (status, content type, body); counts the requests per path."""
+
+    def __init__(self, files: dict[str, tuple[int, str, bytes]]):
+        self.files, self.hits = files, {}
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.hits[self.path] = owner.hits.get(self.path, 0) + 1
+                status, ctype, body = owner.files.get(self.path, (404, "text/plain", b"not found"))
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Shop:
+    """Six groups, one per platform, and the image host; `run(sop)` is one tick at 10:00 with those SOP rows."""
+
+    def __init__(self, files: dict, lang: str = "en"):
+        self.clock = VirtualClock(at("2026-12-01 09:55"))
+        self.emulator = Emulator([b for _, b in SIX], clock=self.clock)
+        self.emulator.start()
+        self.files = Files(files)
+        self.lang = lang
+        self.env, self.groups = {}, []
+        for i, (platform, bot) in enumerate(SIX, start=1):
+            self.env[f"QUNFLOW_HOOK_P{i}"] = self.emulator.webhook_url(bot) + (
+                "?chat_id=-100200300" if platform == "telegram" else "")
+            group = {"group_id": f"P{i}", "name": f"Course {platform}", "platform": platform,
+                     "webhook": f"env:QUNFLOW_HOOK_P{i}", "kind": "traffic"}
+            if bot.secret:
+                self.env[f"QUNFLOW_SIGN_P{i}"] = bot.secret
+                group["secret"] = f"env:QUNFLOW_SIGN_P{i}"
+            self.groups.append(group)
+        self.fetchers: list[ImageFetcher] = []
+
+    def fetcher(self) -> ImageFetcher:
+        made = ImageFetcher(allow_loopback_http=True)
+        self.fetchers.append(made)
+        return made
+
+    def run(self, sop: list[dict], members: list[dict] = ()):
+        rows = {"settings": [{"key": "timezone", "value": "Asia/Shanghai"}, {"key": "language", "value": self.lang}],
+                "groups": self.groups, "members": list(members), "sop": sop}
+        self.store = MemoryStore(make_raw(copy.deepcopy(rows), lang=self.lang))
+        deps = TickDeps(session=requests.Session(), clock=self.clock, sleep=self.clock.sleep, rng=random.Random(1),
+                        resolver=SecretResolver(env=self.env), fetcher=self.fetcher)
+        self.clock.set(at("2026-12-01 10:00"))
+        return run_tick(self.store, self.clock.now(), deps)
+
+    def workbook(self):
+        return load_workbook(self.store.raw)
+
+    def close(self):
+        self.emulator.stop()
+        self.files.close()
+
+
+@pytest.fixture
+def shop():
+    made = []
+
+    def make(files: dict, lang: str = "en") -> Shop:
+        made.append(Shop(files, lang))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def poster_rule(url: str, rule_id: str = "P01", groups: str = "*", caption: str = "本周课程预告：周一晚 8 点") -> dict:
+    return {"rule_id": rule_id, "groups": groups, "schedule": "daily 10:00", "msg_type": "image",
+            "content": f"{url}\n{caption}" if caption else url}
+
+
+def by_platform(emulator: Emulator) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for m in emulator.messages:
+        out.setdefault(m["platform"], []).append(m)
+    return out
+
+
+def test_a_poster_reaches_every_platform_as_a_real_image(shop):
+    s = shop({"/poster.png": (200, "image/png", POSTER)})
+    report = s.run([poster_rule(s.files.base + "/poster.png")])
+    assert (report.sent, report.failed) == (6, 0), s.workbook().sendlog
+    got = by_platform(s.emulator)
+    wecom = got["wecom"]
+    assert [m["msgtype"] for m in wecom] == ["image", "text"]           # the caption follows the picture
+    assert wecom[0]["image"]["md5"] == hashlib.md5(POSTER).hexdigest() and wecom[0]["image"]["format"] == "png"
+    assert wecom[0]["image"]["thumb"].startswith("data:image/jpeg;base64,")
+    assert wecom[1]["text"] == "本周课程预告：周一晚 8 点"
+    telegram = got["telegram"]
+    assert [m["msgtype"] for m in telegram] == ["photo"]
+    assert telegram[0]["text"] == "本周课程预告：周一晚 8 点"              # the caption, on the photo itself
+    assert telegram[0]["image"]["width"] == 320 and telegram[0]["payload"]["photo"].endswith("/poster.png")
+    slack = got["slack"][0]
+    assert any(b["type"] == "image" for b in slack["payload"]["blocks"]) and slack["image"]["format"] == "png"
+    discord = got["discord"][0]
+    assert discord["payload"]["embeds"][0]["image"]["url"].endswith("/poster.png") and discord["image"]["bytes"] == len(POSTER)
+    dingtalk = got["dingtalk"][0]
+    assert dingtalk["msgtype"] == "markdown" and "![" in dingtalk["payload"]["markdown"]["text"]
+    assert dingtalk["image"]["format"] == "png" and not dingtalk["warnings"]
+    feishu = got["feishu"][0]
+    assert feishu["msgtype"] == "post" and "本周课程预告" in feishu["text"]
+    link = feishu["payload"]["content"]["post"]["zh_cn"]["content"][-1][0]
+    assert link["tag"] == "a" and link["href"].endswith("/poster.png")
+    # one download for the whole tick: WeCom fetched through the tick's fetcher once; the platforms that take a URL
+    # fetched it themselves (the emulator, as Telegram, Slack, DingTalk and Discord would)
+    assert len(s.fetchers) == 1 and s.fetchers[0].downloads == 1
+    statuses = {r.group_id: r.status for r in s.workbook().sendlog}
+    assert set(statuses.values()) == {"sent"}
+
+
+def test_feishu_without_app_credentials_warns_once_at_its_groups_row(shop):
+    s = shop({"/poster.png": (200, "image/png", POSTER), "/b.png": (200, "image/png", POSTER)})
+    s.run([poster_rule(s.files.base + "/poster.png"), poster_rule(s.files.base + "/b.png", "P02", "P3")])
+    feishu = [p for p in _problems(s) if "image_key" in p["message"]]
+    assert len(feishu) == 1 and feishu[0]["tab"] == "Groups" and feishu[0]["row"] == 4   # P3, two images
+    assert "App ID" in feishu[0]["message"] and feishu[0]["severity"] == "warning"
+
+
+def _problems(s: Shop) -> list[dict]:
+    """The Problems tab as dicts (header -> value)."""
+    wb = s.workbook()
+    rows = s.store.raw[wb.tables["problems"].title]
+    english = make_raw({})["Problems"][0]       # the same columns in the same order, headed in English
+    assert len(rows[0]) == len(english)
+    return [dict(zip(english, row)) for row in rows[1:]]
+
+
+def test_a_poster_too_large_for_wecom_is_downscaled_and_still_accepted(shop):
+    big = png(1200, 1200, noise=True)
+    assert len(big) > 2 * 1024 * 1024
+    s = shop({"/big.png": (200, "image/png", big)})
+    report = s.run([poster_rule(s.files.base + "/big.png", groups="P1", caption="")])
+    assert (report.sent, report.failed) == (1, 0)
+    [message] = s.emulator.messages
+    assert message["msgtype"] == "image" and message["image"]["bytes"] <= 2 * 1024 * 1024
+    assert message["image"]["format"] in ("jpg", "png") and message["image"]["md5"] != hashlib.md5(big).hexdigest()
+
+
+def test_a_webp_poster_is_converted_for_wecom(shop):
+    buffer = io.BytesIO()
+    Image.new("RGBA", (64, 64), (10, 200, 90, 128)).save(buffer, "WEBP")
+    s = shop({"/p.webp": (200, "image/webp", buffer.getvalue())})
+    assert s.run([poster_rule(s.files.base + "/p.webp", groups="P1", caption="")]).sent == 1
+    [message] = s.emulator.messages
+    assert message["image"]["format"] == "png"      # it has transparency, which jpg has not
+
+
+@pytest.mark.parametrize("path, files, words", [
+    ("/missing.png", {}, "answered HTTP 404"),
+    ("/page.png", {"/page.png": (200, "image/png", b"<html>a page about the poster</html>")}, "is not a png"),
+])
+def test_a_poster_that_cannot_be_fetched_is_a_problem_and_a_failed_send_and_the_rest_go(shop, path, files, words):
+    s = shop({**files, "/ok.png": (200, "image/png", POSTER)})
+    report = s.run([poster_rule(s.files.base + path, "P01", "P1"),
+                    poster_rule(s.files.base + "/ok.png", "P02", "P1"),
+                    {"rule_id": "T01", "groups": "*", "schedule": "daily 10:00", "content": "早上好"}])
+    assert report.failed == 1 and report.sent == 7
+    sendlog = {(r.rule_id, r.group_id): r for r in s.workbook().sendlog}
+    failed = sendlog[("P01", "P1")]
+    assert failed.status == "failed" and failed.outcome.startswith("image not fetched:") and words in failed.outcome
+    assert sendlog[("P02", "P1")].status == "sent" and sendlog[("T01", "P1")].status == "sent"
+    [problem] = [p for p in _problems(s) if "could not be fetched" in p["message"]]
+    assert problem["tab"] == "SOP" and problem["row"] == 2 and problem["column"] == "content"
+    assert "127.0.0.1" in problem["message"] and words in problem["message"]
+    assert [m["msgtype"] for m in s.emulator.messages if m["platform"] == "wecom"].count("image") == 1
+
+
+def test_the_problem_and_the_sendlog_speak_chinese_in_a_chinese_workbook(shop):
+    s = shop({}, lang="zh-CN")
+    s.run([poster_rule(s.files.base + "/missing.png", groups="P1")])
+    [problem] = [p for p in _problems(s) if "图片" in str(p)]
+    text = " ".join(str(v) for v in problem.values())
+    assert "无法从 127.0.0.1 获取" in text and "返回 HTTP 404" in text and "浏览器" in text
+    [row] = s.workbook().sendlog
+    assert row.status == "failed" and row.outcome.startswith("图片未获取：")
+
+
+def test_an_address_on_a_private_network_is_refused_without_a_request(shop):
+    s = shop({})
+    report = s.run([poster_rule("https://169.254.169.254/latest/meta-data/poster.png", groups="P1")])
+    assert report.failed == 1 and s.emulator.messages == []
+    [row] = s.workbook().sendlog
+    assert "metadata server" in row.outcome and "public addresses" in row.outcome
+
+
+def test_the_emulator_refuses_what_wecom_refuses():
+    emulator = Emulator([SIX[0][1]])
+    emulator.start()
+    try:
+        url = emulator.webhook_url(SIX[0][1])
+        gif = b"GIF89a" + os.urandom(20)
+
+        def send(raw: bytes, md5: str | None = None) -> dict:
+            body = {"msgtype": "image", "image": {"base64": base64.b64encode(raw).decode(),
+                                                  "md5": md5 or hashlib.md5(raw).hexdigest()}}
+            return requests.post(url, json=body, timeout=5).json()
+
+        assert send(POSTER)["errcode"] == 0
+        assert send(POSTER, "0" * 32)["errcode"] == 301019
+        assert send(gif)["errcode"] == 40058
+        assert send(png(1200, 1200, noise=True))["errcode"] == 45002
+    finally:
+        emulator.stop()
+
+
+def test_telegram_photo_with_a_long_caption_goes_as_photo_then_text(shop):
+    s = shop({"/poster.png": (200, "image/png", POSTER)})
+    long = "课程安排 " * 150 + "\n" + "更多内容 " * 100     # 1250 characters: over the caption's 1024
+    report = s.run([poster_rule(s.files.base + "/poster.png", groups="P6", caption=long)])
+    assert report.sent == 1
+    kinds = [m["msgtype"] for m in s.emulator.messages]
+    assert kinds[0] == "photo" and kinds[1:] and set(kinds[1:]) == {"html"}
+    assert "caption" not in s.emulator.messages[0]["payload"]
+
+
+def test_slack_refuses_an_image_block_whose_picture_does_not_load(shop):
+    s = shop({"/page.png": (200, "text/html", b"<html></html>")})
+    report = s.run([poster_rule(s.files.base + "/page.png", groups="P4")])
+    assert report.failed == 1 and s.emulator.messages == []
+    [row] = s.workbook().sendlog
+    assert "invalid_blocks" in row.outcome

@@ -103,3 +103,14 @@ def shown(url: str | None, warnings: list[str], what: str) -> dict:
     if why:
         warnings.append(f"{what}: {why}" if info is None else why)
     return {"image": info or unfetched(url.strip())}
+
+
+def linked(url) -> dict:
+    """`extra` for a plain link that leads to a picture (a Feishu post without an image_key): members see a link,
+    so the record has no thumbnail, only what the link leads to."""
+    if not isinstance(url, str):
+        return {}
+    info, why = by_url(url.strip())
+    if info is None or why:
+        return {}
+    return {"image": {**{k: v for k, v in info.items() if k != "thumb"}, "link": True}}

@@ -34,11 +34,11 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 
 WORDS = {
     "en": {"summary": "{n} messages in {g} groups. Nothing here was posted to a real group.",
-           "empty": "No messages were accepted.", "notifies": "notifies: ", "zone": "times in {zone}",
+           "empty": "No messages were accepted.", "notifies": "notifies: ", "zone": "times in {zone}", "image_link": "a link to an image",
            "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
            "months": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")},
     "zh-CN": {"summary": "共 {n} 条消息，{g} 个群。这里的消息都没有发到真实的群。", "empty": "没有收到任何消息。",
-              "notifies": "提醒：", "zone": "时间为 {zone}", "weekdays": "一二三四五六日", "months": ()},
+              "notifies": "提醒：", "zone": "时间为 {zone}", "image_link": "图片链接", "weekdays": "一二三四五六日", "months": ()},
 }
 
 CSS = """
@@ -155,7 +155,7 @@ def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
         f'<div class="msg" data-seq="{escape(str(msg.get("seq", "")))}">',
         f'<div class="meta"><span class="author">{escape(str(author))}</span>'
         f'<time datetime="{escape(stamp)}" title="{escape(stamp)}">{escape(shown_time)}</time></div>',
-        f'<div class="bubble">{_render_image(msg.get("image"))}{render_text(msg.get("text", ""))}</div>',
+        f'<div class="bubble">{_render_image(msg.get("image"), lang)}{render_text(_text_beside(msg))}</div>',
         f'<div class="kind">{escape(str(msg.get("msgtype", "")))}</div>',
     ]
     mentions = msg.get("mentions") or []
@@ -167,7 +167,16 @@ def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
     return "\n".join(parts)
 
 
-def _render_image(image) -> str:
+MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\s]+\)\n*")
+
+
+def _text_beside(msg: dict) -> str:
+    """The text shown beside an image: a markdown image is the picture itself, so its syntax is not shown."""
+    text = str(msg.get("text", ""))
+    return MD_IMAGE.sub("", text).strip() if msg.get("image") and not msg["image"].get("link") else text
+
+
+def _render_image(image, lang: str = "en") -> str:
     """An image a message carries: its thumbnail (a data: URI the emulator made), else a labelled box."""
     if not isinstance(image, dict):
         return ""
@@ -178,6 +187,8 @@ def _render_image(image) -> str:
         facts.append(f"{image['bytes'] / 1024:.0f} KB" if image["bytes"] < 1024 * 1024 else f"{image['bytes'] / 1048576:.1f} MB")
     label = " · ".join(f for f in facts if f and f != "UNKNOWN") or "image"
     thumb = str(image.get("thumb") or "")
+    if image.get("link"):      # members see a link, not the picture
+        return f'<figure class="image link"><figcaption>🔗 {escape(WORDS[lang]["image_link"])} · {escape(label)}</figcaption></figure>'
     inner = (f'<img src="{escape(thumb)}" alt="{escape(label)}">' if thumb.startswith("data:image/")
              else f'<span class="noimg">🖼</span>')
     return f'<figure class="image">{inner}<figcaption>{escape(label)}</figcaption></figure>'

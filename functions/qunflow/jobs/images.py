@@ -3,8 +3,8 @@ once per tick by the tick's ImageFetcher (delivery/fetch.py) and made to fit (de
 that take a URL get the URL (the platform fetches it).
 
 A fetch or fit that fails is a Problem at the SOP row's content cell, once per row and address, and that send is
-`failed` with the reason; the other sends go on. A Feishu group without app credentials gets its image as a link
-in a post, and a warning at its Groups row, once per group.
+`failed` with the reason; the other sends go on. A Feishu group an image row goes to gets its image as a link in a
+post (no app credentials to upload an image_key), and a warning at its Groups row every tick, once per group.
 """
 from __future__ import annotations
 
@@ -47,8 +47,6 @@ class Images:
                 ready.append(delivery)
                 continue
             p = by_id[delivery.send_id]
-            if platform == "feishu":
-                self._feishu_link(p)
             if platform not in BYTES_CAP or message.image_bytes:
                 ready.append(delivery)
                 continue
@@ -87,15 +85,21 @@ class Images:
                       value=_shown(url), host=urlsplit(url).hostname or url[:40], reason=reason,
                       fix=i18n.message(f"image_fix_{fix}", lang), **params)
 
-    def _feishu_link(self, p) -> None:
-        """Without the app's credentials a Feishu robot cannot upload an image: say what a native image needs."""
-        group = p.group
-        if ("feishu", group.group_id) in self._told:
-            return
-        self._told.add(("feishu", group.group_id))
-        table = self.wb.tables["groups"]
-        self.sink.add("feishu_image_link", tab=table.title, row=group.row, column=table.header_of("platform", self.wb.lang),
-                      value=group.platform, severity=WARNING, group=group.group_id)
+
+def feishu_link_warnings(wb: Workbook, sink: ProblemSink) -> None:
+    """Each tick, once per Feishu group an enabled image row goes to: without the app's credentials its robot
+    cannot upload an image for an image_key, so the poster goes as a link in a post. Said at the Groups row."""
+    from ..engine.audience import target_groups
+    table, told = wb.tables["groups"], set()
+    for rule in wb.sop:
+        if not rule.enabled or rule.msg_type != "image":
+            continue
+        for group in target_groups(rule, wb.groups):
+            if group.platform == "feishu" and group.group_id not in told:
+                told.add(group.group_id)
+                sink.add("feishu_image_link", tab=table.title, row=group.row,
+                         column=table.header_of("platform", wb.lang), value=group.platform, severity=WARNING,
+                         group=group.group_id)
 
 
 def _shown(url: str) -> str:

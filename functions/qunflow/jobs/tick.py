@@ -135,6 +135,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         cap_warnings(planned, wb, sink)
         quota_warnings(planned, wb, sink)
         link_warnings(planned, wb, sink)          # customer groups' coupon links without coupon_link_base
+        from .images import feishu_link_warnings
+        feishu_link_warnings(wb, sink)            # Feishu image rows go as links: no app to upload an image_key
         no_campaign_start(wb, sink)
         _recovered_rows(recovered, wb, changes)
         _stale_pending(wb, changes)

@@ -295,3 +295,11 @@ def test_slack_refuses_an_image_block_whose_picture_does_not_load(shop):
     assert report.failed == 1 and s.emulator.messages == []
     [row] = s.workbook().sendlog
     assert "invalid_blocks" in row.outcome
+
+
+def test_a_refused_address_is_said_in_chinese_too():
+    from qunflow.sheet.vocabulary import say_reason
+    reason = ("169.254.169.254 is a link-local (the metadata server lives there) address (169.254.169.254): images "
+              "are fetched only from public addresses")
+    said = say_reason(f"image not fetched: {reason}", "zh-CN")
+    assert said == "图片未获取：169.254.169.254 是链路本地（云上的元数据服务器就在这里）地址（169.254.169.254）：只从公网地址获取图片"

@@ -22,8 +22,8 @@ IMAGE_MESSAGES: dict[str, dict[str, str]] = {
               "image_key, which only a Feishu app can upload (its App ID and App Secret, the app with bot ability "
               "added to the group); the group's custom robot webhook cannot. Members open the link to see the "
               "picture; nothing else to do unless the group gets such an app.",
-        "zh-CN": "飞书群 {group} 的图片以富文本消息中的链接发出：飞书原生图片需要 image_key，只有飞书应用（需要它的 App ID "
-                 "和 App Secret，并把具备机器人能力的应用加入这个群）才能上传图片得到它，群的自定义机器人 webhook 做不到。"
+        "zh-CN": "飞书群 {group} 的图片以富文本消息中的链接发出：飞书原生图片需要 image_key，只有飞书应用（需要它的应用凭证，"
+                 "即应用 ID 与应用密钥，并把具备机器人能力的应用加入这个群）才能上传图片得到它，群的自定义机器人做不到。"
                  "群成员点开链接即可看到图片；除非为这个群配置这样的应用，否则无需处理。",
     },
     # what to do, by FetchError.code (and "unfit" for ImageUnfit)
@@ -79,4 +79,13 @@ IMAGE_MESSAGES: dict[str, dict[str, str]] = {
                                    "zh-CN": "无法把图片压缩到 {amount} 以下（最后一次为 {size} 字节）"},
     "reason_image_pixels": {"en": "the image is {dims} pixels, more than {count} million: make it smaller",
                             "zh-CN": "图片有 {dims} 像素，超过 {count} 百万：请缩小"},
+    # the kinds of address delivery.fetch.blocked names (inside reason_image_address)
+    "reason_image_why_loopback": {"en": "loopback", "zh-CN": "本机回环"},
+    "reason_image_why_metadata": {"en": "link-local (the metadata server lives there)",
+                                  "zh-CN": "链路本地（云上的元数据服务器就在这里）"},
+    "reason_image_why_link_local": {"en": "link-local", "zh-CN": "链路本地"},
+    "reason_image_why_unspecified": {"en": "unspecified", "zh-CN": "未指定"},
+    "reason_image_why_shared": {"en": "shared (100.64.0.0/10)", "zh-CN": "运营商共享（100.64.0.0/10）"},
+    "reason_image_why_private": {"en": "private", "zh-CN": "内网"},
+    "reason_image_why_not_public": {"en": "not public", "zh-CN": "非公网"},
 }

@@ -303,3 +303,18 @@ def test_a_refused_address_is_said_in_chinese_too():
               "are fetched only from public addresses")
     said = say_reason(f"image not fetched: {reason}", "zh-CN")
     assert said == "图片未获取：169.254.169.254 是链路本地（云上的元数据服务器就在这里）地址（169.254.169.254）：只从公网地址获取图片"
+
+
+def test_the_preview_calendar_shows_the_poster_and_the_form_each_platform_gets(shop):
+    from qunflow.jobs.preview import calendar_html, preview
+    s = shop({"/poster.png": (200, "image/png", POSTER)}, lang="zh-CN")
+    s.run([poster_rule(s.files.base + "/poster.png")])
+    wb = s.workbook()
+    items = preview(wb, at("2026-12-01 10:05"), 2)
+    assert {i["image"] for i in items if i["rule_id"] == "P01"} == {s.files.base + "/poster.png"}
+    html = calendar_html(wb, items, at("2026-12-01 10:05"), 2)
+    assert html.count(f"<img src='{s.files.base}/poster.png'") == 12      # six groups, two days
+    for words in ("企业微信：图片本身", "钉钉：markdown 图片", "飞书：富文本消息中的图片链接", "Telegram：图片，文字作为图片说明",
+                  "Slack：图片块", "Discord：嵌入图片"):
+        assert words in html
+    assert "referrerpolicy='no-referrer'" in html

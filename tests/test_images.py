@@ -8,9 +8,7 @@ import hashlib
 import io
 import os
 import random
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -21,6 +19,7 @@ from qunflow.clock import VirtualClock
 from qunflow.delivery.fetch import ImageFetcher
 from qunflow.delivery.secrets import SecretResolver
 from qunflow.emulator import Bot, Emulator
+from qunflow.jobs.demo_poster import ImageHost
 from qunflow.jobs.tick import TickDeps, run_tick
 from qunflow.sheet.load import load_workbook
 from qunflow.stores.memory import MemoryStore
@@ -55,35 +54,6 @@ def png(width: int, height: int, noise: bool = False) -> bytes:
 POSTER = png(320, 200)
 
 
-class Files:
-    """A tiny image host on 127.0.0.1: path -> (status, content type, body); counts the requests per path."""
-
-    def __init__(self, files: dict[str, tuple[int, str, bytes]]):
-        self.files, self.hits = files, {}
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                owner.hits[self.path] = owner.hits.get(self.path, 0) + 1
-                status, ctype, body = owner.files.get(self.path, (404, "text/plain", b"not found"))
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class Shop:
     """Six groups, one per platform, and the image host; `run(sop)` is one tick at 10:00 with those SOP rows."""
 
@@ -91,7 +61,7 @@ class Shop:
         self.clock = VirtualClock(at("2026-12-01 09:55"))
         self.emulator = Emulator([b for _, b in SIX], clock=self.clock)
         self.emulator.start()
-        self.files = Files(files)
+        self.files = ImageHost(files)
         self.lang = lang
         self.env, self.groups = {}, []
         for i, (platform, bot) in enumerate(SIX, start=1):

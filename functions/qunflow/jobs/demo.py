@@ -176,8 +176,8 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     transcript.unlink(missing_ok=True)
     emulator = Emulator(bots, clock=clock, transcript_path=transcript)
     emulator.start()
-    from .demo_poster import PosterHost, with_posters
-    posters = PosterHost()                       # the posters, on 127.0.0.1 while the demo runs (#21)
+    from .demo_poster import poster_host, with_posters
+    posters = poster_host()                       # the posters, on 127.0.0.1 while the demo runs (#21)
     rows["sop"] = with_posters(rows["sop"], posters)
     try:
         for bot, g in zip(bots, GROUPS):

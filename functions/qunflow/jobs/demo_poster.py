@@ -40,18 +40,20 @@ POSTERS = {
 }
 
 
-class PosterHost:
-    """A small HTTP server on 127.0.0.1 holding the demo's posters; `url(path)` is where each one is."""
+class ImageHost:
+    """A small HTTP server on 127.0.0.1: path -> (status, content type, body), anything else 404; `hits` counts
+    the requests per path. The demo's posters live on one, and tests serve their images from one."""
 
-    def __init__(self):
-        files = {path: make() for path, make in POSTERS.items()}
+    def __init__(self, files: dict[str, tuple[int, str, bytes]]):
+        self.files, self.hits = files, {}
+        host = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                body = files.get(self.path)
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "image/png" if body else "text/plain")
-                body = body or b"not found"
+                host.hits[self.path] = host.hits.get(self.path, 0) + 1
+                status, ctype, body = host.files.get(self.path, (404, "text/plain", b"not found"))
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -61,8 +63,7 @@ class PosterHost:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -72,7 +73,12 @@ class PosterHost:
         self.server.server_close()
 
 
-def with_posters(sop: list[dict], host: PosterHost) -> list[dict]:
+def poster_host() -> ImageHost:
+    """The demo's posters, drawn now, on 127.0.0.1."""
+    return ImageHost({path: (200, "image/png", make()) for path, make in POSTERS.items()})
+
+
+def with_posters(sop: list[dict], host: ImageHost) -> list[dict]:
     """The demo's SOP rows with its two posters: K01 an image row, and F02 the flash group's sale poster."""
     rows = [dict(r, msg_type="image", content=f"{host.url('/posters/course.png')}\n{COURSE}")
             if r["rule_id"] == "K01" else r for r in sop]

@@ -288,3 +288,98 @@ def test_the_preview_calendar_shows_the_poster_and_the_form_each_platform_gets(s
                   "Slack：图片块", "Discord：嵌入图片"):
         assert words in html
     assert "referrerpolicy='no-referrer'" in html
+
+
+# ---- the payloads, built (pure) ---------------------------------------------------------------------------------
+
+def _build(platform: str, message):
+    from qunflow.delivery.message import Target
+    from qunflow.delivery.platforms import PLATFORMS
+    hooks = {"telegram": "https://api.telegram.org/bot1:x/sendMessage?chat_id=-100200300",
+             "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/t"}
+    return PLATFORMS[platform].build_requests(message, Target(platform, "g", hooks.get(platform, "https://e.com/h")), 0.0)
+
+
+def test_telegram_sends_a_photo_with_its_caption_and_mentions():
+    from qunflow.delivery.message import Mentions, Message
+    [req] = _build("telegram", Message("image", "海报 <新>", image_url="https://e.com/p.png",
+                                       mentions=Mentions(user_ids=("7001",), names=("小林",))))
+    assert req.url == "https://api.telegram.org/bot1:x/sendPhoto"
+    assert req.json == {"chat_id": -100200300, "photo": "https://e.com/p.png", "parse_mode": "HTML",
+                        "caption": '<a href="tg://user?id=7001">小林</a> 海报 &lt;新&gt;'}
+
+
+def test_telegram_photo_without_text_has_no_caption():
+    from qunflow.delivery.message import Message
+    [req] = _build("telegram", Message("image", image_url="https://e.com/p.png"))
+    assert req.json == {"chat_id": -100200300, "photo": "https://e.com/p.png"}
+
+
+def test_feishu_sends_a_post_with_the_link_and_the_mentions():
+    from qunflow.delivery.message import Mentions, Message
+    [req] = _build("feishu", Message("image", "第一行\n第二行", image_url="https://e.com/p.png",
+                                     mentions=Mentions(all=True)))
+    assert req.json["msg_type"] == "post"
+    paragraphs = req.json["content"]["post"]["zh_cn"]["content"]
+    assert paragraphs[0][0] == {"tag": "at", "user_id": "all", "user_name": "所有人"}
+    assert [p[0]["text"] for p in paragraphs[1:3]] == ["第一行", "第二行"]
+    assert paragraphs[-1] == [{"tag": "a", "text": "🖼 查看图片", "href": "https://e.com/p.png"}]
+
+
+def test_wecom_sends_the_caption_after_the_picture_with_the_mentions():
+    from qunflow.delivery.message import Mentions, Message
+    reqs = _build("wecom", Message("image", "本周海报", image_url="https://e.com/p.png", image_bytes=POSTER,
+                                   mentions=Mentions(user_ids=("lin",))))
+    assert [r.json["msgtype"] for r in reqs] == ["image", "text"]
+    assert reqs[0].json["image"]["md5"] == hashlib.md5(POSTER).hexdigest()
+    assert reqs[1].json["text"] == {"content": "本周海报", "mentioned_list": ["lin"]}
+
+
+def test_an_image_row_is_its_address_and_a_caption():
+    from qunflow.engine.compose import image_parts
+    assert image_parts("https://e.com/p.png\n本周海报") == ("https://e.com/p.png", "本周海报")
+    assert image_parts("本周海报\n  https://e.com/p.png  \n周三见") == ("https://e.com/p.png", "本周海报\n周三见")
+    assert image_parts("https://e.com/p.png") == ("https://e.com/p.png", "")
+    assert image_parts("not an address") == ("not an address", "")
+
+
+# ---- fitting an image for WeCom ---------------------------------------------------------------------------------
+
+def test_an_image_that_fits_goes_byte_for_byte():
+    from qunflow.delivery.image_fit import fit
+    assert fit(POSTER, 2 * 1024 * 1024) is POSTER
+
+
+def test_an_animated_gif_becomes_its_first_frame_as_jpg():
+    from qunflow.delivery.image_fit import fit
+    frames = [Image.new("RGB", (40, 30), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    out = fit(buffer.getvalue(), 2 * 1024 * 1024)
+    assert out.startswith(b"\xff\xd8\xff")
+    with Image.open(io.BytesIO(out)) as picture:
+        red, green, blue = picture.convert("RGB").getpixel((20, 15))
+        assert picture.size == (40, 30) and red > 200 and blue < 60
+
+
+@pytest.mark.parametrize("data, words", [(b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "could not be read"),
+                                         (b"GIF89a" + b"\0" * 40, "could not be read")])
+def test_bytes_pillow_cannot_read_are_unfit(data, words):
+    from qunflow.delivery.image_fit import ImageUnfit, fit
+    with pytest.raises(ImageUnfit, match=words):
+        fit(data, 10)
+
+
+def test_a_picture_of_too_many_pixels_is_refused_before_it_is_decoded(monkeypatch):
+    from qunflow.delivery import image_fit
+    monkeypatch.setattr(image_fit, "MAX_PIXELS", 100)
+    with pytest.raises(image_fit.ImageUnfit, match="320 x 200 pixels"):
+        image_fit.fit(POSTER, 10)
+
+
+def test_preview_counts_wecom_posters_as_the_picture_and_its_caption():
+    from qunflow.delivery.message import Message
+    from qunflow.jobs.splits import post_count
+    assert post_count(Message("image", "本周海报", image_url="https://e.com/p.png"), "wecom") == 2
+    assert post_count(Message("image", image_url="https://e.com/p.png"), "wecom") == 1
+    assert post_count(Message("image", "本周海报", image_url="https://e.com/p.png"), "telegram") == 1

@@ -29,7 +29,7 @@ IMAGE_FORMS = {   # how each platform's robot receives an image row (jobs/images
            "dingtalk": "DingTalk: a markdown image", "slack": "Slack: an image block",
            "discord": "Discord: an embed image", "telegram": "Telegram: a photo, the text as its caption",
            "feishu": "Feishu: a link in a post (no app to upload an image_key)"},
-    "zh-CN": {"wecom": "企业微信：图片本身（qunflow 获取，jpg 或 png，不超过 2 MB）",
+    "zh-CN": {"wecom": "企业微信：图片本身（qunflow 获取，JPG 或 PNG，不超过 2 MB）",
               "dingtalk": "钉钉：markdown 图片", "slack": "Slack：图片块", "discord": "Discord：嵌入图片",
               "telegram": "Telegram：图片，文字作为图片说明", "feishu": "飞书：富文本消息中的图片链接（没有上传 image_key 的应用）"},
 }

@@ -45,9 +45,9 @@ IMAGE_MESSAGES: dict[str, dict[str, str]] = {
                           "zh-CN": "请确认图片所在的服务器可以访问且响应迅速。"},
     "image_fix_not_image": {"en": "The address must lead to a png, jpg, gif or webp file itself, not to a web page "
                                   "that shows it.",
-                            "zh-CN": "地址必须直接指向 png、jpg、gif 或 webp 图片文件，而不是展示图片的网页。"},
+                            "zh-CN": "地址必须直接指向 PNG、JPG、GIF 或 WEBP 图片文件，而不是展示图片的网页。"},
     "image_fix_unfit": {"en": "Save the poster as a jpg or png under 2 MB and link that file.",
-                        "zh-CN": "请把海报另存为 2 MB 以下的 jpg 或 png，并填写它的链接。"},
+                        "zh-CN": "请把海报另存为 2 MB 以下的 JPG 或 PNG，并填写它的链接。"},
     # reasons (SendLog 说明): the English is the pattern say_reason reads
     "reason_image_not_fetched": {"en": "image not fetched: {detail}", "zh-CN": "图片未获取：{detail}"},
     "reason_image_unfit": {"en": "image not sent to {platform}: {detail}", "zh-CN": "图片无法发到{platform}：{detail}"},
@@ -67,7 +67,7 @@ IMAGE_MESSAGES: dict[str, dict[str, str]] = {
     "reason_image_redirects": {"en": "{url} redirects more than {count} times", "zh-CN": "{url} 跳转超过 {count} 次"},
     "reason_image_not_image": {
         "en": "{url} is not a png, jpeg, gif or webp image (its first bytes say so, whatever its Content-Type)",
-        "zh-CN": "{url} 不是 png、jpeg、gif 或 webp 图片（按文件开头的字节判断，不看 Content-Type）"},
+        "zh-CN": "{url} 不是 PNG、JPEG、GIF 或 WEBP 图片（按文件开头的字节判断，不看服务器声明的类型）"},
     "reason_image_too_large": {"en": "{url} is over the {amount} cap", "zh-CN": "{url} 超过了 {amount} 的上限"},
     "reason_image_too_large_declared": {"en": "{url} is {size} bytes, over the {amount} cap",
                                         "zh-CN": "{url} 有 {size} 字节，超过了 {amount} 的上限"},
@@ -79,6 +79,7 @@ IMAGE_MESSAGES: dict[str, dict[str, str]] = {
                                    "zh-CN": "无法把图片压缩到 {amount} 以下（最后一次为 {size} 字节）"},
     "reason_image_pixels": {"en": "the image is {dims} pixels, more than {count} million: make it smaller",
                             "zh-CN": "图片有 {dims} 像素，超过 {count} 百万：请缩小"},
+    "reason_label_md5": {"en": "the image's md5 does not match its bytes", "zh-CN": "图片的 MD5 与图片内容不符"},
     # the kinds of address delivery.fetch.blocked names (inside reason_image_address)
     "reason_image_why_loopback": {"en": "loopback", "zh-CN": "本机回环"},
     "reason_image_why_metadata": {"en": "link-local (the metadata server lives there)",

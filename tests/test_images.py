@@ -383,3 +383,30 @@ def test_preview_counts_wecom_posters_as_the_picture_and_its_caption():
     assert post_count(Message("image", "本周海报", image_url="https://e.com/p.png"), "wecom") == 2
     assert post_count(Message("image", image_url="https://e.com/p.png"), "wecom") == 1
     assert post_count(Message("image", "本周海报", image_url="https://e.com/p.png"), "telegram") == 1
+
+
+def test_the_emulator_judges_a_telegram_photo_as_telegram_does():
+    bot = SIX[5][1]
+    host = ImageHost({"/p.png": (200, "image/png", POSTER), "/page": (200, "text/html", b"<html></html>")})
+    emulator = Emulator([bot])
+    emulator.start()
+    try:
+        url = emulator.webhook_url(bot).rsplit("/", 1)[0] + "/sendPhoto"
+
+        def send(**fields) -> dict:
+            return requests.post(url, json={"chat_id": -100200300, **fields}, timeout=5).json()
+
+        ok = send(photo=host.url("/p.png"), caption="<b>周一</b> 海报", parse_mode="HTML")
+        assert ok["ok"] and ok["result"]["caption"] == "周一 海报" and ok["result"]["photo"][0]["width"] == 320
+        assert send(photo=host.url("/p.png"), caption="字" * 1025)["description"] == \
+            "Bad Request: message caption is too long"
+        assert send(photo=host.url("/page"))["description"] == "Bad Request: wrong type of the web page content"
+        assert send(photo=host.url("/gone.png"))["description"] == "Bad Request: failed to get HTTP URL content"
+        assert send(photo="not-a-file-id")["description"] == "Bad Request: wrong file identifier/HTTP URL specified"
+        assert send()["description"] == "Bad Request: there is no photo in the request"
+        remote = send(photo="https://cdn.example.com/p.png")
+        assert remote["ok"] and "does not fetch" in emulator.messages[-1]["warnings"][0]
+        assert [m["msgtype"] for m in emulator.messages] == ["photo", "photo"]
+    finally:
+        emulator.stop()
+        host.close()

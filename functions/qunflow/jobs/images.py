@@ -82,7 +82,7 @@ class Images:
         self._told.add((code, p.rule.row, url))
         table, lang = self.wb.tables["sop"], self.wb.lang
         self.sink.add(code, tab=table.title, row=p.rule.row, column=table.header_of("content", lang),
-                      value=_shown(url), host=urlsplit(url).hostname or url[:40], reason=reason,
+                      value=_shown(url), host=urlsplit(url).hostname or url[:40] or "—", reason=reason,
                       fix=i18n.message(f"image_fix_{fix}", lang), **params)
 
 

@@ -8,7 +8,7 @@ CHECKOV_VENV    := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test bench test-faults fuzz clean browser checkov
+.PHONY: demo test bench test-faults fuzz clean browser checkov libreoffice
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ browser:
 	   apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1)) ; } || \
 	  echo "note: chromium or fonts-noto-cjk not available; the HTML rendering tests will be skipped or fail on Chinese glyphs"
 
+# LibreOffice Calc (headless) for the checks that a workbook LibreOffice saved, formulas and cached values
+# included, survives a tick and opens again (tests/test_xlsx_patch.py, test_xlsx_store.py, test_metrics_charts.py):
+# installed when we can (root + apt, about 20 s), skipped with a message otherwise (those tests then skip).
+libreoffice:
+	@command -v soffice >/dev/null 2>&1 || \
+	 { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq libreoffice-calc-nogui >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && \
+	   apt-get install -y -qq libreoffice-calc-nogui >/dev/null 2>&1)) ; } || \
+	  echo "note: LibreOffice not available; the LibreOffice round-trip tests will be skipped"
+
 # checkov (tests/test_infra.py) in its own venv, so its many pins never meet ours. If it cannot be installed,
 # `make test` goes on and those checks are skipped with a message.
 $(CHECKOV_STAMP):
@@ -43,7 +53,7 @@ $(CHECKOV_STAMP):
 checkov: $(CHECKOV_STAMP)
 
 # Two workers (pytest-xdist), each taking whole files, so a file's shared fixtures (one 30-day demo) are made once.
-test: $(STAMP) browser checkov
+test: $(STAMP) browser checkov libreoffice
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 # Prints every table and writes it into docs/PERFORMANCE.md with the machine and the date (BENCH_QUICK=1:

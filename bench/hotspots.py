@@ -2,7 +2,8 @@
 
 - the leaderboard: {{ leaderboard }} in 100 sends of one tick over a month of events (500,000);
 - the daily cap: the sends of 1,000 groups counted against a month of SendLog (150,000 sends);
-- rule statuses: SOP.status for 2,000 rules over 1,000 groups (400 of the rules target every group).
+- rule statuses: SOP.status for 2,000 rules over 1,000 groups (400 of the rules target every group);
+- times read from text: 700,000 sheet cells, and 150,000 sends' four times from the state file.
 
 The old ways are kept in tests/test_hotspots.py, which asserts that both give the same result; here each is
 timed (wall seconds, one run, gc as the tick has it) and its result compared again. An old way that would take
@@ -26,7 +27,8 @@ from publish import publish, quick, should_publish  # noqa: E402
 from workbooks import raw  # noqa: E402
 
 from qunflow.sheet.load import load_workbook  # noqa: E402
-from test_hotspots import old_apply_caps, old_leaderboard, old_status_texts  # noqa: E402
+from test_hotspots import (old_apply_caps, old_from_iso, old_leaderboard, old_parse_datetime,  # noqa: E402
+                           old_status_texts)
 
 NOW = datetime(2026, 12, 31, 12, 1, tzinfo=timezone.utc)    # 20:01 in Shanghai
 ROWS: list[str] = []
@@ -123,6 +125,27 @@ def bench_statuses(groups: int, rules: int) -> None:
     row("rule statuses (next fire time per rule)", f"{rules:,} rules x {groups:,} groups ({pairs:,} pairs)", t_old, t_new)
 
 
+def bench_times(cells: int, sends: int) -> None:
+    """Reading times from text: the sheet's cells ("2026-12-01 20:15", each event's and member's times) and the
+    state file's fixed-width UTC (each send's scheduled, claimed, sent and updated times)."""
+    from qunflow.sheet.cells import parse_datetime
+    from qunflow.state.base import from_iso, iso
+    rng = random.Random(7)
+    start = datetime(2026, 12, 1)
+    texts = [(start + timedelta(minutes=rng.randrange(43_200))).strftime("%Y-%m-%d %H:%M") for _ in range(cells)]
+    new, t_new = timed(lambda: [parse_datetime(t) for t in texts])
+    old, t_old = timed(lambda: [old_parse_datetime(t) for t in texts])
+    assert new == old
+    row("a sheet cell's date and time", f"{cells:,} cells", t_old, t_new, "datetime.fromisoformat first")
+    stamps = [iso(start.replace(tzinfo=timezone.utc) + timedelta(microseconds=rng.randrange(10 ** 12)))
+              for _ in range(sends * 4)]
+    new, t_new = timed(lambda: [from_iso(t) for t in stamps])
+    old, t_old = timed(lambda: [old_from_iso(t) for t in stamps])
+    assert new == old
+    row("a send's times from the state file", f"{sends:,} sends (4 times each)", t_old, t_new,
+        "datetime.fromisoformat, not strptime")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publish", action="store_true", help="also write the table into docs/PERFORMANCE.md")
@@ -133,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     bench_leaderboard(2_000 if small else 100_000, 20_000 if small else 500_000, 100, 10 if small else 3)
     bench_caps(100 if small else 1_000, 15_000 if small else 150_000)
     bench_statuses(100 if small else 1_000, 200 if small else 2_000)
+    bench_times(70_000 if small else 700_000, 15_000 if small else 150_000)
     body = "\n".join(ROWS)
     if should_publish(args.publish):
         publish("hotspots", body)

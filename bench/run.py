@@ -107,6 +107,44 @@ def bench_google(members: int):
         store.write(changes, snap, "en")
         add("Google: read every tab / write back", f"{members:,} members", f"{reads} / {server.request_count} req",
             "1,000 log rows + statuses + 100 metric rows")
+        import qunflow.stores.gsheets as gsheets
+        merge = gsheets.merge_writes
+        for label, limit, merging in (("old: a range a cell, no cap", 10 ** 12, False),
+                                      ("new: cells merged, cut at 2 MB", None, True)):
+            gsheets.merge_writes = merge if merging else list      # the old writer sent each cell as a range
+            try:
+                first_write(server, members, label, limit)
+            finally:
+                gsheets.merge_writes = merge
+
+
+def first_write(server, members: int, label: str, limit: int | None):
+    """A first tick's write at a big shop: every member's welcomed_at, a SendLog row each, half of them as Events."""
+    from qunflow.stores.gsheets import GoogleSheetsStore
+    from sheets_fake import gspread_session
+    name = f"F{members}{limit}"
+    server.create_spreadsheet(name, raw(members))
+    kw = {} if limit is None else {"max_request_bytes": limit}
+    store = GoogleSheetsStore(name, session=gspread_session(server.base_url), sleep=lambda s: None,
+                              rng=random.Random(0), **kw)
+    snap = store.read()
+    wb = load_workbook(snap.raw)
+    changes = Changes()
+    ids = list(wb.members)
+    for member_id in ids:
+        changes.set("members", member_id, "welcomed_at", "2026-11-24 10:00:00")
+    changes.append("sendlog", [{"send_id": f"W01:G0001:{m}", "rule_id": "W01", "group_id": "G0001", "status": "sent",
+                                "preview": f"欢迎 {m} 加入本群，领取新人券"} for m in ids])
+    changes.append("events", [{"event_id": f"E{m}", "type": "join", "member_id": m, "group_id": "G0001",
+                               "at": "2026-11-24 09:00"} for m in ids[::2]])
+    server.reset_counts()
+    started = time.perf_counter()
+    store.write(changes, snap, "en")
+    took = time.perf_counter() - started
+    sizes = [r["bytes"] for r in server.requests if r["method"] != "GET"]
+    ranges = sum(len((r.get("body") or {}).get("data") or []) for r in server.requests)
+    add(f"Google: first write, {label}", f"{members:,} members", f"{len(sizes)} req",
+        f"largest {max(sizes) / 1e6:.1f} MB, total {sum(sizes) / 1e6:.1f} MB, {ranges:,} ranges, {took:.1f} s")
 
 
 def bench_tick(members: int, groups: int, rules: int):

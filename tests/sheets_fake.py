@@ -160,7 +160,8 @@ class FakeSheetsServer:
             body = ApiError(400, "Invalid JSON payload received.")
         option = query.get("valueInputOption") or (body.get("valueInputOption") if isinstance(body, dict) else None)
         record = {"method": method, "path": unquote(parts.path), "query": query, "body": body, "kind": kind,
-                  "spreadsheet_id": sid, "range": range_text, "valueInputOption": option, "status": None}
+                  "spreadsheet_id": sid, "range": range_text, "valueInputOption": option, "status": None,
+                  "bytes": len(body_bytes)}      # the body as it came over the wire (the 2 MB advice: SHEETS.md)
         with self.lock:
             self.requests.append(record)
         if self.latency_seconds:

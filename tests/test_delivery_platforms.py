@@ -162,7 +162,8 @@ BUILD_CASES = [
      {"chat_id": -1001234567890, "text": '<b>hi</b> <a href="https://e.com/?a=1&amp;b=2">x</a>',
       "parse_mode": "HTML"}),
     ("telegram", Message("news", card=NewsCard("T", "D", "https://e.com/a")),
-     {"chat_id": -1001234567890, "text": '<b><a href="https://e.com/a">T</a></b>\nD', "parse_mode": "HTML"}),
+     {"chat_id": -1001234567890, "text": '<b><a href="https://e.com/a">T</a></b>\nD', "parse_mode": "HTML",
+      "link_preview_options": {"url": "https://e.com/a", "prefer_large_media": True, "show_above_text": False}}),
 ]
 
 

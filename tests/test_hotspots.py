@@ -241,3 +241,66 @@ def test_rule_statuses_ask_each_schedule_zone_and_day_one_once(monkeypatch):
     from qunflow.engine.audience import target_groups
     pairs = sum(len(target_groups(r, wb.groups)) for r in wb.sop)
     assert len(calls) == len(set(calls)) and len(calls) < pairs / 3
+
+
+# --- times read as text: the fast paths against the old parsers ---------------------------------------------
+
+def old_from_iso(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc) if text else None
+
+
+def old_parse_datetime(raw, today=None):
+    """sheet/cells.py's parse_datetime before the fast path, for text."""
+    import re
+    from qunflow.sheet.cells import CellError, _ISO_OFFSET, norm, parse_date, parse_time
+    text = norm(raw)
+    if "T" in text or _ISO_OFFSET.search(text):
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    parts = re.split(r"\s+|(?<=日)|(?<=\d)T(?=\d)", text, maxsplit=1)
+    try:
+        day = parse_date(parts[0], today)
+    except CellError as error:
+        raise CellError("impossible_date" if error.code == "impossible_date" else "bad_datetime") from None
+    if len(parts) == 1 or not parts[1].strip():
+        return datetime.combine(day, datetime.min.time())
+    try:
+        return datetime.combine(day, parse_time(parts[1]))
+    except CellError:
+        raise CellError("bad_datetime") from None
+
+
+def outcome(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as err:     # noqa: BLE001 - the error is part of what must be the same
+        return (type(err).__name__, getattr(err, "code", None))
+
+
+def test_the_fast_time_readers_read_what_the_old_ones_read():
+    from hypothesis import given, settings, strategies as st
+
+    from qunflow.sheet.cells import parse_datetime
+    from qunflow.state.base import from_iso, iso
+    rng = random.Random(18)
+    texts = ["2026-11-20 20:00", "2026-11-20 20:00:59", "2026-11-20", "2026-02-30 10:00", "2026-11-20 24:00",
+             "2026-11-20 23:60", "2026-13-01", "0001-01-01 00:00", "2026-11-20 7:05", "2026-11-20T20:00",
+             "2026-11-20 20:00+08:00", " 2026-11-20 20:00 ", "2026-11-20  20:00", "2026/11/20 20:00",
+             "2026-11-20 下午3点", "２０２６-11-20 20:00", "2026-11-20 20:00:60", "2026-1-2 3:04"]
+    texts += [f"{rng.randrange(1900, 2100):04d}-{rng.randrange(0, 14):02d}-{rng.randrange(0, 33):02d} "
+              f"{rng.randrange(0, 26):02d}:{rng.randrange(0, 62):02d}" for _ in range(3000)]
+    for text in texts:
+        assert outcome(parse_datetime, text) == outcome(old_parse_datetime, text), text
+    stamps = [datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=rng.randrange(10 ** 14))
+              for _ in range(3000)]
+    for text in [iso(s) for s in stamps] + ["2026-12-01T02:00:00.000000Z", "2026-12-01 02:00:00.000000Z",
+                                            "2026-02-30T02:00:00.000000Z", "2026-12-01T02:00:00Z", ""]:
+        assert outcome(from_iso, text) == outcome(old_from_iso, text), text
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="0123456789-: T/Z+", max_size=22))
+    def same(text):
+        assert outcome(parse_datetime, text) == outcome(old_parse_datetime, text)
+    same()

@@ -12,6 +12,7 @@ CONTRACT = {  # the keys the design fixes: never renamed
     "tags": "tag rule description",
     "coupons": "code campaign kind value status member_id issued_at expires_at redeemed_at order_id",
     "templates": "name content",
+    "cards": "name title description url picture_url button_text",
     "campaigns": "campaign start",
     "sop": "rule_id enabled groups schedule phase msg_type content mention coupon catch_up until status",
     "events": "event_id type member_id group_id at amount coupon_code detail",

@@ -86,7 +86,7 @@ def test_a_second_run_cannot_take_the_lease(book):
 def test_the_demo_workbook_opens_in_libreoffice(tmp_path):
     office = shutil.which("soffice") or shutil.which("libreoffice")
     if not office:
-        pytest.skip("LibreOffice is not installed here (apt-get install libreoffice-calc to run this check)")
+        pytest.skip("LibreOffice is not installed here (apt-get install libreoffice-calc-nogui to run this check)")
     from qunflow.jobs.demo_data import demo_rows
     from qunflow.jobs.initbook import init_xlsx
     path = tmp_path / "demo.xlsx"

@@ -68,6 +68,8 @@ class NewsCard:
     description: str = ""
     url: str = ""
     picture_url: str = ""
+    button_text: str = ""               # a button opening `url`, where the platform has buttons
+    image_key: str = ""                 # Feishu: the picture uploaded through the group's app (else no img element)
 
 
 @dataclass(frozen=True)

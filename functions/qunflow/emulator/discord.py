@@ -10,6 +10,7 @@ import hashlib
 import re
 from datetime import datetime, timezone
 
+from . import cards
 from .base import Context, Message, Outcome, Request, json_reply
 from .images import shown
 from .ratelimit import whole_seconds
@@ -194,6 +195,9 @@ def _embed(embed, i: int):
                 return form_error(f"embeds.{i}.{key}", "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
             size += len(value)
             lines.append(value)
+    bad_url = cards.discord_embed_problem(embed)
+    if bad_url:
+        return form_error(f"embeds.{i}.{bad_url[0]}", bad_url[1], "Not a well formed URL.")
     fields = embed.get("fields") or []
     if not isinstance(fields, list) or len(fields) > FIELDS_MAX:
         return form_error(f"embeds.{i}.fields", "BASE_TYPE_MAX_LENGTH", f"Must be {FIELDS_MAX} or fewer in length.")

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 
+from . import cards
 from .base import Context, Message, Outcome, Request, json_reply, nonempty_str
 from .images import linked
 
@@ -166,6 +167,9 @@ class Feishu:
         texts = list(_card_texts(card))
         if not texts and card.get("type") != "template":
             return err(9499, "Bad Request: card has no content")
+        problem = cards.feishu_card_problem(card)
+        if problem:
+            return err(9499, f"Bad Request: {problem}")
         text = "\n".join(texts)
         mentions = CARD_AT.findall(text)
         seen = CARD_AT.sub(lambda m: "@" + ("所有人" if m.group(1) == "all" else m.group(1)), text)

@@ -12,6 +12,10 @@ MAX_BODY = 8 * 1024 * 1024
 
 
 class EmulatorServer(ThreadingHTTPServer):
+    # A platform's front end takes many connections at once. socketserver's default backlog of 5 made a sender
+    # with 64 workers lose SYNs and wait the kernel's 1 s retransmit: a delay no real platform adds.
+    request_queue_size = 1024
+
     def handle_error(self, request, client_address) -> None:
         """A client that hangs up mid-request (a killed sender, a timeout) is normal here: no traceback."""
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):

@@ -10,6 +10,7 @@ import json
 import re
 from urllib.parse import parse_qs
 
+from . import cards
 from .base import Context, Message, Outcome, Request, nonempty_str, text_reply
 from .images import by_url
 from .ratelimit import whole_seconds
@@ -145,7 +146,7 @@ class Slack:
                 return "actions elements"
         elif kind == "rich_text" and not isinstance(block.get("elements"), list):
             return "rich_text elements"
-        return None
+        return cards.slack_block_problem(block)        # an accessory and buttons, checked as Slack does
 
 
 def _text_problem(obj, limit: int) -> bool:

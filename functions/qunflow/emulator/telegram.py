@@ -11,6 +11,7 @@ import html
 import re
 from urllib.parse import parse_qs
 
+from . import cards
 from .base import TELEGRAM_TOKEN, Context, Message, Outcome, Request, json_reply
 from .images import NOT_IMAGE, by_url
 from .ratelimit import whole_seconds
@@ -219,6 +220,9 @@ class Telegram:
             return fail(400, "Bad Request: chat not found")
         if bot.dead or str(chat_id) in bot.dead_chats:
             return fail(403, "Forbidden: bot was kicked from the group chat")
+        extras = cards.telegram_extras_problem(params)     # link_preview_options, reply_markup
+        if extras:
+            return fail(400, extras)
         if str(chat_id) in bot.migrated_chats:
             return fail(400, "Bad Request: group chat was upgraded to a supergroup chat",
                         {"migrate_to_chat_id": bot.migrated_chats[str(chat_id)]})

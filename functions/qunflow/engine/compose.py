@@ -7,6 +7,7 @@ from ..sop import render
 from ..delivery.message import MENTION_SLOT, Mentions, Message, NewsCard, place_mentions, readable
 from ..sheet import i18n
 from ..sheet.campaigns import campaign_start
+from ..sheet.cards import card_of, rule_text
 from .customer import coupon_link, is_customer, link_base, tidy
 from .permember import coupon_display
 from ..sheet.workbook import Workbook
@@ -14,10 +15,8 @@ from .planned import PlannedSend, group_tz
 
 
 def template_text(p: PlannedSend, wb: Workbook) -> str:
-    content = p.rule.content
-    if content.startswith("template:"):
-        return wb.templates[content[9:].strip()].content
-    return content
+    """The rule's words before rendering: its template's, its card's (title, description, button), or its own."""
+    return rule_text(p.rule, wb)
 
 
 def variables(p: PlannedSend, wb: Workbook) -> dict:
@@ -126,14 +125,25 @@ def leaderboard(p: PlannedSend, wb: Workbook, top: int = 5) -> str:
 
 def compose(p: PlannedSend, wb: Workbook) -> Message:
     """The message for a planned send; raises render.TemplateProblem if the template cannot render."""
-    text = fill_mentions(render.render(template_text(p, wb), variables(p, wb)).strip(), p)
-    if is_customer(p.group):      # nobody named: close the gaps the names left
-        text = tidy(text).strip()
+    card = card_of(p.rule, wb.cards)
+    values = variables(p, wb)
+
+    def fill(template: str) -> str:
+        text = fill_mentions(render.render(template, values).strip(), p)
+        return tidy(text).strip() if is_customer(p.group) else text   # nobody named: close the gaps the names left
+
+    text = "" if card is not None else fill(template_text(p, wb))
     members = [] if is_customer(p.group) else _native(p)
     mentions = Mentions(all=p.audience.everyone and not is_customer(p.group),
                         user_ids=tuple(m.platform_user_id for m in members if m.platform_user_id),
                         mobiles=tuple(m.mobile for m in members if not m.platform_user_id and m.mobile),
                         names=tuple(m.name for m in members if m.platform_user_id))
+    if card is not None:          # card:NAME: a Cards row, one column each; mentions go beside the card
+        def line(template: str | None) -> str:
+            return place_mentions(fill(template or ""), "").strip()
+        return Message(kind="news", card=NewsCard(title=line(card.title), description=line(card.description),
+                                                  url=card.url.strip(), picture_url=(card.picture_url or "").strip(),
+                                                  button_text=line(card.button_text)), mentions=mentions)
     kind = p.rule.msg_type
     if kind in ("image", "news"):  # cards and images carry mentions beside them, never inside
         text = place_mentions(text, "").strip()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ..sheet.cards import rule_text
 from ..sheet.problems import WARNING, ProblemSink
 from ..sheet.workbook import Workbook
 from ..sop import render
@@ -70,11 +71,7 @@ def coupon_link(base: str, member_ids: list[str]) -> str:
 
 
 def _template(p: PlannedSend, wb: Workbook) -> str:
-    content = p.rule.content
-    if content.startswith("template:"):
-        template = wb.templates.get(content[9:].strip())
-        return template.content if template else ""
-    return content
+    return rule_text(p.rule, wb)
 
 
 def uses_codes(p: PlannedSend, wb: Workbook) -> bool:

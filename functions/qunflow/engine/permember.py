@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..sheet import i18n
+from ..sheet.cards import rule_text
 from ..sheet.cells import fold
 from ..sheet.workbook import Workbook
 from ..sop import render
@@ -31,11 +32,7 @@ def coupon_display(p: PlannedSend, wb: Workbook) -> str:
 
 
 def template_of(p: PlannedSend, wb: Workbook) -> str:
-    content = p.rule.content
-    if content.startswith("template:"):
-        template = wb.templates.get(content[9:].strip())
-        return template.content if template else ""
-    return content
+    return rule_text(p.rule, wb)
 
 
 def judge_audiences(planned: list[PlannedSend], wb: Workbook) -> None:

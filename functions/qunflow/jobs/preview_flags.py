@@ -14,7 +14,7 @@ def flag_sends(wb: Workbook, items: list[dict]) -> list[dict]:
     for item in items:
         flags = list(item.get("flags", []))
         rule, group = rules.get(item["rule_id"]), wb.groups.get(item["group_id"])
-        missing = lacks_keyword(rule, group, wb.templates) if rule is not None and group is not None else None
+        missing = lacks_keyword(rule, group, wb.templates, wb.cards) if rule is not None and group is not None else None
         if missing:
             flags.append(message("preview_keyword", wb.lang, keyword=missing))
         item["flags"] = flags

@@ -19,12 +19,17 @@ _STUB_PNG = b"\x89PNG\r\n\x1a\n"       # stands for a fetched image: only the po
 _DUMMY = {"telegram": "https://api.telegram.org/bot0:x/sendMessage?chat_id=1"}
 
 
+def preview_target(platform: str) -> Target:
+    """A stand-in target for building a platform's requests without sending them (a webhook of the right shape)."""
+    return Target(platform, "preview", _DUMMY.get(platform, "https://127.0.0.1/preview"), "preview-secret")
+
+
 def post_count(message: Message, platform: str) -> int:
     """How many posts the platform receives for this message (1 when it is not split, or cannot be built)."""
     cls = PLATFORMS.get(platform)
     if cls is None:
         return 1
-    target = Target(platform, "preview", _DUMMY.get(platform, "https://127.0.0.1/preview"), "preview-secret")
+    target = preview_target(platform)
     if message.kind == "image" and platform in BYTES_CAP and not message.image_bytes:
         message = replace(message, image_bytes=_STUB_PNG)   # the tick sends the fetched bytes (jobs/images.py)
     try:

@@ -18,6 +18,7 @@ from ..metrics.rollup import today_so_far_changes
 from ..engine.outcomes import SendOutcome, record, rule_statuses, sendlog_rows
 from ..engine.plan import plan_sends
 from ..engine.warnings import cap_warnings, no_campaign_start, quota_warnings
+from .card_checks import card_problems
 from ..engine.customer import link_warnings
 from ..engine.planned import PlannedSend
 from . import sendlog_projection, tick_state, wecom_tick
@@ -138,6 +139,7 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         from .images import feishu_link_warnings
         feishu_link_warnings(wb, sink)            # Feishu image rows go as links: no app to upload an image_key
         no_campaign_start(wb, sink)
+        card_problems(wb, now, sink)              # cards a platform they go to would cut or refuse
         _recovered_rows(recovered, wb, changes)
         _stale_pending(wb, changes)
         positions = {}

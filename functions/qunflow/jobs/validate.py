@@ -10,6 +10,7 @@ from ..sheet.writeback import problems_changes
 from ..sheet.problems import ProblemSink
 from .reading import read_workbook
 from ..engine.warnings import no_campaign_start
+from .card_checks import card_problems
 from .splits import split_problems
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")   # the day dates are checked against, before Settings is read
@@ -38,8 +39,10 @@ def validate_store(store: Any, now: datetime, *, write: bool = True,
 
 
 def _planner_checks(wb: Workbook, now: datetime) -> None:
-    """What only the planner knows: texts a platform will receive as several posts, day-N rules without a start."""
+    """What only the planner knows: texts a platform will receive as several posts, cards a platform would cut or
+    refuse, day-N rules without a start."""
     sink = ProblemSink(wb.lang, wb.problems)
     split_problems(wb, now, sink)
+    card_problems(wb, now, sink)
     no_campaign_start(wb, sink)
     wb.problems = sink.items

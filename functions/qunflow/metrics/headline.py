@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from ..sheet.cards import rule_text
 from ..sheet.workbook import Workbook
 from .attribution import rules_rows
 from .facts import Facts, north_star, ratio
@@ -226,10 +227,7 @@ def first_words(wb: Workbook, rule_id: str, lang: str, size: int = 18) -> str:
     rule = next((r for r in wb.sop if r.rule_id == rule_id), None)
     if rule is None:
         return rule_id
-    content = rule.content or ""
-    if content.startswith("template:"):
-        template = wb.templates.get(content.split(":", 1)[1].strip())
-        content = template.content if template else content
+    content = rule_text(rule, wb) or rule.content or ""     # a template's or a card's words
     text = re.sub(r"\{%.*?%\}", "", content)
     text = re.sub(r"\{\{.*?\}\}", "…", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("So", "Cn", "Co"))   # emoji: not words

@@ -1,8 +1,7 @@
 """Parse what operators really type into typed values.
 
-Every parser takes the raw cell (a str, number, bool, date or datetime, as the
-store read it) and returns a typed value or raises CellError(code, **params).
-The codes are turned into plain-language messages by qunflow.sheet.i18n.
+Every parser takes the raw cell (a str, number, bool, date or datetime, as the store read it) and returns a typed
+value or raises CellError(code, **params), which qunflow.sheet.i18n turns into plain-language messages.
 Pure: the only context is `today` (for dates typed without a year).
 """
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -313,6 +313,7 @@ def parse_time(raw: Any) -> time:
 
 
 _ISO_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_PLAIN_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?\Z")
 
 
 def parse_datetime(raw: Any, today: date | None = None) -> datetime:
@@ -324,6 +325,9 @@ def parse_datetime(raw: Any, today: date | None = None) -> datetime:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return _from_serial(float(raw)).replace(microsecond=0)
     text = norm(raw)
+    if _PLAIN_DATETIME.match(text):      # "2026-11-20 20:00", as most cells hold: fast; 2026-02-30 falls through
+        with suppress(ValueError):
+            return datetime.fromisoformat(text)
     if "T" in text or _ISO_OFFSET.search(text):
         try:
             return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -347,8 +351,6 @@ _DURATION_UNITS = {
     "h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60, "小时": 60, "时": 60, "个小时": 60,
     "d": 1440, "day": 1440, "days": 1440, "天": 1440,
 }
-
-
 MAX_DURATION_MINUTES = 3650 * 1440  # ten years: anything longer is a typo, and timedelta would overflow
 
 

@@ -12,6 +12,7 @@ from .i18n_images import IMAGE_MESSAGES
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
 from .i18n_wecom import WECOM_MESSAGES
+from .i18n_cards import CARD_MESSAGES     # cards and what no robot can send (#21)
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {
@@ -330,6 +331,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **CALENDAR,
     # memberships, coupons, referrals, lotteries (#16): sheet/i18n_members.py
     **MEMBER_MESSAGES,
+    # cards and what no robot can send (#21): sheet/i18n_cards.py
+    **CARD_MESSAGES,
     # WeCom customer groups: doctor and the welcome template (#20): sheet/i18n_wecom.py
     **WECOM_MESSAGES,
     # images named by URL in the SOP tab (#21): sheet/i18n_images.py

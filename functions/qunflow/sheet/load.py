@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from .campaigns import check_duplicate_rules
+from .cards import check_cards
 from .cells import scrub_workbook, warn_unstorable
 from .parse import parse_table
 from .problems import ProblemSink
@@ -35,7 +36,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
               if key != "settings" and key not in unparsed}
     for key in unparsed:
         parsed.setdefault(key, [])
-    for key in ("groups", "members", "tags", "coupons", "templates", "sop", "campaigns", "events"):
+    for key in ("groups", "members", "tags", "coupons", "templates", "cards", "sop", "campaigns", "events"):
         parsed[key] = drop_duplicates(tables[key], parsed[key], sink)
     wb = Workbook(
         lang=sink.lang, settings=settings, tables=tables,
@@ -44,6 +45,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
         tags=parsed["tags"],
         coupons={c.code: c for c in parsed["coupons"]},
         templates={t.name: t for t in parsed["templates"]},
+        cards={c.name: c for c in parsed["cards"]},
         sop=parsed["sop"], campaigns={c.campaign: c for c in parsed["campaigns"]}, events=parsed["events"],
         sendlog=parsed["sendlog"], metrics=parsed["metrics"],
         previous_problems=parsed["problems"],
@@ -51,6 +53,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
     local_times(wb, wb.events)
     check_references(wb, sink)
     check_groups(wb, sink, shared_sheet)
+    check_cards(wb, sink)
     check_sop(wb, sink)
     check_duplicate_rules(wb, sink)
     check_tag_rules(wb, sink)

@@ -25,7 +25,7 @@ from .schema import Column, TabSchema
 from .tables import Table
 
 
-SENDING_TABS = frozenset({"groups", "sop", "templates"})    # a bad cell holds the row back
+SENDING_TABS = frozenset({"groups", "sop", "templates", "cards"})    # a bad cell holds the row back
 KEPT_TABS = frozenset({"members", "coupons"})                # even a bad required cell keeps the row
 
 
@@ -43,6 +43,10 @@ def _enum(column: Column, raw: Any) -> str:
     for option in column.values:
         if text == fold(option.value) or any(text == fold(label) for label in option.labels.values()):
             return option.value
+    from .impossible import recognise
+    known = recognise(column.key, raw)     # red packets, mini-programs...: validate says why not, and what instead
+    if known:
+        return known
     raise CellError("bad_enum")
 
 
@@ -85,6 +89,34 @@ def parser_for(column: Column, today: date | None) -> Callable[[Any], Any]:
     if kind == "enum":
         return lambda raw: _enum(column, raw)
     raise ValueError(f"no parser for column type {kind}")
+
+
+MEMO_TYPES = frozenset({"text", "reference", "enum", "date", "datetime", "phone", "int", "decimal", "bool", "time",
+                        "list", "duration", "timezone", "time_range"})   # pure, and give values nobody changes
+MEMO_SIZE = 100_000      # distinct values remembered per column and table: a month of events repeats its ids
+
+
+def memoized(parse: Callable[[Any], Any], column: Column) -> Callable[[Any], Any]:
+    """`parse`, remembering what each raw value gave: 500,000 Events rows hold 1,000 group ids and a few types,
+    each parsed once. Errors are not remembered (each bad cell still raises, for its own Problem); (type, value)
+    is the key, so 1, 1.0 and True stay apart."""
+    if column.type not in MEMO_TYPES:
+        return parse
+    seen: dict[tuple[type, Any], Any] = {}
+
+    def parsed(raw: Any) -> Any:
+        key = (type(raw), raw)
+        try:
+            return seen[key]
+        except KeyError:
+            pass
+        except TypeError:                 # an unhashable cell
+            return parse(raw)
+        value = parse(raw)
+        if len(seen) < MEMO_SIZE:
+            seen[key] = value
+        return value
+    return parsed
 
 
 def allowed_values(column: Column, lang: str) -> str:
@@ -144,28 +176,43 @@ def parse_table(table: Table, sink: ProblemSink, today: date | None) -> list[Any
     if any(drops_row(schema, c) for c in absent_required):
         return []  # one Problem at the header already says which column to add
     names = {f.name for f in fields(record_type)}
-    parsers = {c.key: parser_for(c, today) for c in present}
-    drops = {c.key: drops_row(schema, c) for c in present}
+    # (column, its index, its parser, whether a bad cell drops the row, what a required empty cell holds, whether
+    # an empty cell is simply None)
+    plan = [(c, table.columns[c.key], memoized(parser_for(c, today), c), drops_row(schema, c), _empty(c),
+             not c.required and c.default in (None, "")) for c in present]
+    missing = {c.key: _empty(c) for c in absent_required}
+    defaults = {c.key: parser_for(c, today)(c.default) for c in schema.columns   # optional columns the tab lacks
+                if c.key not in table.columns and c.key not in missing and c.default not in (None, "")}
     records = []
     for index, row in enumerate(table.rows):
         if all(is_blank(v) for v in row):
             continue
-        sheet_row = table.sheet_row(index)
-        values: dict[str, Any] = {c.key: _empty(c) for c in absent_required}
+        values: dict[str, Any] = dict(missing)
         ok = True
-        for column in present:
-            good, value = parse_cell(column, table.cell(row, column.key), table=table, row=sheet_row, sink=sink,
-                                     today=today, parser=parsers[column.key], blank_if_bad=not drops[column.key])
+        for column, at, parse, drops, empty, blank_is_none in plan:
+            raw = row[at] if at < len(row) else None
+            if raw is None or (raw.__class__ is str and not raw.strip()):
+                if blank_is_none:
+                    continue                         # an optional cell left empty: nothing to say
+            else:
+                try:                                 # the common case, without parse_cell's bookkeeping
+                    value = parse(raw)
+                    if value is not None:
+                        values[column.key] = value
+                        continue
+                except CellError:
+                    pass                             # parse_cell parses it again and files its Problem
+            good, value = parse_cell(column, raw, table=table, row=table.sheet_row(index), sink=sink,
+                                     today=today, parser=parse, blank_if_bad=not drops)
             ok &= good
             if value is None and column.required:
-                value = _empty(column)
+                value = empty
             if value is not None:
                 values[column.key] = value
         if not ok:
             continue
-        for column in schema.columns:  # defaults for optional columns the tab does not have
-            if column.key not in values and column.key not in table.columns and column.default not in (None, ""):
-                values[column.key] = parser_for(column, today)(column.default)
+        sheet_row = table.sheet_row(index)
+        values.update(defaults)
         if has_row_field:
             values["row"] = sheet_row
         records.append(record_type(**{k: v for k, v in values.items() if k in names}))

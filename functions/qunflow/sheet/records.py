@@ -99,6 +99,18 @@ class Template:
 
 
 @dataclass
+class Card:
+    """A Cards row: a link card an SOP row sends by `card:NAME` (engine/compose.py; each platform's own form)."""
+    name: str
+    title: str
+    url: str
+    description: str | None = None
+    picture_url: str | None = None
+    button_text: str | None = None
+    row: int = 0
+
+
+@dataclass
 class SopRule:
     rule_id: str
     groups: tuple[str, ...]
@@ -225,7 +237,7 @@ class ProblemRow:
 
 RECORDS: dict[str, type] = {
     "settings": Setting, "groups": Group, "members": Member, "tags": Tag, "coupons": Coupon,
-    "templates": Template, "sop": SopRule, "campaigns": Campaign, "events": Event, "sendlog": SendRecord,
+    "templates": Template, "cards": Card, "sop": SopRule, "campaigns": Campaign, "events": Event, "sendlog": SendRecord,
     "metrics": MetricRow, "problems": ProblemRow,
     "cohorts": CohortRow, "rules_report": RuleReportRow,
 }

@@ -138,7 +138,7 @@ def load_schemas(directory: str | None = None) -> dict[str, TabSchema]:
             settings=settings,
             optional=bool(raw.get("optional", False)),
         )
-    order = ["settings", "groups", "members", "tags", "coupons", "templates", "sop", "campaigns", "events",
+    order = ["settings", "groups", "members", "tags", "coupons", "templates", "cards", "sop", "campaigns", "events",
              "sendlog", "metrics", "cohorts", "rules_report", "problems"]
     return {k: tabs[k] for k in sorted(tabs, key=lambda k: order.index(k) if k in order else len(order))}
 

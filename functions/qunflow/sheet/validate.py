@@ -11,7 +11,9 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from .cards import card_text, check_card_rule
 from .cells import fold, is_blank, parse_id
+from .impossible import check_impossible
 from .parse import KEPT_TABS, parse_cell
 from .problems import ERROR, WARNING, ProblemSink
 from .records import Settings
@@ -217,6 +219,9 @@ def check_sop(wb: Workbook, sink: ProblemSink) -> None:
             add("bad_mention", rule, "mention", rule.mention)
         if rule.content.startswith("template:") and rule.content[9:].strip() not in wb.templates:
             add("unknown_template", rule, "content", rule.content[9:].strip())
+        if check_impossible(wb, rule, add, rule_groups(rule, wb.groups)):
+            continue
+        check_card_rule(wb, rule, add)
         if rule.coupon and fold(rule.coupon) not in campaigns:
             add("unknown_coupon_campaign", rule, "coupon", rule.coupon, severity=WARNING)
         elif rule.coupon and rule.enabled and fold(rule.coupon) not in available:
@@ -237,13 +242,13 @@ def rule_groups(rule: Any, groups: dict[str, Any]) -> list[Any]:
             if "*" in wanted or fold(g.group_id) in wanted or f"kind:{fold(g.kind)}" in wanted]
 
 
-def lacks_keyword(rule: Any, group: Any, templates: dict[str, Any]) -> str | None:
+def lacks_keyword(rule: Any, group: Any, templates: dict[str, Any], cards: dict[str, Any] | None = None) -> str | None:
     """The group's keywords (joined) when the rule's text contains none of them; None when it does, or there
-    are none. A template:NAME rule is checked on the template's text."""
+    are none. A template:NAME rule is checked on the template's text, a card:NAME rule on the card's."""
     keywords = keywords_of(group)
     if not keywords:
         return None
-    text = rule.content
+    text = card_text(rule, cards or {}) or rule.content
     if text.startswith("template:") and text[9:].strip() in templates:
         text = templates[text[9:].strip()].content
     return None if any(k in text for k in keywords) else " / ".join(keywords)
@@ -257,7 +262,7 @@ def check_keywords(wb: Workbook, sink: ProblemSink) -> None:
         if not rule.enabled:
             continue
         for group in rule_groups(rule, wb.groups):
-            missing = lacks_keyword(rule, group, wb.templates)
+            missing = lacks_keyword(rule, group, wb.templates, wb.cards)
             if missing:
                 sink.add("keyword_missing", tab=table.title, row=rule.row, column=table.header_of("content", sink.lang),
                          value=rule.content[:60], severity=WARNING, group=group.group_id, keyword=missing)

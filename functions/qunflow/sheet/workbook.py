@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .problems import ERROR, Problem
-from .records import (Campaign, Coupon, Event, Group, Member, MetricRow, ProblemRow, SendRecord, Settings, SopRule, Tag,
-                      Template)
+from .records import (Campaign, Card, Coupon, Event, Group, Member, MetricRow, ProblemRow, SendRecord, Settings,
+                      SopRule, Tag, Template)
 from .tables import Table
 
 
@@ -92,6 +92,7 @@ class Workbook:
     tags: list[Tag] = field(default_factory=list)
     coupons: dict[str, Coupon] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
+    cards: dict[str, Card] = field(default_factory=dict)
     sop: list[SopRule] = field(default_factory=list)
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)

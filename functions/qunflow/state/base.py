@@ -161,8 +161,15 @@ def iso(value: datetime | None) -> str | None:
 
 
 def from_iso(text: str | None) -> datetime | None:
+    """`iso`'s text back (datetime.fromisoformat reads the fixed-width form, Z included, about 20x faster than
+    strptime: a tick reads 150,000 sends' times); anything else as strptime would, or its ValueError."""
     if not text:
         return None
+    if len(text) == 27 and text[-1] == "Z" and text[10] == "T":
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 

@@ -1,10 +1,12 @@
-"""A Google sheet through gspread: 1 request to read every tab, at most 2 to write back.
+"""A Google sheet through gspread: 1 request to read every tab, usually 2 to write back (more only past 2 MB).
 
 - Read: one `values.batchGet` (UNFORMATTED_VALUE + SERIAL_NUMBER dates), no metadata
   fetch. Tab titles are remembered; only when a title is unknown (the first run, or
   after staff renamed a tab) is the sheet's tab list fetched once.
 - Write: one `values.batchUpdate` (RAW) for every cell, replaced tab and header, plus
-  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog). A date or datetime
+  one `values.append` (RAW, INSERT_ROWS) per log tab that grows (normally just SendLog). Cells written one by
+  one are merged into ranges, and a body over `max_request_bytes` (2 MB: a first tick at a large shop) is cut
+  into several requests (stores/batching.py). A date or datetime
   goes as its serial number (`sheet.cells.storable_value`): the column's date format, set when the tab is made
   (`qunflow init`), shows it as a date, and the read's SERIAL_NUMBER gives the same number back.
   Rare extras, each documented: creating a missing tab, and growing a grid that is full.
@@ -28,7 +30,8 @@ from ..sheet.changes import Changes
 from ..sheet.problems import ProblemSink
 from ..sheet.schema import LANGS, load_schemas, tabs_to_read
 from ..sheet.tables import column_letter, locate
-from .writeplan import WritePlan, plan_writes
+from .batching import MAX_REQUEST_BYTES, merge_writes, split_rows, split_writes
+from .writeplan import Append, WritePlan, plan_writes
 from .base import RequestCount, Snapshot, WriteReport
 from .retry import status_of, with_retries
 
@@ -84,9 +87,10 @@ class GoogleSheetsStore:
     def __init__(self, spreadsheet_id: str, *, client: Any = None, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = _time.sleep, rng: random.Random | None = None,
                  timeout: tuple[float, float] = (10, 60), attempts: int = 7, credentials_file: str | None = None,
-                 lease: Any = None):
+                 lease: Any = None, max_request_bytes: int = MAX_REQUEST_BYTES):
         import gspread
         self.spreadsheet_id = spreadsheet_id
+        self.max_request_bytes = max_request_bytes
         self.requests = RequestCount()
         self.account_email = ""
         self._sleep, self._rng, self._attempts = sleep, rng or random.Random(), attempts
@@ -182,14 +186,16 @@ class GoogleSheetsStore:
         self._link_addresses(plan)
         self._structure(plan, snapshot)
         _storable(plan)
-        if plan.writes:
+        limit = self.max_request_bytes
+        for batch in split_writes(merge_writes(plan.writes), limit):    # one request unless over ~2 MB
             body = {"valueInputOption": "RAW", "data": [
                 {"range": f"{quote_title(w.title)}!{a1(w.row, w.col)}", "majorDimension": "ROWS", "values": w.values}
-                for w in plan.writes]}
-            self._call("write", lambda: self.http.values_batch_update(self.spreadsheet_id, body))
+                for w in batch]}
+            self._call("write", lambda body=body: self.http.values_batch_update(self.spreadsheet_id, body))
         by_title = {t.title: t for t in tables.values()}
         for append in plan.appends:
-            self._append_once(append, by_title.get(append.title))
+            for rows in split_rows(append.rows, limit):
+                self._append_once(Append(append.title, rows), by_title.get(append.title))
         return WriteReport(requests=self.requests.write - before, skipped=plan.skipped)
 
     def _link_addresses(self, plan: WritePlan) -> None:

@@ -83,18 +83,26 @@ class DingTalk(Platform):
             text = f"![{caption or 'image'}]({image_url})" + (f"\n\n{caption}" if caption else "")
             return [cls._request(url, cls._markdown(title, cls._with_mentions(text, m)), m)]
         card = require_card(message)
+        if card.url and card.button_text and not m:    # actionCard: the card as markdown, one button to its url
+            text = "\n\n".join(x for x in (f"![]({card.picture_url})" if card.picture_url else "",
+                                            f"### {card.title}" if card.title else "", card.description) if x)
+            body = {"title": card.title or card.url, "text": text or card.url, "singleTitle": card.button_text,
+                    "singleURL": card.url}
+            return [cls._request(url, {"msgtype": "actionCard", "actionCard": body}, NO_MENTIONS)]
         if card.url and not m:
             link = {"title": card.title or card.url, "text": card.description or card.title or card.url,
                     "messageUrl": card.url}
             if card.picture_url:
                 link["picUrl"] = card.picture_url
             return [cls._request(url, {"msgtype": "link", "link": link}, NO_MENTIONS)]
-        # a link message cannot @ anyone, and needs a url: the card goes as markdown
+        # link and actionCard messages cannot @ anyone, and need a url: the card goes as markdown
         lines = [f"#### [{card.title}]({card.url})" if card.url else f"#### {card.title}"]
         if card.picture_url:
             lines.append(f"![]({card.picture_url})")
         if card.description:
             lines.append(card.description)
+        if card.url and card.button_text:
+            lines.append(f"[{card.button_text}]({card.url})")
         return [cls._request(url, cls._markdown(card.title or title, cls._with_mentions("\n\n".join(lines), m)), m)]
 
     @classmethod

@@ -53,12 +53,15 @@ class Feishu(Platform):
             return [cls._request(target, timestamp, cls._image_post(image_url, image_caption(message), m))]
         card = require_card(message)
         elements = []
+        if card.image_key:   # a card shows a picture only by an image_key (uploaded through the app): never a URL
+            elements.append({"tag": "img", "img_key": card.image_key,
+                             "alt": {"tag": "plain_text", "content": card.title or "image"}})
         if card.description or m:
             elements.append(cls._md(cls._at_card(m) + (card.description or "")))
         if card.url:
             elements.append({"tag": "action", "actions": [{
-                "tag": "button", "text": {"tag": "plain_text", "content": "查看详情"}, "type": "primary",
-                "url": card.url}]})
+                "tag": "button", "text": {"tag": "plain_text", "content": card.button_text or "查看详情"},
+                "type": "primary", "url": card.url}]})
         if not elements:
             elements.append(cls._md(card.title))
         return [cls._request(target, timestamp, cls._card(card.title, elements))]

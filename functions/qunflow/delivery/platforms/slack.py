@@ -14,6 +14,7 @@ class Slack(Platform):
     name = "slack"
     text_chars = 40000          # longer text is truncated by Slack: we split before that
     section_chars = 3000
+    button_chars = 75           # a button's text
     max_blocks = 50
     rate_windows = ((1, 1.0),)  # "about one a second, short bursts allowed"
 
@@ -46,7 +47,12 @@ class Slack(Platform):
         section = cls._section(truncate(text, cls.section_chars, utf16_len))
         if card.picture_url:
             section["accessory"] = {"type": "image", "image_url": card.picture_url, "alt_text": card.title or "image"}
-        return [HttpRequest("POST", target.webhook, {"text": card.title or card.url, "blocks": [section]})]
+        blocks = [section]
+        if card.url and card.button_text:
+            blocks.append({"type": "actions", "elements": [{
+                "type": "button", "text": {"type": "plain_text", "text": truncate(card.button_text, cls.button_chars)},
+                "url": card.url}]})
+        return [HttpRequest("POST", target.webhook, {"text": card.title or card.url, "blocks": blocks})]
 
     @staticmethod
     def _mentions(m: Mentions) -> str:

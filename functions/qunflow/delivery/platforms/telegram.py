@@ -56,7 +56,14 @@ class Telegram(Platform):
         text = f'<b><a href="{_href(card.url)}">{title}</a></b>' if card.url else f"<b>{title}</b>"
         if card.description:
             text += "\n" + telegram_escape(card.description)
-        return [cls._request(url, fields, cls._mentions(m) + text)]
+        request = cls._request(url, fields, cls._mentions(m) + text)
+        preview = card.picture_url or card.url   # the picture, when there is one, shows as the large preview
+        if preview:
+            request.json["link_preview_options"] = {"url": preview, "prefer_large_media": True,
+                                                    "show_above_text": bool(card.picture_url)}
+        if card.url and card.button_text:
+            request.json["reply_markup"] = {"inline_keyboard": [[{"text": card.button_text, "url": card.url}]]}
+        return [request]
 
     @classmethod
     def _photo(cls, url: str, fields: dict, message: Message) -> list[HttpRequest]:

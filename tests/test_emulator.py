@@ -211,7 +211,7 @@ REJECTED = [
     ("wecom", {"msgtype": "news", "news": {"articles": [{"title": "标" * 43, "url": "https://x.test"}]}}, 200, 45002),
     ("wecom", {"msgtype": "news", "news": {"articles": [{"title": "t", "description": "d" * 513,
                                                          "url": "https://x.test"}]}}, 200, 45002),
-    ("wecom", wecom_image(png_bytes(), md5="0" * 32), 200, 40058),
+    ("wecom", wecom_image(png_bytes(), md5="0" * 32), 200, 301019),
     ("wecom", wecom_image(b"GIF89a" + b"\0" * 20), 200, 40058),
     ("wecom", wecom_image(BIG_PNG), 200, 45002),
     ("wecom", {"msgtype": "image", "image": {"base64": "***", "md5": "x"}}, 200, 40058),

@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from .base import Context, Message, Outcome, Request, json_reply, nonempty_str, str_list
+from .images import shown
 
 PATH = "/robot/send"
+MD_IMAGE = re.compile(r"!\[[^\]]*\]\((\S+?)\)")
 BODY_MAX = 20000
 SKEW_MS = 3600 * 1000
 REMOVAL = (300001, 300005, 400013, 400101, 400102, 400106)
@@ -97,8 +100,11 @@ class DingTalk:
             return err(310000, "keywords not in content")
         if ctx.limiter.check(bot.token, req.now) > 0:
             return err(130101, "send too fast, exceed 20 times per minute")
+        picture = MD_IMAGE.search(text) if msgtype == "markdown" else None
+        extra = shown(picture.group(1), warnings, "the markdown image shows as a broken picture") if picture else {}
         reply = json_reply(200, {"errcode": 0, "errmsg": "ok"})
-        return Outcome(reply, message=Message(bot, msgtype, text, mentions, data, warnings), limit_key=bot.token)
+        return Outcome(reply, message=Message(bot, msgtype, text, mentions, data, warnings, extra=extra),
+                       limit_key=bot.token)
 
     def _verify(self, req: Request, secret: str) -> str | None:
         ts, sign = req.query.get("timestamp"), req.query.get("sign")

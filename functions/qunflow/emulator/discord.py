@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from . import cards
 from .base import Context, Message, Outcome, Request, json_reply
+from .images import shown
 from .ratelimit import whole_seconds
 
 ROUTE = re.compile(r"^/api(?:/v\d+)?/webhooks/([^/]+)/([^/]+)$")
@@ -78,8 +79,10 @@ class Discord:
             reply = json_reply(429, body, {"Retry-After": str(whole_seconds(wait)), "X-RateLimit-Scope": "user"})
             return Outcome.reject(reply, 429)
         seen = text
+        pictures = [e["image"].get("url") for e in data.get("embeds") or [] if isinstance(e.get("image"), dict)]
+        extra = shown(pictures[0], warnings, "the embed's image shows as a broken picture") if pictures else {}
         message = Message(bot, "embeds" if data.get("embeds") and not data.get("content") else "content",
-                          seen, mentions, data, warnings, author=data.get("username"))
+                          seen, mentions, data, warnings, author=data.get("username"), extra=extra)
         if req.query.get("wait", "").lower() == "true":
             reply = json_reply(200, self._message_json(bot, data, mentions, req.now, ctx.seq))
         else:

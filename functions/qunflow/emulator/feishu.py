@@ -15,6 +15,7 @@ import re
 
 from . import cards
 from .base import Context, Message, Outcome, Request, json_reply, nonempty_str
+from .images import linked
 
 PREFIX = "/open-apis/bot/v2/hook/"
 BODY_MAX = 20 * 1024
@@ -81,8 +82,10 @@ class Feishu:
         if ctx.limiter.retry_after(bot.token, req.now) > 0:
             return err(11232, "frequency limited psm[lark.oapi.app_platform_runtime]")
         payload = {k: v for k, v in data.items() if k not in ("sign", "timestamp")}
+        extra = linked(_first_link(data)) if msgtype == "post" else {}
         reply = json_reply(200, {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"})
-        return Outcome(reply, message=Message(bot, msgtype, text, mentions, payload, warnings), limit_key=bot.token)
+        return Outcome(reply, message=Message(bot, msgtype, text, mentions, payload, warnings, extra=extra),
+                       limit_key=bot.token)
 
     def _content(self, data: dict):
         content = data.get("content")
@@ -171,6 +174,16 @@ class Feishu:
         mentions = CARD_AT.findall(text)
         seen = CARD_AT.sub(lambda m: "@" + ("所有人" if m.group(1) == "all" else m.group(1)), text)
         return seen or "[card]", list(dict.fromkeys(mentions)), []
+
+
+def _first_link(data: dict) -> str | None:
+    """The href of a post's first `a` element (already checked by _post)."""
+    for lang in ((data.get("content") or {}).get("post") or {}).values():
+        for para in lang.get("content") or []:
+            for el in para:
+                if el.get("tag") == "a":
+                    return el.get("href")
+    return None
 
 
 def _card_texts(node):

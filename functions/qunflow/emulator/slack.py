@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 from . import cards
 from .base import Context, Message, Outcome, Request, nonempty_str, text_reply
+from .images import by_url
 from .ratelimit import whole_seconds
 
 PREFIX = "/services/"
@@ -89,8 +90,16 @@ class Slack:
         wait = ctx.limiter.retry_after(bot.token, req.now)
         if wait > 0:
             return err(429, "rate_limited", {"Retry-After": str(whole_seconds(wait))})
+        extra = {}
+        pictures = [b.get("image_url") for b in blocks or [] if b.get("type") == "image" and b.get("image_url")]
+        if pictures:   # Slack fetches an image block's picture and refuses the message when it cannot
+            info, why = by_url(pictures[0])
+            if info is None:
+                return err(400, "invalid_blocks")
+            warnings += [why] if why else []
+            extra = {"image": info}
         msgtype = "blocks" if blocks else ("attachments" if attachments and not text else "text")
-        message = Message(bot, msgtype, seen, list(dict.fromkeys(mentions)), data, warnings)
+        message = Message(bot, msgtype, seen, list(dict.fromkeys(mentions)), data, warnings, extra=extra)
         return Outcome(text_reply(200, "ok"), message=message, limit_key=bot.token)
 
     def _parse(self, req: Request):

@@ -1,4 +1,4 @@
-"""Telegram Bot API: POST /bot{token}/sendMessage.
+"""Telegram Bot API: POST /bot{token}/sendMessage and /bot{token}/sendPhoto (a photo by URL, caption ≤ 1024).
 
 Every answer is `{"ok": ...}`; on failure `error_code` equals the HTTP
 status. Text is 1-4096 characters after entity parsing; with parse_mode
@@ -13,10 +13,13 @@ from urllib.parse import parse_qs
 
 from . import cards
 from .base import TELEGRAM_TOKEN, Context, Message, Outcome, Request, json_reply
+from .images import NOT_IMAGE, by_url
 from .ratelimit import whole_seconds
 
 ROUTE = re.compile(r"^/bot([^/]+)/([A-Za-z]+)$")
 TEXT_MAX = 4096
+CAPTION_MAX = 1024                 # sendPhoto's caption, after entities parsing
+PHOTO_URL_MAX = 5 * 1024 * 1024    # a photo Telegram fetches by URL
 HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
              "blockquote", "tg-emoji"}
 HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>")
@@ -203,7 +206,8 @@ class Telegram:
         bot = ctx.bot(self.name, token)
         if bot is None:
             return fail(401, "Unauthorized")
-        if route["method"].lower() != "sendmessage":
+        method = route["method"].lower()
+        if method not in ("sendmessage", "sendphoto"):
             return fail(404, "Not Found: method not found")
         params = self._params(req)
         if params is None:
@@ -222,9 +226,16 @@ class Telegram:
         if str(chat_id) in bot.migrated_chats:
             return fail(400, "Bad Request: group chat was upgraded to a supergroup chat",
                         {"migrate_to_chat_id": bot.migrated_chats[str(chat_id)]})
-        text = params.get("text")
-        if not isinstance(text, str) or not text.strip():
+        photo = self._photo(params) if method == "sendphoto" else None
+        if isinstance(photo, Outcome):
+            return photo
+        field_name, limit = ("caption", CAPTION_MAX) if photo is not None else ("text", TEXT_MAX)
+        text = params.get(field_name)
+        if photo is None and (not isinstance(text, str) or not text.strip()):
             return fail(400, "Bad Request: message text is empty")
+        if photo is not None and text is not None and not isinstance(text, str):
+            return fail(400, "Bad Request: caption must be a string")
+        text = text or ""
         mode = params.get("parse_mode")
         if mode not in (None, ""):
             if not isinstance(mode, str) or mode.lower() not in PARSERS:
@@ -235,11 +246,12 @@ class Telegram:
                 return fail(400, f"Bad Request: can't parse entities: {exc}")
         else:
             seen, linked = text, []
-        if not seen.strip():
+        if photo is None and not seen.strip():
             return fail(400, "Bad Request: message text is empty")
-        if len(seen) > TEXT_MAX:
-            return fail(400, "Bad Request: message is too long")
-        warnings = []
+        if len(seen) > limit:
+            return fail(400, "Bad Request: message caption is too long" if photo is not None
+                        else "Bad Request: message is too long")
+        warnings = list(photo.pop("warnings", [])) if photo is not None else []
         if re.search(r"(?<![\w@])@(all|everyone|channel)\b", seen):
             warnings.append("Telegram has no @all: '@all' is plain text, nobody is notified")
         mentions = list(dict.fromkeys(linked + USERNAME.findall(seen)))
@@ -253,11 +265,34 @@ class Telegram:
             "from": {"id": int(token.split(":")[0]), "is_bot": True, "first_name": bot.name or "qunflow bot"},
             "chat": {"id": chat_id, "type": "supergroup" if str(chat_id).startswith("-100") else "group",
                      "title": bot.name or str(chat_id)},
-            "date": int(req.now), "text": seen,
+            "date": int(req.now),
         }
-        message = Message(bot, mode.lower() if mode else "text", seen, mentions, params, warnings,
-                          group_id=str(chat_id), extra={"chat_id": chat_id})
+        extra: dict = {"chat_id": chat_id}
+        if photo is not None:
+            result["photo"] = [{"file_id": f"emulated-{ctx.seq}", "width": photo.get("width", 0),
+                                "height": photo.get("height", 0)}]
+            if seen:
+                result["caption"] = seen
+            extra["image"] = photo
+            msgtype = "photo"
+        else:
+            result["text"] = seen
+            msgtype = mode.lower() if mode else "text"
+        message = Message(bot, msgtype, seen, mentions, params, warnings, group_id=str(chat_id), extra=extra)
         return Outcome(json_reply(200, {"ok": True, "result": result}), message=message, limit_key=key)
+
+    def _photo(self, params: dict) -> dict | Outcome:
+        """sendPhoto's photo, as Telegram takes it here: an HTTP URL that it fetches (a file_id it would know)."""
+        photo = params.get("photo")
+        if not isinstance(photo, str) or not photo.strip():
+            return fail(400, "Bad Request: there is no photo in the request")
+        if not photo.lower().startswith(("http://", "https://")):
+            return fail(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        info, why = by_url(photo, ("jpg", "png", "webp", "gif"), PHOTO_URL_MAX)
+        if info is None:
+            return fail(400, "Bad Request: wrong type of the web page content" if why == NOT_IMAGE
+                        else "Bad Request: failed to get HTTP URL content")
+        return {**info, "warnings": [why]} if why else info
 
     def _params(self, req: Request) -> dict | None:
         params: dict = {k: v for k, v in req.query.items()}

@@ -4,7 +4,8 @@ The HTML is self-contained (inline CSS, no scripts, no external assets).
 Member text is always escaped; only a little markdown (headings, **bold**,
 [label](https://…) links) is turned into markup, and @-mentions are wrapped
 in <span class="mention">. Stable hooks for DOM tests:
-`section.group[data-group]`, `div.msg[data-seq]`, `span.mention`, `div.day[data-day]`.
+`section.group[data-group]`, `div.msg[data-seq]`, `span.mention`, `div.day[data-day]`, `figure.image` (an image
+the message carries: its thumbnail, a data: URI, or a box when there is none).
 
 Times are shown in each group's own time zone (`zones`: group_id -> a zoneinfo or its name, passed in by
 whoever knows the groups, as `qunflow demo` does), with the local date above each day's messages; a group
@@ -33,11 +34,11 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 
 WORDS = {
     "en": {"summary": "{n} messages in {g} groups. Nothing here was posted to a real group.",
-           "empty": "No messages were accepted.", "notifies": "notifies: ", "zone": "times in {zone}",
+           "empty": "No messages were accepted.", "notifies": "notifies: ", "zone": "times in {zone}", "image_link": "a link to an image",
            "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
            "months": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")},
     "zh-CN": {"summary": "共 {n} 条消息，{g} 个群。这里的消息都没有发到真实的群。", "empty": "没有收到任何消息。",
-              "notifies": "提醒：", "zone": "时间为 {zone}", "weekdays": "一二三四五六日", "months": ()},
+              "notifies": "提醒：", "zone": "时间为 {zone}", "image_link": "图片链接", "weekdays": "一二三四五六日", "months": ()},
 }
 
 CSS = """
@@ -57,6 +58,9 @@ div.msg{margin:10px 0}
 box-shadow:0 1px 1px #0001;white-space:normal;word-wrap:break-word;overflow-wrap:anywhere}
 .bubble .h{display:block;font-weight:700;font-size:15px}
 .bubble a{color:#1664ff}
+figure.image{margin:0 0 6px}figure.image img{display:block;max-width:160px;max-height:160px;border-radius:6px}
+figure.image .noimg{display:inline-block;width:120px;height:80px;line-height:80px;text-align:center;font-size:32px;background:#e5e6eb;border-radius:6px}
+figure.image figcaption{font-size:11px;color:#86909c}
 span.mention{color:#1664ff;background:#e8f0ff;border-radius:3px;padding:0 2px}
 .notified,.warning,.kind{font-size:12px;margin-top:2px}
 .notified{color:#4e5969}.warning{color:#b54708}.kind{color:#86909c}\n.zone{font-size:12px;font-weight:400;color:#86909c;margin-left:6px}\ndiv.day{margin:14px 0 4px;text-align:center;font-size:12px;color:#86909c}div.day span{background:#e5e6eb;border-radius:8px;padding:1px 8px}\n@media(max-width:520px){main{padding:8px;gap:10px}header.top{padding:12px 14px}section.group{flex-basis:100%}}
@@ -151,7 +155,7 @@ def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
         f'<div class="msg" data-seq="{escape(str(msg.get("seq", "")))}">',
         f'<div class="meta"><span class="author">{escape(str(author))}</span>'
         f'<time datetime="{escape(stamp)}" title="{escape(stamp)}">{escape(shown_time)}</time></div>',
-        f'<div class="bubble">{render_text(msg.get("text", ""))}</div>',
+        f'<div class="bubble">{_render_image(msg.get("image"), lang)}{render_text(_text_beside(msg))}</div>',
         f'<div class="kind">{escape(str(msg.get("msgtype", "")))}</div>',
     ]
     mentions = msg.get("mentions") or []
@@ -161,6 +165,33 @@ def _render_msg(msg: dict, zone: tzinfo | None = None, lang: str = "en") -> str:
         parts.append(f'<div class="warning">⚠ {escape(str(warning))}</div>')
     parts.append("</div>")
     return "\n".join(parts)
+
+
+MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\s]+\)\n*")
+
+
+def _text_beside(msg: dict) -> str:
+    """The text shown beside an image: a markdown image is the picture itself, so its syntax is not shown."""
+    text = str(msg.get("text", ""))
+    return MD_IMAGE.sub("", text).strip() if msg.get("image") and not msg["image"].get("link") else text
+
+
+def _render_image(image, lang: str = "en") -> str:
+    """An image a message carries: its thumbnail (a data: URI the emulator made), else a labelled box."""
+    if not isinstance(image, dict):
+        return ""
+    facts = [str(image.get("format", "")).upper()]
+    if image.get("width") and image.get("height"):
+        facts.append(f"{image['width']}×{image['height']}")
+    if image.get("bytes"):
+        facts.append(f"{image['bytes'] / 1024:.0f} KB" if image["bytes"] < 1024 * 1024 else f"{image['bytes'] / 1048576:.1f} MB")
+    label = " · ".join(f for f in facts if f and f != "UNKNOWN") or "image"
+    thumb = str(image.get("thumb") or "")
+    if image.get("link"):      # members see a link, not the picture
+        return f'<figure class="image link"><figcaption>🔗 {escape(WORDS[lang]["image_link"])} · {escape(label)}</figcaption></figure>'
+    inner = (f'<img src="{escape(thumb)}" alt="{escape(label)}">' if thumb.startswith("data:image/")
+             else f'<span class="noimg">🖼</span>')
+    return f'<figure class="image">{inner}<figcaption>{escape(label)}</figcaption></figure>'
 
 
 def _render_group(items: list[dict], zone: tzinfo | None, lang: str) -> str:

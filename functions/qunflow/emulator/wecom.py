@@ -10,6 +10,7 @@ import hashlib
 import re
 
 from .base import Context, Message, Outcome, Request, json_reply, nonempty_str, str_list, utf8len
+from .images import describe, sniff
 
 PATH = "/cgi-bin/webhook/send"
 TEXT_MAX = 2048
@@ -67,10 +68,13 @@ class WeCom:
         wait = ctx.limiter.retry_after(bot.token, req.now)
         if wait > 0:
             return err(45009, "api freq out of limit")
-        if msgtype == "image":  # record the image's fingerprint, not megabytes of base64
+        extra = {}
+        if msgtype == "image":  # record the image's fingerprint and a thumbnail, not megabytes of base64
+            extra = {"image": describe(base64.b64decode(body["base64"]))}
             data = {**data, "image": {**body, "base64": f"<{len(body['base64'])} base64 characters>"}}
         reply = json_reply(200, {"errcode": 0, "errmsg": "ok"})
-        return Outcome(reply, message=Message(bot, msgtype, text, mentions, data, warnings), limit_key=bot.token)
+        return Outcome(reply, message=Message(bot, msgtype, text, mentions, data, warnings, extra=extra),
+                       limit_key=bot.token)
 
     # ---- one checker per msgtype: (text, mentions, warnings) or an Outcome
 
@@ -129,13 +133,10 @@ class WeCom:
             return err(40058, "invalid parameter: image.base64 is not base64")
         if len(raw) > IMAGE_MAX:
             return err(45002, f"image size exceed limit: {len(raw)} bytes > {IMAGE_MAX}")
-        if hashlib.md5(raw).hexdigest() != md5.lower():
-            return err(40058, "invalid parameter: image.md5 is not the md5 of the decoded image")
-        if raw.startswith(b"\xff\xd8\xff"):
-            fmt = "jpg"
-        elif raw.startswith(b"\x89PNG\r\n\x1a\n"):
-            fmt = "png"
-        else:
+        if hashlib.md5(raw).hexdigest() != md5.lower():   # the robot's answer (its errcode 301019)
+            return err(301019, "media md5 not match")
+        fmt = sniff(raw)
+        if fmt not in ("jpg", "png"):
             return err(40058, "invalid parameter: image must be jpg or png")
         return f"[image {fmt}, {len(raw)} bytes]", [], []
 

@@ -148,12 +148,25 @@ def compose(p: PlannedSend, wb: Workbook) -> Message:
     if kind in ("image", "news"):  # cards and images carry mentions beside them, never inside
         text = place_mentions(text, "").strip()
     if kind == "image":
-        return Message(kind="image", image_url=text, mentions=mentions)
+        url, caption = image_parts(text)
+        return Message(kind="image", image_url=url, text=caption, mentions=mentions)
     if kind == "news":
         parts = [x.strip() for x in text.split("|")] + ["", "", "", ""]
         return Message(kind="news", card=NewsCard(title=parts[0], description=parts[1], url=parts[2], picture_url=parts[3]),
                        mentions=mentions)
     return Message(kind=kind, text=text, title=(p.rule.phase or p.group.name), mentions=mentions)
+
+
+def image_parts(text: str) -> tuple[str, str]:
+    """An image row's content: (the image's address, its caption). The address is the first line that is one
+    http(s) address by itself; the other lines are the caption. Without such a line the whole text is the
+    address (the fetch then says what is wrong with it)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        word = line.strip()
+        if word.lower().startswith(("https://", "http://")) and not any(c.isspace() for c in word):
+            return word, "\n".join(lines[:i] + lines[i + 1:]).strip()
+    return text.strip(), ""
 
 
 def preview_of(message: Message, limit: int = 80) -> str:

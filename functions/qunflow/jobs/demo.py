@@ -152,6 +152,7 @@ def _tick_slots(store: MemoryStore, start: datetime, end: datetime, joins: list[
 def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = False, progress=None) -> DemoResult:
     import requests
 
+    from ..delivery.fetch import ImageFetcher
     from ..emulator import Emulator
     from .initbook import export_xlsx, settings_in
     from .preview import calendar_html, preview
@@ -175,6 +176,9 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     transcript.unlink(missing_ok=True)
     emulator = Emulator(bots, clock=clock, transcript_path=transcript)
     emulator.start()
+    from .demo_poster import poster_host, with_posters
+    posters = poster_host()                       # the posters, on 127.0.0.1 while the demo runs (#21)
+    rows["sop"] = with_posters(rows["sop"], posters)
     try:
         for bot, g in zip(bots, GROUPS):
             env[g["webhook"].split(":", 1)[1]] = emulator.webhook_url(bot)
@@ -187,7 +191,8 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         pending_events = list(rows["events"])
         from ..state.sqlite import SqliteState
         deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(seed),
-                        resolver=SecretResolver(env=env), state=SqliteState(":memory:"))
+                        resolver=SecretResolver(env=env), state=SqliteState(":memory:"),
+                        fetcher=lambda: ImageFetcher(allow_loopback_http=True))
         slots = [start + TICK * i for i in range(1, int((end - start) / TICK) + 1)] if every_tick else \
             _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
         totals: Counter = Counter()
@@ -248,6 +253,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         if "arrivals" in locals():
             arrivals.__exit__(None, None, None)
         emulator.stop()
+        posters.close()
 
 
 def _inviters(events: list[dict], people: dict[str, tuple[str, str]]) -> dict[str, str]:

@@ -65,9 +65,10 @@ def preview(wb: Workbook, now: datetime, days: int = 7, group: str | None = None
     for tick, p in planned:
         if group and p.group.group_id != group:
             continue
-        posts = 1
+        posts, image = 1, ""
         try:
             message = compose(p, wb)
+            image = (message.image_url or "") if message.kind == "image" else ""
             text, policy = readable(message.text, message.mentions) or (message.card.title if message.card else message.image_url or ""), p.policy
             posts = post_count(message, p.group.platform)
         except TemplateProblem as problem:
@@ -78,6 +79,7 @@ def preview(wb: Workbook, now: datetime, days: int = 7, group: str | None = None
         items.append({"group_id": p.group.group_id, "rule_id": p.rule.rule_id,
                       "at": p.at.astimezone(tz).isoformat(), "posts_at": tick.astimezone(tz).isoformat(),
                       "phase": p.rule.phase or "", "text": text, "mentions": mentions, "posts": posts,
+                      **({"image": image} if image else {}),
                       "policy": policy + (" (after quiet hours)" if quiet_moved else "")})
     return items
 

@@ -4,7 +4,9 @@ box per day of that group's own calendar. Pure.
 Each send is placed on its group's local day (`at` is the group's local time with its offset), and the
 days listed are the group's local days that the window touches, so a 23:00 post in New York is on its
 New York day, as the terminal lists it. On a phone the days stack; from 900 px they sit side by side.
-The page is in the workbook's language (`lang`), with no script and nothing fetched.
+The page is in the workbook's language (`lang`), with no script. An image send shows the poster as a thumbnail
+(the browser loads it from the address in the SOP row, without a referrer; nothing else is fetched) and the form
+each platform gets it in (IMAGE_FORMS).
 """
 from __future__ import annotations
 
@@ -22,6 +24,16 @@ WORDS = {
               "nothing": "没有安排", "zone": "时间为 {zone}", "sends": "{n} 条"},
 }
 
+IMAGE_FORMS = {   # how each platform's robot receives an image row (jobs/images.py, delivery/platforms)
+    "en": {"wecom": "WeCom: the picture itself (fetched by qunflow, jpg or png of at most 2 MB)",
+           "dingtalk": "DingTalk: a markdown image", "slack": "Slack: an image block",
+           "discord": "Discord: an embed image", "telegram": "Telegram: a photo, the text as its caption",
+           "feishu": "Feishu: a link in a post (no app to upload an image_key)"},
+    "zh-CN": {"wecom": "企业微信：图片本身（qunflow 获取，JPG 或 PNG，不超过 2 MB）",
+              "dingtalk": "钉钉：markdown 图片", "slack": "Slack：图片块", "discord": "Discord：嵌入图片",
+              "telegram": "Telegram：图片，文字作为图片说明", "feishu": "飞书：富文本消息中的图片链接（没有上传 image_key 的应用）"},
+}
+
 CSS = """*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}
 body{font:14px/1.5 -apple-system,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",system-ui,sans-serif;margin:0 auto;
 padding:12px;color:#1f2329;background:#f5f6f8;max-width:1400px;overflow-wrap:anywhere}
@@ -33,7 +45,8 @@ section.group{background:#fff;border-radius:10px;padding:10px 12px;margin:12px 0
 @media(min-width:900px){.days{grid-template-columns:repeat(var(--n),minmax(0,1fr))}.day.empty h3{display:block}}
 .send{background:#eef6ee;border-radius:6px;margin:4px 0;padding:4px 6px;font-size:13px}
 .send.skip,.send.template{background:#fbeaea}.send.deferred{background:#fff6dd}
-.t{font-weight:600;margin-right:4px}.ph{color:#4e5969}.p{font-size:12px;color:#4e5969;font-style:normal}"""
+.send img{display:block;max-width:120px;max-height:120px;border-radius:4px;margin:4px 0;background:#e5e6eb}
+.form{font-size:12px;color:#4e5969}.t{font-weight:600;margin-right:4px}.ph{color:#4e5969}.p{font-size:12px;color:#4e5969;font-style:normal}"""
 
 
 def _zone_name(zone, moment: datetime) -> str:
@@ -82,9 +95,20 @@ def calendar_page(wb: Workbook, items: list[dict], now: datetime, days: int, pol
                 phase = f"<span class='ph'>{escape(i['phase'])}</span> " if i.get("phase") else ""
                 parts.append(f"<div class='send {escape(kind)}' data-rule='{escape(i['rule_id'])}'>"
                              f"<span class='t'>{escape(i['at'][11:16])}</span>{phase}<span class='muted'>"
-                             f"{escape(i['rule_id'])}</span><br>{escape(i['text'][:140])}"
-                             f"<br><i class='p'>{escape(label)}</i></div>")
+                             f"{escape(i['rule_id'])}</span>{_image(i, group.platform, lang)}"
+                             f"<br>{escape(i['text'][:140])}<br><i class='p'>{escape(label)}</i></div>")
             parts.append("</div>")
         parts.append("</div></section>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _image(item: dict, platform: str, lang: str) -> str:
+    """An image send's thumbnail (only an http(s) address becomes an <img>) and the form its platform gets."""
+    url = item.get("image") or ""
+    if not url:
+        return ""
+    form = IMAGE_FORMS[lang].get(platform, "")
+    thumb = (f"<img src='{escape(url, quote=True)}' alt='' loading='lazy' referrerpolicy='no-referrer'>"
+             if url.lower().startswith(("https://", "http://")) else "")
+    return f"{thumb}<span class='form'>🖼 {escape(form)}</span>"

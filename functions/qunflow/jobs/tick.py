@@ -59,6 +59,11 @@ class TickReport:
         return asdict(self)
 
 
+def _image_fetcher():
+    from ..delivery.fetch import ImageFetcher
+    return ImageFetcher()
+
+
 @dataclass
 class TickDeps:
     session: Any                                  # requests.Session (the dispatcher's HTTP)
@@ -71,6 +76,8 @@ class TickDeps:
     state: Any = None                             # a state.base.StateStore: qunflow's memory (None: the sheet only)
     timeout: tuple[float, float] = (5.0, 15.0)    # (connect, read) seconds for each webhook request
     wecom_base: str = "https://qyapi.weixin.qq.com"   # WeCom's server API (customer groups); the emulator in tests
+    fetcher: Callable[[], Any] = field(default=_image_fetcher)  # makes the tick's ImageFetcher (jobs/images.py);
+                                                  # tests and the demo: ImageFetcher(allow_loopback_http=True)
 
 
 def window_start(wb: Workbook, now: datetime, state: Any = None) -> datetime:
@@ -129,6 +136,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         cap_warnings(planned, wb, sink)
         quota_warnings(planned, wb, sink)
         link_warnings(planned, wb, sink)          # customer groups' coupon links without coupon_link_base
+        from .images import feishu_link_warnings
+        feishu_link_warnings(wb, sink)            # Feishu image rows go as links: no app to upload an image_key
         no_campaign_start(wb, sink)
         card_problems(wb, now, sink)              # cards a platform they go to would cut or refuse
         _recovered_rows(recovered, wb, changes)
@@ -238,6 +247,8 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
         outcomes[p.send_id] = SendOutcome("failed", preview=preview_of(message), reason="not attempted")
         deliveries.append(Delivery(p.send_id, target, message))
         by_id[p.send_id] = p
+    from .images import Images
+    deliveries = Images(deps.fetcher, wb, sink).prepare(deliveries, by_id, outcomes)
     if not deliveries:
         return outcomes, {}
 

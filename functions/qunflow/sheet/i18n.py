@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .i18n_calendar import CALENDAR
+from .i18n_images import IMAGE_MESSAGES
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
 from .i18n_wecom import WECOM_MESSAGES
@@ -334,6 +335,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **CARD_MESSAGES,
     # WeCom customer groups: doctor and the welcome template (#20): sheet/i18n_wecom.py
     **WECOM_MESSAGES,
+    # images named by URL in the SOP tab (#21): sheet/i18n_images.py
+    **IMAGE_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
     **REASONS,
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)

@@ -33,6 +33,7 @@ def split_webhook(webhook: str) -> tuple[str, dict]:
 
 class Telegram(Platform):
     name = "telegram"
+    caption_chars = 1024        # a photo's caption, after entities parsing (we count the HTML: never over)
     text_chars = 4096           # counted in UTF-16 units on the HTML we send (tags included): never over
     rate_windows = ((1, 1.0), (20, 60.0))   # per chat: ~1 a second, at most 20 a minute in a group
     bot_windows = ((30, 1.0),)  # per bot across all chats (Telegram's bot FAQ; not in PLATFORMS.md)
@@ -47,18 +48,9 @@ class Telegram(Platform):
         m = message.mentions
         if message.kind in ("text", "markdown"):
             text = require_text(message, "Telegram")
-            convert = telegram_escape if message.kind == "text" else to_telegram_html
-
-            def html(part: str, index: int) -> str:
-                return place_mentions(convert(part), cls._mentions(m if index == 0 else NO_MENTIONS))
-
-            parts = split_text(text, lambda s, i: utf16_len(html(s, i)) <= cls.text_chars, "Telegram text")
-            return [cls._request(url, fields, html(p, i)) for i, p in enumerate(parts)]
+            return cls._texts(url, fields, text, m, telegram_escape if message.kind == "text" else to_telegram_html)
         if message.kind == "image":
-            image_url = require_image_url(message, "Telegram", "sendMessage cannot carry image bytes")
-            caption = image_caption(message)
-            link = f'<a href="{_href(image_url)}">{telegram_escape(caption or image_url)}</a>'
-            return [cls._request(url, fields, cls._mentions(m) + link)]
+            return cls._photo(url, fields, message)
         card = require_card(message)
         title = telegram_escape(card.title or card.url)
         text = f'<b><a href="{_href(card.url)}">{title}</a></b>' if card.url else f"<b>{title}</b>"
@@ -72,6 +64,29 @@ class Telegram(Platform):
         if card.url and card.button_text:
             request.json["reply_markup"] = {"inline_keyboard": [[{"text": card.button_text, "url": card.url}]]}
         return [request]
+
+    @classmethod
+    def _photo(cls, url: str, fields: dict, message: Message) -> list[HttpRequest]:
+        """sendPhoto by URL (Telegram fetches it), the text as its caption when it fits in caption_chars; else
+        the photo, then the text as messages."""
+        image_url = require_image_url(message, "Telegram", "sendPhoto here takes the image by URL")
+        photo_url = url.rsplit("/", 1)[0] + "/sendPhoto"
+        m, caption = message.mentions, image_caption(message)
+        html = cls._mentions(m) + telegram_escape(caption)
+        photo = {**fields, "photo": image_url}
+        if utf16_len(html) <= cls.caption_chars:   # the HTML's length: never under the visible text's
+            if html.strip():
+                photo.update(caption=html, parse_mode="HTML")
+            return [HttpRequest("POST", photo_url, photo)]
+        return [HttpRequest("POST", photo_url, photo)] + cls._texts(url, fields, caption, m, telegram_escape)
+
+    @classmethod
+    def _texts(cls, url: str, fields: dict, text: str, m: Mentions, convert) -> list[HttpRequest]:
+        def html(part: str, index: int) -> str:
+            return place_mentions(convert(part), cls._mentions(m if index == 0 else NO_MENTIONS))
+
+        parts = split_text(text, lambda s, i: utf16_len(html(s, i)) <= cls.text_chars, "Telegram text")
+        return [cls._request(url, fields, html(p, i)) for i, p in enumerate(parts)]
 
     @classmethod
     def _mentions(cls, m: Mentions) -> str:

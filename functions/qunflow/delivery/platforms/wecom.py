@@ -19,6 +19,7 @@ CODES = {  # errcode -> (outcome, least retry wait, what it means); 0 is OK
     44004: (REJECT_MESSAGE, None, "the content is empty"),
     45002: (REJECT_MESSAGE, None, "the message is too large"),
     40008: (REJECT_MESSAGE, None, "invalid message type"),
+    301019: (REJECT_MESSAGE, None, "the image's md5 does not match its bytes"),
     93000: (DISABLE_TARGET, None, "the webhook key is invalid or the robot was removed"),
     93004: (DISABLE_TARGET, None, "the robot is disabled"),
     93008: (DISABLE_TARGET, None, "the robot is not in the group"),
@@ -46,8 +47,10 @@ class WeCom(Platform):
             plain = text if message.kind == "text" else markdown_to_plain(text)
             return cls._text(target, plain, m)
         if message.kind == "image":
-            if message.image_bytes:
-                return [cls._post(target, cls._image(message.image_bytes))] + cls._mention_follow_up(target, message)
+            if message.image_bytes:   # fetched and fitted by the tick (jobs/images.py); its caption follows as text
+                caption = image_caption(message)
+                follow = cls._text(target, caption, m) if caption else cls._mention_follow_up(target, message)
+                return [cls._post(target, cls._image(message.image_bytes))] + follow
             url = require_image_url(message, "WeCom", "")
             article = {"title": truncate(image_caption(message) or "图片", cls.news_title_bytes, utf8_len),
                        "url": url, "picurl": url}

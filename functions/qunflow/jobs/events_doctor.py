@@ -137,19 +137,25 @@ def _feishu_seal(plain: bytes, encrypt_key: str) -> str:
     return base64.b64encode(iv + encryptor.update(pad(plain, 16)) + encryptor.finalize()).decode("ascii")
 
 
+def _url_verification(reply: Any, took: float, challenge: str, platform: str, honest: bool) -> tuple[bool, str]:
+    """Feishu's and Slack's URL check answered: the challenge back, within the platform's deadline."""
+    if not honest:
+        return _refused(reply)
+    if reply.status_code != 200 or _challenge(reply) != challenge:
+        return False, f"the url_verification got {reply.status_code} without its challenge"
+    if took > DEADLINE[platform]:
+        return False, (f"the url_verification took {took:.1f} s, more than {platform.capitalize()}'s "
+                       f"{DEADLINE[platform]:.0f} s")
+    return True, f"answers the url_verification in {took * 1000:.0f} ms"
+
+
 def _probe_feishu(session, url, found, clock, honest):
     challenge = "doctor-" + random_source.token_hex(8)
     token = found[feishu.TOKEN] if honest else _wrong(found[feishu.TOKEN])
     plain = json.dumps({"type": "url_verification", "challenge": challenge, "token": token}).encode("utf-8")
     body = json.dumps({"encrypt": _feishu_seal(plain, found[feishu.ENCRYPT_KEY])}).encode("utf-8")
     reply, took = _post(session, url, body, {}, TIMEOUT)
-    if not honest:
-        return _refused(reply)
-    if reply.status_code != 200 or _challenge(reply) != challenge:
-        return False, f"the url_verification got {reply.status_code} without its challenge"
-    if took > DEADLINE["feishu"]:
-        return False, f"the url_verification took {took:.1f} s, more than Feishu's {DEADLINE['feishu']:.0f} s"
-    return True, f"answers the url_verification in {took * 1000:.0f} ms"
+    return _url_verification(reply, took, challenge, "feishu", honest)
 
 
 def _probe_slack(session, url, found, clock, honest):
@@ -160,13 +166,7 @@ def _probe_slack(session, url, found, clock, honest):
     headers = {"X-Slack-Request-Timestamp": stamp,
                "X-Slack-Signature": slack.expected_signature(secret, stamp, body)}
     reply, took = _post(session, url, body, headers, TIMEOUT)
-    if not honest:
-        return _refused(reply)
-    if reply.status_code != 200 or _challenge(reply) != challenge:
-        return False, f"the url_verification got {reply.status_code} without its challenge"
-    if took > DEADLINE["slack"]:
-        return False, f"the url_verification took {took:.1f} s, more than Slack's {DEADLINE['slack']:.0f} s"
-    return True, f"answers the url_verification in {took * 1000:.0f} ms"
+    return _url_verification(reply, took, challenge, "slack", honest)
 
 
 def _probe_telegram(session, url, found, clock, honest):

@@ -148,3 +148,13 @@ def test_the_posters_reach_the_groups_as_images(thirty_days):
     assert {r.status for r in wb.sendlog if r.rule_id in ("K01", "F02")} == {"sent"}
     warned = [p for p in wb.previous_problems if "image_key" in p.message]
     assert len(warned) == 1 and warned[0].severity == "warning" and "G03" in warned[0].message
+
+
+def test_the_saved_calendar_shows_the_posters_saved_beside_it(thirty_days):
+    """The poster host stops with the demo: the calendar's thumbnails are the PNG files written next to it."""
+    import re
+    page = thirty_days.preview.read_text(encoding="utf-8")
+    sources = re.findall(r"<img src='([^']+)'", page)
+    assert sources and all(not s.startswith("http") for s in sources), sources
+    for source in sources:
+        assert (thirty_days.preview.parent / source).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -243,7 +243,9 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         emulator.write_html(result.transcript, title="qunflow demo · 衣橱小馆", lang=wb.lang,
                             zones={gid: group_tz(g, wb) for gid, g in wb.groups.items()})
         items = preview(wb, start, 7)
-        result.preview.write_text(calendar_html(wb, items, start, 7), encoding="utf-8")
+        posters.save(out_dir)           # DIR/posters/*.png: the saved calendar shows them once the host is gone
+        result.preview.write_text(calendar_html(wb, items, start, 7).replace(posters.base + "/", ""),
+                                  encoding="utf-8")
         export_xlsx(store.raw, result.workbook, "zh-CN")
         from .metrics_job import finish_demo
         finish_demo(result.workbook, out_dir / "report.html", START, days, state=deps.state)  # Metrics, Cohorts, rule report, chart, HTML

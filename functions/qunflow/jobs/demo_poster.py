@@ -68,6 +68,15 @@ class ImageHost:
     def url(self, path: str) -> str:
         return self.base + path
 
+    def save(self, folder) -> None:
+        """Write the files it serves under `folder` (paths as served), so a page saved there can show them."""
+        from pathlib import Path
+        for path, (status, _, body) in self.files.items():
+            if status == 200:
+                target = Path(folder) / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -92,9 +92,10 @@ def window_start(wb: Workbook, now: datetime, state: Any = None) -> datetime:
 
 
 def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False) -> TickReport:
+    from .collector import roomy_gc
     report = TickReport()
     read0, write0 = store.requests.read, store.requests.write
-    with store.lease("tick", 0):
+    with store.lease("tick", 0), roomy_gc():
         snapshot = store.read()
         today = now.astimezone(timezone(timedelta(hours=8))).date()
         state = deps.state

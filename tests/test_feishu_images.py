@@ -267,7 +267,8 @@ def test_the_emulated_open_api_checks_the_app_the_token_and_the_image(emu):
 
 def test_the_client_refreshes_a_token_once_and_says_a_refused_picture(emu):
     clock = emu.clock
-    client = FeishuImages(APP_ID, APP_SECRET, session=requests.Session(), base_url=emu.base_url, clock=clock)
+    client = FeishuImages(APP_ID, APP_SECRET, session=requests.Session(), state=SqliteState(":memory:"),
+                          base_url=emu.base_url, clock=clock)
     key = client.image_key(POSTER, "png")
     assert key in emu.feishu_api.images and client.image_key(POSTER, "png") == key   # remembered by content
     clock.set(clock.now() + timedelta(seconds=7200 - 200))                           # inside the margin
@@ -280,7 +281,43 @@ def test_the_client_refreshes_a_token_once_and_says_a_refused_picture(emu):
         client.image_key(b"", "png")
     assert empty.value.kind == "image" and emu.feishu_api.calls[IMAGES_PATH] == 3
     # checkov:skip=CKV_SECRET_6: a made-up wrong secret
-    wrong = FeishuImages(APP_ID, "not-the-app-secret-000", session=requests.Session(), base_url=emu.base_url, clock=clock)
+    wrong = FeishuImages(APP_ID, "not-the-app-secret-000", session=requests.Session(), state=SqliteState(":memory:"),
+                         base_url=emu.base_url, clock=clock)
     with pytest.raises(FeishuError) as bad:
         wrong.image_key(POSTER)
     assert bad.value.kind == "credentials" and "not-the-app-secret" not in str(bad.value)
+
+
+# ---- qunflow doctor
+
+def _doctor(emu: Emulator, settings: list[dict], env: dict, lang: str = "en"):
+    from qunflow.jobs.doctor import DoctorDeps, format_checks, run_doctor
+    groups = [{"group_id": "F1", "name": "Course", "platform": "feishu", "webhook": "env:QUNFLOW_HOOK_F1", "kind": "traffic"}]
+    raw = make_raw({"settings": [{"key": "language", "value": lang}, *settings], "groups": groups,
+                    "sop": [poster("https://img.example.cn/p.png")]}, lang=lang)
+    env = {"QUNFLOW_HOOK_F1": emu.webhook_url(BOTS[0]), **env}
+    deps = DoctorDeps(env={"QUNFLOW_FEISHU_API": emu.base_url, **env}, resolver=SecretResolver(env=env),
+                      open_store=lambda source: MemoryStore(raw), session=requests.Session())
+    checks = run_doctor("shop.xlsx", at("2026-12-01 09:00"), deps)
+    return {c.name: c for c in checks}, format_checks(checks)
+
+
+@pytest.mark.parametrize("settings, env, status, words", [
+    (APP, {"QUNFLOW_FEISHU_APP_SECRET": APP_SECRET}, "ok", "Feishu accepts the app's credentials"),
+    ([], {}, "warn", "go as links"),
+    ([APP[0]], {}, "fail", "write feishu_app_secret in Settings too"),
+    (APP, {}, "fail", "QUNFLOW_FEISHU_APP_SECRET"),
+    # checkov:skip=CKV_SECRET_6: a made-up wrong secret
+    (APP, {"QUNFLOW_FEISHU_APP_SECRET": "not-the-app-secret-000"}, "fail", "code 10014"),
+])
+def test_doctor_says_whether_the_feishu_app_is_set_and_accepted(emu, settings, env, status, words):
+    checks, text = _doctor(emu, settings, env)
+    check = checks["Feishu images"]
+    assert check.status == status and words in check.detail + check.fix, check
+    assert APP_SECRET not in text and "not-the-app-secret-000" not in text
+
+
+def test_doctor_speaks_chinese_and_never_shows_a_secret_written_whole(emu):
+    checks, text = _doctor(emu, [APP[0], {"key": "feishu_app_secret", "value": APP_SECRET}], {}, lang="zh-CN")
+    check = checks["飞书图片"]
+    assert check.status == "fail" and "直接写了密钥本身" in check.detail and APP_SECRET not in text

@@ -10,7 +10,7 @@
 - Feishu's limits are checked before the upload (≤ 10 MB, not empty), so a poster it would refuse costs no call.
 
 The secret is resolved by the caller and handed in; neither it nor the token is ever put in an exception's text.
-`session` (requests-like, with post), `state` (a state store, or None: this run only) and `clock` are injected.
+`session` (requests-like, with post), `state` (a state store's cache/cached) and `clock` are injected.
 Lark (larksuite.com) is the same API at https://open.larksuite.com.
 """
 from __future__ import annotations
@@ -56,27 +56,13 @@ class FeishuError(RuntimeError):
         return f"Feishu refused the image upload (code {self.code}): {self.msg}"
 
 
-class _Memory:
-    """The state store's cache, for a run without one: this run only."""
-
-    def __init__(self):
-        self.values: dict[str, tuple[str, float]] = {}
-
-    def cache(self, name: str, value: str, expires_at: float) -> None:
-        self.values[name] = (value, expires_at)
-
-    def cached(self, name: str, now: float) -> str | None:
-        value, expires = self.values.get(name, ("", 0.0))
-        return value if value and now < expires else None
-
-
 class FeishuImages:
     """Uploads for one app. `calls` counts the requests by path (tests read it)."""
 
-    def __init__(self, app_id: str, secret: str, *, session: Any, state: Any = None, base_url: str = FEISHU_BASE,
+    def __init__(self, app_id: str, secret: str, *, session: Any, state: Any, base_url: str = FEISHU_BASE,
                  clock: Callable[[], float] = time.time, timeout: tuple[float, float] | float = (5.0, 30.0)):
         self.app_id, self._secret = app_id, secret
-        self.session, self.state = session, state if state is not None else _Memory()
+        self.session, self.state = session, state
         self.base_url, self.clock, self.timeout = base_url.rstrip("/"), clock, timeout
         self._fingerprint = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:12]
         self.calls: dict[str, int] = {}

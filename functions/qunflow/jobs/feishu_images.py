@@ -15,6 +15,7 @@ from ..delivery.feishu_images import FeishuError, FeishuImages, base_for
 from ..delivery.secrets import UnresolvedSecret
 from ..sheet.problems import WARNING, ProblemSink
 from ..sheet.workbook import Workbook
+from .wecom_doctor import Scratch
 
 REFERENCE = ("secret:", "env:")
 KEYS = ("feishu_app_id", "feishu_app_secret")
@@ -77,7 +78,8 @@ class FeishuUploads:
                 raise UnresolvedSecret(self.secret_ref, "it is empty")
             if getattr(self.deps, "masker", None) is not None:
                 self.deps.masker.add(secret)
-            self._clients[base] = FeishuImages(self.app_id, secret, session=self.deps.session, state=self.deps.state,
+            state = self.deps.state if self.deps.state is not None else Scratch()   # no store: this run only
+            self._clients[base] = FeishuImages(self.app_id, secret, session=self.deps.session, state=state,
                                                base_url=base, clock=self.deps.clock)
         return self._clients[base]
 

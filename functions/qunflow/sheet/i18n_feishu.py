@@ -53,6 +53,33 @@ FEISHU_MESSAGES: dict[str, dict[str, str]] = {
               "released, and that its bot is in the group.",
         "zh-CN": "请确认应用已开通上传图片的权限（im:resource）、已发布版本，并且应用机器人已加入这个群。",
     },
+    # qunflow doctor (jobs/feishu_doctor.py)
+    "feishu_doctor_name": {"en": "Feishu images", "zh-CN": "飞书图片"},
+    "feishu_doctor_links": {"en": "no Feishu app in Settings: images to {groups} go as links in a post",
+                            "zh-CN": "设置中没有飞书应用：发往 {groups} 的图片以富文本中的链接发出"},
+    "feishu_doctor_fix_links": {
+        "en": "to send the pictures themselves, write the App ID in Settings feishu_app_id and secret:NAME in "
+              "feishu_app_secret (a self-built app of the same tenant with the bot ability)",
+        "zh-CN": "要直接发图片，请在设置 feishu_app_id 填写应用ID，在 feishu_app_secret 填写 secret:密钥名（同一企业、开启机器人能力的自建应用）"},
+    "feishu_doctor_half": {"en": "Settings has only {present}", "zh-CN": "设置中只有 {present}"},
+    "feishu_doctor_fix_half": {"en": "write {missing} in Settings too (or remove both: images go as links)",
+                               "zh-CN": "请在设置中也填写 {missing}（或两者都删去：图片以链接发出）"},
+    "feishu_doctor_literal": {"en": "Settings feishu_app_secret holds the secret itself (not shown)",
+                              "zh-CN": "设置 feishu_app_secret 直接写了密钥本身（不显示）"},
+    "feishu_doctor_fix_literal": {
+        "en": "store it (`qunflow secrets set FEISHU_APP_SECRET`) and write secret:FEISHU_APP_SECRET in the cell",
+        "zh-CN": "请保存密钥（`qunflow secrets set FEISHU_APP_SECRET`），并在单元格中写 secret:FEISHU_APP_SECRET"},
+    "feishu_doctor_unset": {"en": "the App Secret {reference} is not set", "zh-CN": "应用密钥 {reference} 没有设置"},
+    "feishu_doctor_set": {"en": "app {app_id}, App Secret {reference} set; images to {groups} go as native images",
+                          "zh-CN": "应用 {app_id}，应用密钥 {reference} 已设置；发往 {groups} 的图片以原生图片发出"},
+    "feishu_doctor_reach_ok": {"en": "Feishu accepts the app's credentials", "zh-CN": "飞书接受了应用凭证"},
+    "feishu_doctor_fix_credentials": {
+        "en": "Feishu refused the app's credentials (code {errcode}): check Settings feishu_app_id and the secret "
+              "feishu_app_secret names (Feishu developer console → 凭证与基础信息)",
+        "zh-CN": "飞书拒绝了应用凭证（错误码 {errcode}）：请检查设置 feishu_app_id 以及 feishu_app_secret 引用的密钥（飞书开发者后台 → 凭证与基础信息）"},
+    "feishu_doctor_fix_reach": {"en": "Feishu's open API at {base} did not answer as expected (code {errcode}): check "
+                                      "that this machine reaches it",
+                                "zh-CN": "{base} 的飞书开放平台没有正常应答（错误码 {errcode}）：请确认这台机器能访问它"},
     # reasons (SendLog 说明): the English is the pattern say_reason reads
     "reason_feishu_not_uploaded": {"en": "image not uploaded to Feishu: {detail}", "zh-CN": "图片未上传到飞书：{detail}"},
     "reason_feishu_credentials": {

@@ -321,3 +321,46 @@ def test_doctor_speaks_chinese_and_never_shows_a_secret_written_whole(emu):
     checks, text = _doctor(emu, [APP[0], {"key": "feishu_app_secret", "value": APP_SECRET}], {}, lang="zh-CN")
     check = checks["飞书图片"]
     assert check.status == "fail" and "直接写了密钥本身" in check.detail and APP_SECRET not in text
+
+
+# ---- what the robot is sent, validate and preview
+
+def test_feishu_sends_the_image_by_key_then_the_caption_with_the_mentions_signed():
+    from qunflow.delivery.message import Mentions, Message, Target
+    from qunflow.delivery.platforms import PLATFORMS
+    # checkov:skip=CKV_SECRET_6: a made-up signing secret for a request that is only built, never sent
+    target = Target("feishu", "g", "https://open.feishu.cn/open-apis/bot/v2/hook/t", "sign-secret-unit-01")
+    message = Message("image", "周一晚 8 点", image_url="https://e.com/p.png", image_key="img_v2_x",
+                      mentions=Mentions(all=True))
+    image, caption = PLATFORMS["feishu"].build_requests(message, target, 1_700_000_000.0)
+    assert image.json["msg_type"] == "image" and image.json["content"] == {"image_key": "img_v2_x"}
+    assert image.json["timestamp"] == "1700000000" and image.json["sign"]
+    assert caption.json["content"]["text"] == '<at user_id="all">所有人</at> 周一晚 8 点'
+    [alone] = PLATFORMS["feishu"].build_requests(Message("image", image_url="https://e.com/p.png",
+                                                         image_key="img_v2_x"), target, 0.0)
+    assert alone.json["msg_type"] == "image"                            # no caption, nobody to notify: one post
+
+
+@pytest.mark.parametrize("settings, form", [
+    (APP, "Feishu: the picture itself (uploaded by the Settings app)"),
+    ([], "Feishu: a link in a post (no app to upload an image_key)"),
+])
+def test_preview_says_which_form_feishu_gets(settings, form):
+    from qunflow.jobs.preview import calendar_html, preview
+    groups = [{"group_id": "F1", "name": "Course", "platform": "feishu", "webhook": "env:QUNFLOW_HOOK_F1", "kind": "traffic"}]
+    wb = load_workbook(make_raw({"settings": list(settings), "groups": groups,
+                                 "sop": [poster("https://img.example.cn/p.png")]}))
+    now = at("2026-12-01 09:00")
+    html = calendar_html(wb, preview(wb, now, 2), now, 2)
+    assert form in html
+
+
+def test_validate_says_a_secret_written_whole_at_settings_without_showing_it():
+    from qunflow.jobs.validate import validate_store
+    groups = [{"group_id": "F1", "name": "Course", "platform": "feishu", "webhook": "env:QUNFLOW_HOOK_F1", "kind": "traffic"}]
+    store = MemoryStore(make_raw({"settings": [APP[0], {"key": "feishu_app_secret", "value": APP_SECRET}],
+                                  "groups": groups, "sop": [poster("https://img.example.cn/p.png")]}))
+    wb = validate_store(store, at("2026-12-01 09:00"))
+    [problem] = [p for p in wb.problems if p.code == "feishu_secret_not_reference"]
+    assert problem.tab == "Settings" and problem.row == 3 and APP_SECRET not in problem.message + problem.value
+    assert [p.row for p in wb.problems if p.code == "feishu_image_link"] == [2]

@@ -4,6 +4,7 @@ Feishu group's robot sends msg_type image with the image_key. The token and the 
 from __future__ import annotations
 
 import copy
+import json
 import hashlib
 import io
 import random
@@ -364,3 +365,18 @@ def test_validate_says_a_secret_written_whole_at_settings_without_showing_it():
     [problem] = [p for p in wb.problems if p.code == "feishu_secret_not_reference"]
     assert problem.tab == "Settings" and problem.row == 3 and APP_SECRET not in problem.message + problem.value
     assert [p.row for p in wb.problems if p.code == "feishu_image_link"] == [2]
+
+
+def test_the_emulated_apps_are_set_up_and_read_over_its_admin_endpoints(emu):
+    # checkov:skip=CKV_SECRET_6: a made-up App Secret for a second emulated app
+    added = requests.post(emu.base_url + "/_emulator/feishu/apps", json={"app_id": "cli_two", "app_secret": "second-app-secret-01"},
+                          timeout=5)
+    assert added.status_code == 201
+    token = _token(emu)["tenant_access_token"]
+    assert requests.post(emu.base_url + TOKEN_PATH, json={"app_id": "cli_two", "app_secret": "second-app-secret-01"},
+                         timeout=5).json()["code"] == 0
+    assert requests.post(emu.base_url + "/_emulator/feishu/invalidate", timeout=5).json() == {"ok": True}
+    assert _upload(emu, token, {"image": ("p.png", POSTER, "image/png")})["code"] == 99991663
+    state = requests.get(emu.base_url + "/_emulator/feishu/state", timeout=5).json()
+    assert state["calls"] == {TOKEN_PATH: 2, IMAGES_PATH: 1} and state["tokens"] == [] and state["images"] == []
+    assert "second-app-secret-01" not in json.dumps(state) and token not in json.dumps(state)

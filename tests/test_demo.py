@@ -135,19 +135,22 @@ def test_the_demo_has_a_person_in_two_groups_a_referral_and_a_lottery_drawn_twic
 
 def test_the_posters_reach_the_groups_as_images(thirty_days):
     """#21: the flash group's sale poster is a real image in its DingTalk markdown; the course group's Monday poster
-    goes to Feishu as a link in a post (its robot has no app to upload an image_key), and its Groups row says so."""
+    goes to Feishu as a native image (the demo's emulated Feishu app uploads it once for an image_key), its caption
+    after it, and no Groups row warns about links."""
     from qunflow.emulator.transcript import read_jsonl
     records = read_jsonl(thirty_days.transcript.with_suffix(".jsonl"))
     sale = [m for m in records if m["group_id"] == "G02" and m.get("image")]
     assert len(sale) == 1 and sale[0]["image"]["format"] == "png" and sale[0]["image"]["thumb"].startswith("data:image/")
-    course = [m for m in records if m["group_id"] == "G03" and m["msgtype"] == "post"]
-    assert len(course) >= 4 and all(m["image"]["link"] and m["image"]["width"] == 600 for m in course)  # each Monday
+    course = [m for m in records if m["group_id"] == "G03" and m["msgtype"] == "image"]
+    assert len(course) >= 4 and all(m["image"]["width"] == 600 and not m["image"].get("link") for m in course)  # each Monday
+    assert len({m["payload"]["content"]["image_key"] for m in course}) == 1           # uploaded once, for the month
+    after = [records[records.index(m) + 1] for m in course]
+    assert all(m["group_id"] == "G03" and m["msgtype"] == "text" and "穿搭课预告" in m["text"] for m in after)
     html = thirty_days.transcript.read_text(encoding="utf-8")
-    assert html.count('<figure class="image">') == 1 and html.count('<figure class="image link">') == len(course)
+    assert html.count('<figure class="image">') == 1 + len(course) and '<figure class="image link">' not in html
     wb = load_workbook(XlsxStore(thirty_days.workbook).read().raw)
     assert {r.status for r in wb.sendlog if r.rule_id in ("K01", "F02")} == {"sent"}
-    warned = [p for p in wb.previous_problems if "image_key" in p.message]
-    assert len(warned) == 1 and warned[0].severity == "warning" and "G03" in warned[0].message
+    assert not [p for p in wb.previous_problems if "image_key" in p.message]
 
 
 def test_the_saved_calendar_shows_the_posters_saved_beside_it(thirty_days):

@@ -79,6 +79,7 @@ class Message:
     title: str = ""                     # DingTalk markdown title, card headers, fallbacks
     image_bytes: bytes | None = None
     image_url: str | None = None
+    image_key: str = ""                 # Feishu: the image uploaded through the workbook's app (jobs/feishu_images.py)
     card: NewsCard | None = None
     mentions: Mentions = field(default_factory=Mentions)
 
@@ -94,8 +95,9 @@ class Message:
 
     def __repr__(self) -> str:
         image = f", image_bytes=<{len(self.image_bytes)} bytes>" if self.image_bytes else ""
+        key = f", image_key={self.image_key!r}" if self.image_key else ""
         return (f"Message(kind={self.kind!r}, text={self.text[:40]!r}, title={self.title!r}{image}, "
-                f"image_url={self.image_url!r}, card={self.card!r}, mentions={self.mentions!r})")
+                f"image_url={self.image_url!r}{key}, card={self.card!r}, mentions={self.mentions!r})")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Feishu:
     label = "Feishu"
     RATE_RULES = ((5, 1.0), (100, 60.0))
     PENALTY = 0.0
+    api = None           # the emulator's FeishuApi (server.py sets it): the image keys it issued
 
     def match(self, path: str) -> dict | None:
         if path.startswith(PREFIX) and "/" not in path[len(PREFIX):]:
@@ -82,7 +83,7 @@ class Feishu:
         if ctx.limiter.retry_after(bot.token, req.now) > 0:
             return err(11232, "frequency limited psm[lark.oapi.app_platform_runtime]")
         payload = {k: v for k, v in data.items() if k not in ("sign", "timestamp")}
-        extra = linked(_first_link(data)) if msgtype == "post" else {}
+        extra = linked(_first_link(data)) if msgtype == "post" else self._uploaded(data) if msgtype == "image" else {}
         reply = json_reply(200, {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"})
         return Outcome(reply, message=Message(bot, msgtype, text, mentions, payload, warnings, extra=extra),
                        limit_key=bot.token)
@@ -147,10 +148,18 @@ class Feishu:
         return text, list(dict.fromkeys(mentions)), []
 
     def _image(self, data: dict):
+        """An image_key an app of this tenant uploaded (emulator/feishu_api.py issued it); any other is refused."""
         content = self._content(data)
         if not content or not nonempty_str(content.get("image_key")):
             return err(9499, "Bad Request: content.image_key is required")
+        if self.api is not None and content["image_key"] not in self.api.images:
+            return err(9499, "Bad Request: image_key not found: upload the image with im/v1/images, by an app "
+                             "of the bot's tenant")
         return "[image]", [], []
+
+    def _uploaded(self, data: dict) -> dict:
+        record = self.api.images.get(data["content"]["image_key"]) if self.api is not None else None
+        return {"image": dict(record)} if record else {}
 
     def _share_chat(self, data: dict):
         content = self._content(data)

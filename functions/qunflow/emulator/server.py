@@ -25,6 +25,7 @@ from .dingtalk import DingTalk
 from .listener import EmulatorHandler, EmulatorServer
 from .discord import Discord
 from .feishu import Feishu
+from .feishu_api import ADMIN as FEISHU_ADMIN, FeishuApi
 from .ratelimit import Limiter
 from .slack import Slack
 from .telegram import Telegram
@@ -75,6 +76,8 @@ class Emulator:
         self.wecom_api = WeComApi(self.clock)      # WeCom's server API (gettoken, customer groups): wecom_api.py
         self.wecom_groups = WeComGroups(self.wecom_api)   # groupchat list/get, welcome templates, callbacks
         self.wecom_tasks = WeComTasks(self.wecom_api).mount()   # 客户群群发 tasks and the owner: wecom_tasks.py
+        self.feishu_api = FeishuApi(self.clock)    # Feishu's open API (token, image uploads): feishu_api.py
+        self.platforms["feishu"].api = self.feishu_api   # its bot's image messages name keys issued there
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: EmulatorServer | None = None
@@ -232,6 +235,8 @@ class Emulator:
             self.requests_total += 1
         if self.wecom_api.owns(req.path):
             return self.wecom_api.handle(req, self.clock())
+        if self.feishu_api.owns(req.path):
+            return self.feishu_api.handle(req, self.clock())
         for name, platform in self.platforms.items():
             route = platform.match(req.path)
             if route is not None:
@@ -291,6 +296,8 @@ class Emulator:
     def admin(self, method: str, path: str, query: dict, body: bytes) -> Reply:
         if path.startswith(WECOM_ADMIN):
             return self.wecom_api.admin(method, path, query, body)
+        if path.startswith(FEISHU_ADMIN):
+            return self.feishu_api.admin(method, path, body)
         if (method, path) == ("GET", "/_emulator/health"):
             return json_reply(200, {"ok": True, "strict": self.strict, "bots": len(self._bots), **self.stats()})
         if (method, path) == ("GET", "/_emulator/messages"):

@@ -176,9 +176,10 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
     transcript.unlink(missing_ok=True)
     emulator = Emulator(bots, clock=clock, transcript_path=transcript)
     emulator.start()
-    from .demo_poster import poster_host, with_posters
+    from .demo_poster import feishu_app, poster_host, with_posters
     posters = poster_host()                       # the posters, on 127.0.0.1 while the demo runs (#21)
     rows["sop"] = with_posters(rows["sop"], posters)
+    rows["settings"] = list(rows["settings"]) + feishu_app(emulator, env)   # Feishu posters by image_key
     try:
         for bot, g in zip(bots, GROUPS):
             env[g["webhook"].split(":", 1)[1]] = emulator.webhook_url(bot)
@@ -192,7 +193,7 @@ def run_demo(out_dir: Path, seed: int = 7, days: int = 30, every_tick: bool = Fa
         from ..state.sqlite import SqliteState
         deps = TickDeps(session=requests.Session(), clock=clock, sleep=clock.sleep, rng=random.Random(seed),
                         resolver=SecretResolver(env=env), state=SqliteState(":memory:"),
-                        fetcher=lambda: ImageFetcher(allow_loopback_http=True))
+                        fetcher=lambda: ImageFetcher(allow_loopback_http=True), feishu_base=emulator.base_url)
         slots = [start + TICK * i for i in range(1, int((end - start) / TICK) + 1)] if every_tick else \
             _tick_slots(MemoryStore(_with(raw, joins)), start, end, joins)
         totals: Counter = Counter()

@@ -1,8 +1,9 @@
 """The demo's posters (#21): drawn with Pillow at demo time and served on 127.0.0.1 while the demo runs, so the
 tick fetches them as it would a shop's image host (its ImageFetcher allows http to 127.0.0.1 in the demo only).
 
-- The weekly-course group (G03, on Feishu) posts its Monday preview poster: rule K01 becomes an image row. Its
-  robot has no Feishu app behind it, so the poster goes as a link in a post, and the Groups row says why.
+- The weekly-course group (G03, on Feishu) posts its Monday preview poster: rule K01 becomes an image row. The
+  demo's Settings name an emulated Feishu app (`feishu_app`), which uploads the poster once for an image_key, so
+  it goes as a native image, its caption after it.
 - The flash group (G02, on DingTalk) posts its sale poster with the day-1 preheat: a markdown image, which the
   transcript shows as the picture itself.
 """
@@ -12,6 +13,10 @@ import io
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+FEISHU_APP_ID = "cli_demo0wardrobe0001"
+FEISHU_SECRET_ENV = "QUNFLOW_DEMO_FEISHU_APP_SECRET"
+# checkov:skip=CKV_SECRET_6: a made-up App Secret the demo's local emulator checks, not a real credential
+FEISHU_APP_SECRET = "demo-feishu-app-secret-wardrobe-01"
 COURSE = "📢 本周三晚 8 点穿搭课预告：冬季叠穿。先收藏，周三见！"
 SALE = "双十二快闪 · 冬季大衣老客价 399，海报先睹为快 👇"
 
@@ -95,3 +100,12 @@ def with_posters(sop: list[dict], host: ImageHost) -> list[dict]:
     rows.insert(rows.index(preheat) + 1, dict(preheat, rule_id="F02", msg_type="image",
                                               content=f"{host.url('/posters/sale.png')}\n{SALE}"))
     return rows
+
+
+def feishu_app(emulator, env: dict) -> list[dict]:
+    """The demo's Feishu app: registered with the emulator's open API, its secret in the demo's environment; the
+    Settings rows that name it (the secret as a reference)."""
+    emulator.feishu_api.add_app(FEISHU_APP_ID, FEISHU_APP_SECRET)
+    env[FEISHU_SECRET_ENV] = FEISHU_APP_SECRET
+    return [{"key": "feishu_app_id", "value": FEISHU_APP_ID},
+            {"key": "feishu_app_secret", "value": f"env:{FEISHU_SECRET_ENV}"}]

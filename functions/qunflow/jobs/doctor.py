@@ -166,6 +166,9 @@ def _workbook_checks(snapshot: Any, store: Any, now: datetime, resolver: SecretR
     from .wecom_doctor import wecom_check            # wecom-customer groups' prerequisites (None without any)
     wecom = wecom_check(wb, deps.env if deps else {}, resolver, getattr(deps, "session", None))
     checks += [Check(*wecom)] if wecom else []
+    from .feishu_doctor import feishu_check          # the Feishu app that uploads images (None without any)
+    feishu = feishu_check(wb, deps.env if deps else {}, resolver, getattr(deps, "session", None))
+    checks += [Check(*feishu)] if feishu else []
     checks.append(_time_zones(wb))
     for check in checks:
         check.lang = wb.lang

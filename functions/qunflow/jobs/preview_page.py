@@ -28,10 +28,12 @@ IMAGE_FORMS = {   # how each platform's robot receives an image row (jobs/images
     "en": {"wecom": "WeCom: the picture itself (fetched by qunflow, jpg or png of at most 2 MB)",
            "dingtalk": "DingTalk: a markdown image", "slack": "Slack: an image block",
            "discord": "Discord: an embed image", "telegram": "Telegram: a photo, the text as its caption",
-           "feishu": "Feishu: a link in a post (no app to upload an image_key)"},
+           "feishu": "Feishu: a link in a post (no app to upload an image_key)",
+           "feishu_app": "Feishu: the picture itself (uploaded by the Settings app), the text after it"},
     "zh-CN": {"wecom": "企业微信：图片本身（qunflow 获取，JPG 或 PNG，不超过 2 MB）",
               "dingtalk": "钉钉：markdown 图片", "slack": "Slack：图片块", "discord": "Discord：嵌入图片",
-              "telegram": "Telegram：图片，文字作为图片说明", "feishu": "飞书：富文本消息中的图片链接（没有上传 image_key 的应用）"},
+              "telegram": "Telegram：图片，文字作为图片说明", "feishu": "飞书：富文本消息中的图片链接（没有上传 image_key 的应用）",
+              "feishu_app": "飞书：图片本身（由设置中的应用上传），文字随后发出"},
 }
 
 CSS = """*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}
@@ -71,6 +73,8 @@ def calendar_page(wb: Workbook, items: list[dict], now: datetime, days: int, pol
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{escape(w['title'])}</title><style>{CSS}</style></head><body>",
              f"<h1>{escape(w['title'])}</h1><p class='muted'>{escape(head)}</p>"]
+    from .feishu_images import configured
+    forms = {"feishu": "feishu_app"} if configured(wb) else {}     # the Settings app uploads Feishu's images
     for group in wb.groups.values():
         zone = group_tz(group, wb)
         mine = [i for i in items if i["group_id"] == group.group_id]
@@ -95,7 +99,7 @@ def calendar_page(wb: Workbook, items: list[dict], now: datetime, days: int, pol
                 phase = f"<span class='ph'>{escape(i['phase'])}</span> " if i.get("phase") else ""
                 parts.append(f"<div class='send {escape(kind)}' data-rule='{escape(i['rule_id'])}'>"
                              f"<span class='t'>{escape(i['at'][11:16])}</span>{phase}<span class='muted'>"
-                             f"{escape(i['rule_id'])}</span>{_image(i, group.platform, lang)}"
+                             f"{escape(i['rule_id'])}</span>{_image(i, forms.get(group.platform, group.platform), lang)}"
                              f"<br>{escape(i['text'][:140])}<br><i class='p'>{escape(label)}</i></div>")
             parts.append("</div>")
         parts.append("</div></section>")

@@ -76,6 +76,8 @@ class TickDeps:
     state: Any = None                             # a state.base.StateStore: qunflow's memory (None: the sheet only)
     timeout: tuple[float, float] = (5.0, 15.0)    # (connect, read) seconds for each webhook request
     wecom_base: str = "https://qyapi.weixin.qq.com"   # WeCom's server API (customer groups); the emulator in tests
+    feishu_base: str | None = None                # Feishu's open API (image uploads); None: open.feishu.cn, or
+                                                  # open.larksuite.com for a Lark webhook; the emulator in tests
     fetcher: Callable[[], Any] = field(default=_image_fetcher)  # makes the tick's ImageFetcher (jobs/images.py);
                                                   # tests and the demo: ImageFetcher(allow_loopback_http=True)
 
@@ -249,7 +251,8 @@ def _deliver(planned: list[PlannedSend], wb: Workbook, deps: TickDeps, sink: Pro
         deliveries.append(Delivery(p.send_id, target, message))
         by_id[p.send_id] = p
     from .images import Images
-    deliveries = Images(deps.fetcher, wb, sink).prepare(deliveries, by_id, outcomes)
+    from .feishu_images import FeishuUploads
+    deliveries = Images(deps.fetcher, wb, sink, FeishuUploads(wb, deps)).prepare(deliveries, by_id, outcomes)
     if not deliveries:
         return outcomes, {}
 

@@ -11,6 +11,7 @@ from ..sheet.problems import ProblemSink
 from .reading import read_workbook
 from ..engine.warnings import no_campaign_start
 from .card_checks import card_problems
+from .images import feishu_link_warnings
 from .splits import split_problems
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")   # the day dates are checked against, before Settings is read
@@ -44,5 +45,6 @@ def _planner_checks(wb: Workbook, now: datetime) -> None:
     sink = ProblemSink(wb.lang, wb.problems)
     split_problems(wb, now, sink)
     card_problems(wb, now, sink)
+    feishu_link_warnings(wb, sink)   # Feishu image rows without the Settings app (or with a secret written whole)
     no_campaign_start(wb, sink)
     wb.problems = sink.items

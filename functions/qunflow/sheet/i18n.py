@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .i18n_calendar import CALENDAR
+from .i18n_feishu import FEISHU_MESSAGES
 from .i18n_images import IMAGE_MESSAGES
 from .i18n_members import MEMBER_MESSAGES
 from .i18n_reasons import REASONS
@@ -337,6 +338,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     **WECOM_MESSAGES,
     # images named by URL in the SOP tab (#21): sheet/i18n_images.py
     **IMAGE_MESSAGES,
+    **FEISHU_MESSAGES,
     # --- zh: #17 one language per workbook: statuses and reasons (sheet/i18n_reasons.py), the CLI's words ---
     **REASONS,
     # the CLI, in the operator's language (cli/*: the workbook's language, or --lang / $QUNFLOW_LANG)

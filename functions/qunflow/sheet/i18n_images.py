@@ -19,12 +19,14 @@ IMAGE_MESSAGES: dict[str, dict[str, str]] = {
     },
     "feishu_image_link": {
         "en": "Feishu group {group} gets its images as a link in a rich-text post: a native Feishu image needs an "
-              "image_key, which only a Feishu app can upload (its App ID and App Secret, the app with bot ability "
-              "added to the group); the group's custom robot webhook cannot. Members open the link to see the "
-              "picture; nothing else to do unless the group gets such an app.",
-        "zh-CN": "飞书群 {group} 的图片以富文本消息中的链接发出：飞书原生图片需要 image_key，只有飞书应用（需要它的应用凭证，"
-                 "即应用 ID 与应用密钥，并把具备机器人能力的应用加入这个群）才能上传图片得到它，群的自定义机器人做不到。"
-                 "群成员点开链接即可看到图片；除非为这个群配置这样的应用，否则无需处理。",
+              "image_key, which only a Feishu app can upload, not the group's custom robot webhook. To send the "
+              "pictures themselves, write the app's App ID in Settings feishu_app_id and a reference to its App "
+              "Secret (secret:NAME) in Settings feishu_app_secret (a self-built app of the same tenant, with the bot "
+              "ability). Otherwise members open the link to see the picture; nothing else to do.",
+        "zh-CN": "飞书群 {group} 的图片以富文本消息中的链接发出：飞书原生图片需要 image_key，只有飞书应用能上传图片得到它，"
+                 "群的自定义机器人做不到。要直接发图片，请在设置 feishu_app_id 填写应用ID（App ID），在 feishu_app_secret "
+                 "填写应用密钥（App Secret）的引用（secret:密钥名）；应用须是同一企业的自建应用并开启机器人能力。"
+                 "否则群成员点开链接即可看到图片，无需处理。",
     },
     # what to do, by FetchError.code (and "unfit" for ImageUnfit)
     "image_fix_scheme": {"en": "Write the image address as https://… (the link of the picture itself).",

@@ -39,14 +39,18 @@ class Feishu(Platform):
     def build_requests(cls, message: Message, target: Target, timestamp: float) -> list[HttpRequest]:
         m = message.mentions
         if message.kind == "text":
-            return cls._split(target, timestamp, require_text(message, "Feishu"), m,
-                              lambda text, mm: {"msg_type": "text", "content": {"text": place_mentions(text, cls._at_text(mm))}},
-                              "Feishu text")
+            return cls._split(target, timestamp, require_text(message, "Feishu"), m, cls._text, "Feishu text")
         if message.kind == "markdown":
             title = message.title.strip()
             return cls._split(target, timestamp, require_text(message, "Feishu"), m,
                               lambda text, mm: cls._card(title, [cls._md(place_mentions(text, cls._at_card(mm)))]),
                               "Feishu markdown")
+        if message.kind == "image" and message.image_key:   # uploaded by the app (jobs/feishu_images.py)
+            caption, requests = image_caption(message), [
+                cls._request(target, timestamp, {"msg_type": "image", "content": {"image_key": message.image_key}})]
+            if caption or m:    # the caption, and who it notifies, follow as a text message
+                requests += cls._split(target, timestamp, caption or "👆", m, cls._text, "Feishu text")
+            return requests
         if message.kind == "image":
             image_url = require_image_url(message, "Feishu", "webhooks cannot upload image bytes (an image_key "
                                                              "needs app credentials)")
@@ -76,6 +80,10 @@ class Feishu(Platform):
         paragraphs += [[{"tag": "text", "text": line}] for line in caption.split("\n") if line.strip()]
         paragraphs.append([{"tag": "a", "text": "🖼 查看图片", "href": image_url}])
         return {"msg_type": "post", "content": {"post": {"zh_cn": {"title": "", "content": paragraphs}}}}
+
+    @classmethod
+    def _text(cls, text: str, m: Mentions) -> dict:
+        return {"msg_type": "text", "content": {"text": place_mentions(text, cls._at_text(m))}}
 
     @staticmethod
     def _at_text(m: Mentions) -> str:

@@ -123,6 +123,14 @@ def json_reply(status: int, obj: Any, headers: dict | None = None) -> Reply:
     return Reply(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers=dict(headers or {}))
 
 
+def admin_body(body: bytes) -> tuple[Any, Reply | None]:
+    """A control endpoint's JSON body, or the 400 to answer."""
+    try:
+        return json.loads(body.decode("utf-8") or "null"), None
+    except ValueError as exc:
+        return None, json_reply(400, {"ok": False, "error": str(exc)})
+
+
 def text_reply(status: int, text: str, headers: dict | None = None) -> Reply:
     return Reply(status, text.encode("utf-8"), "text/html", dict(headers or {}))
 

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import json
 import secrets as _random
 import threading
 from typing import Callable
 
-from .base import Reply, Request, json_reply, mask
+from .base import Reply, Request, admin_body, json_reply, mask
 from .images import describe
 
 EXPIRE = 7200
@@ -150,10 +149,9 @@ class FeishuApi:
         return reply(0, "success", data={"image_key": key})
 
     def admin(self, method: str, path: str, body: bytes) -> Reply:
-        try:
-            data = json.loads(body.decode("utf-8") or "null")
-        except ValueError as exc:
-            return json_reply(400, {"ok": False, "error": str(exc)})
+        data, bad = admin_body(body)
+        if bad is not None:
+            return bad
         name = path[len(ADMIN):]
         if (method, name) == ("POST", "apps"):
             self.add_app(str(data["app_id"]), str(data["app_secret"]))

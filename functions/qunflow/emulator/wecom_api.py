@@ -18,12 +18,11 @@ Admin (`/_emulator/wecom/...`, JSON): POST apps `{corp_id, secret}`; POST invali
 """
 from __future__ import annotations
 
-import json
 import secrets as _random
 import threading
 from typing import Any, Callable
 
-from .base import Reply, Request, json_reply, mask
+from .base import Reply, Request, admin_body, json_reply, mask
 
 EXPIRES_IN = 7200
 PREFIX = "/cgi-bin/"
@@ -112,10 +111,9 @@ class WeComApi:
         return json_reply(200, route(req, corp_id, now))
 
     def admin(self, method: str, path: str, query: dict, body: bytes) -> Reply:
-        try:
-            data = json.loads(body.decode("utf-8") or "null")
-        except ValueError as exc:
-            return json_reply(400, {"ok": False, "error": str(exc)})
+        data, bad = admin_body(body)
+        if bad is not None:
+            return bad
         name = path[len(ADMIN):]
         if (method, name) == ("POST", "apps"):
             self.add_app(str(data["corp_id"]), str(data["secret"]))

@@ -203,9 +203,10 @@ def decode_block(tab: str, fp: str, text: str, rows: range) -> tuple[list[Any], 
             raise Undecodable("records of another shape")
         columns = [_uncolumn(c, count) for c in payload["columns"]]
         record_type = RECORDS[tab]
-        records = [record_type(*values) for values in zip(*columns)] if columns else []
-        if len(records) != count or any(r.row.__class__ is not int or r.row not in rows for r in records):
+        at = columns[names.index("row")]
+        if at and ({v.__class__ for v in at} != {int} or min(at) < rows.start or max(at) >= rows.stop):
             raise Undecodable("a row outside its block")
+        records = [record_type(*values) for values in zip(*columns)]
         problems = []
         for p in payload["problems"]:
             if p.__class__ is not list or len(p) != 7 or not all(isinstance(v, str) for v in p[2:]) or \

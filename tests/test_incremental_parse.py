@@ -10,7 +10,7 @@ import zlib
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from engine_harness import SHOP, Shop
 from helpers import add_events, make_raw
@@ -95,13 +95,14 @@ def test_an_edit_parses_only_its_block_again(small_blocks):
 # --- random edits between two loads -------------------------------------------------------------------------
 
 CELLS = st.one_of(st.none(), st.sampled_from(["", " ", "order", "wave", "M00003", "2026-02-30", "2026-12-01 10:00",
-                                               "12.5", "x", "G02", "active", "vip, new", "２０２６年12月1日"]),
+                                               "12.5", "x", "G02", "active", "vip, new", "２０２６年12月1日",
+                                               "12-01 10:00", "2月29日", "02-29"]),
                   st.integers(-5, 50_000), st.floats(allow_nan=False, allow_infinity=False, width=32),
                   st.booleans(), st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 1, 1)),
                   st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 1, 1),
                                timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=8)), SH])),
                   st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 1, 1)))
-EDIT = st.tuples(st.sampled_from(["cell", "bad", "insert", "delete", "append", "today"]),
+EDIT = st.tuples(st.sampled_from(["cell", "bad", "insert", "delete", "append", "today", "title"]),
                  st.sampled_from(["Events", "Members", "Coupons"]), st.integers(0, 10_000), st.integers(0, 40), CELLS)
 
 
@@ -109,21 +110,24 @@ def edited(raw: dict, today: date, edits: list) -> tuple[dict, date]:
     raw = copy.deepcopy(raw)
     for kind, title, at, column, value in edits:
         rows = raw[title]
-        body = len(rows) - 1
-        index = 1 + at % max(body, 1)
-        width = len(rows[0])
+        top = 1 if len(rows[0]) > 1 else 2               # the first data row, below a title row if there is one
+        body = len(rows) - top
+        index = top + at % max(body, 1)
+        width = len(rows[top - 1])
         if kind == "cell" and body:
             rows[index][column % width] = value
         elif kind == "bad" and body:
             rows[index][column % width] = "2026-13-45" if column % 2 else "??"
         elif kind == "insert":
-            rows.insert(index, [value if i == column % width else c for i, c in enumerate(rows[index if body else 0])])
+            rows.insert(index, [value if i == column % width else c for i, c in enumerate(rows[index if body else top - 1])])
         elif kind == "delete" and body:
             del rows[index:index + 1 + column % 12]
         elif kind == "append":
             rows.extend(copy.deepcopy(rows[-1 - i % max(body, 1)]) for i in range(1 + column % 9))
-        elif kind == "today":
-            today = today + timedelta(days=1 + column % 3)
+        elif kind == "today":                      # a date without its year is in today's: 2月29日 may not be
+            today = today + timedelta(days=1 + column % 3 + 365 * (column % 2))
+        elif kind == "title" and len(rows[0]) > 1:   # a title row above the header: every row moves down one
+            rows.insert(0, [f"{title} of the shop"])
     return raw, today
 
 
@@ -132,6 +136,8 @@ BASE = make_raw(shop_rows(members=25, events=60, bad_every=11))
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rounds=st.lists(st.lists(EDIT, min_size=1, max_size=6), min_size=1, max_size=3))
+@example(rounds=[[("cell", "Events", 9, 4, "2月29日")], [("today", "Events", 0, 1, None)] * 2])  # 2月29日: none in 2026, one in 2028
+@example(rounds=[[("title", "Members", 0, 0, None)], [("title", "Events", 0, 0, None)]])  # every row one lower
 def test_after_random_edits_an_incremental_load_equals_a_full_load(small_blocks, rounds):
     slots: dict[str, str] = {}
     raw, today = BASE, TODAY

@@ -119,7 +119,8 @@ def edited(raw: dict, today: date, edits: list) -> tuple[dict, date]:
         elif kind == "bad" and body:
             rows[index][column % width] = "2026-13-45" if column % 2 else "??"
         elif kind == "insert":
-            rows.insert(index, [value if i == column % width else c for i, c in enumerate(rows[index if body else top - 1])])
+            like = rows[index if body else top - 1]
+            rows.insert(index, [value if i == column % width else c for i, c in enumerate(like)])
         elif kind == "delete" and body:
             del rows[index:index + 1 + column % 12]
         elif kind == "append":
@@ -136,7 +137,8 @@ BASE = make_raw(shop_rows(members=25, events=60, bad_every=11))
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rounds=st.lists(st.lists(EDIT, min_size=1, max_size=6), min_size=1, max_size=3))
-@example(rounds=[[("cell", "Events", 9, 4, "2月29日")], [("today", "Events", 0, 1, None)] * 2])  # 2月29日: none in 2026, one in 2028
+# 2月29日: none in 2026, one in 2028
+@example(rounds=[[("cell", "Events", 9, 4, "2月29日")], [("today", "Events", 0, 1, None)] * 2])
 @example(rounds=[[("title", "Members", 0, 0, None)], [("title", "Events", 0, 0, None)]])  # every row one lower
 def test_after_random_edits_an_incremental_load_equals_a_full_load(small_blocks, rounds):
     slots: dict[str, str] = {}
@@ -199,7 +201,8 @@ TAMPERINGS = {
     "a bad date": lambda s, other: _forged(s, {**_payload(s), "columns": [
         ["dt", ["2026-99-99"] * _payload(s)["count"]] if c[0] == "dt" else c for c in _payload(s)["columns"]]}),
     "a bad tag": lambda s, other: _forged(s, {**_payload(s), "columns": [
-        ["any", [["exec", "print(1)"]] * _payload(s)["count"]] if c[0] == "dt" else c for c in _payload(s)["columns"]]}),
+        ["any", [["exec", "print(1)"]] * _payload(s)["count"]] if c[0] == "dt" else c
+        for c in _payload(s)["columns"]]}),
     "a Problem of another shape": lambda s, other: _forged(s, {**_payload(s), "problems": [["Events", "x"]]}),
     "no payload": lambda s, other: _forged(s, {}),
 }
@@ -257,3 +260,11 @@ def test_a_tick_that_reuses_blocks_reports_and_writes_what_a_tick_that_parses_ev
             store.close()
     assert reusing == parsing
     assert any(texts for _, _, texts in reusing)
+
+
+def test_a_block_too_big_for_a_document_is_not_kept_and_the_load_is_the_same(monkeypatch):
+    monkeypatch.setattr(reuse, "MAX_SLOT", 100)
+    raw = make_raw(shop_rows(members=50, events=50, bad_every=7))
+    slots: dict[str, str] = {}
+    assert_same(load_workbook(raw, today=TODAY, reuse=DictCache(slots)), load_workbook(raw, today=TODAY))
+    assert slots == {}

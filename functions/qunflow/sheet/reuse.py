@@ -35,6 +35,7 @@ from .records import RECORDS
 VERSION = 1
 TABS = frozenset({"events", "members", "coupons"})   # the tabs that grow: the others are parsed whole
 BLOCK = 2000          # rows per block: a Members block is ~100 KiB compressed, well under Firestore's 1 MiB a document
+MAX_SLOT = 900_000    # characters: a block that would not fit a Firestore document is parsed every time instead
 
 
 class Undecodable(ValueError):
@@ -256,4 +257,5 @@ class BlockCache:
             text = encode_block(tab, fp, records, problems)
         except Undecodable:
             return                     # a value the codec does not know: this block is parsed every time
-        self._write(self._name(tab, block), text)
+        if len(text) <= MAX_SLOT:
+            self._write(self._name(tab, block), text)

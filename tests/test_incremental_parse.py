@@ -228,9 +228,10 @@ def test_a_value_the_codec_does_not_know_leaves_its_block_unkept():
 
 # --- a tick that reuses is the same tick ----------------------------------------------------------------------
 
-def _ticks(state, monkeypatch, reusing: bool):
-    if not reusing:
-        monkeypatch.setattr(tick_state, "parsed_blocks", lambda state, clock: None)
+def _ticks(state, monkeypatch, reusing: bool, caches: list | None = None):
+    made = tick_state.parsed_blocks
+    monkeypatch.setattr(tick_state, "parsed_blocks",
+                        lambda state, clock: caches.append(made(state, clock)) or caches[-1] if reusing else None)
     rows = shop_rows(members=40, events=50, bad_every=13)
     shop = Shop(datetime(2026, 12, 1, 9, 55, tzinfo=SH), rows=rows, state=state)
     seen = []
@@ -250,7 +251,9 @@ def test_a_tick_that_reuses_blocks_reports_and_writes_what_a_tick_that_parses_ev
     from qunflow.state.sqlite import SqliteState
     stores = [SqliteState(tmp_path / "reusing.sqlite"), SqliteState(tmp_path / "parsing.sqlite")]
     try:
-        reusing = _ticks(stores[0], monkeypatch, True)
+        caches: list[BlockCache] = []
+        reusing = _ticks(stores[0], monkeypatch, True, caches)
+        assert len(caches) == 4 and caches[0].hits == 0 and all(c.hits for c in caches[1:])
         then = datetime(2026, 12, 1, 10, tzinfo=SH).timestamp()
         assert stores[0].cached_under(BlockCache.prefix("events"), then)
         parsing = _ticks(stores[1], monkeypatch, False)

@@ -104,7 +104,8 @@ def run_tick(store: Any, now: datetime, deps: TickDeps, *, dry_run: bool = False
         # with a store that holds the history, the SendLog tab is its projection: located, never parsed
         projected = state is not None and bool(state.cursor(tick_state.IMPORTED))
         wb = load_workbook(snapshot.raw, today=today, grid_rows=snapshot.grid_rows, shared_sheet=store.kind == "google",
-                           unparsed=PROJECTIONS + (("sendlog",) if projected else ()), merged=snapshot.merged)
+                           unparsed=PROJECTIONS + (("sendlog",) if projected else ()), merged=snapshot.merged,
+                           reuse=tick_state.parsed_blocks(state, deps.clock) if state is not None else None)
         sink = ProblemSink(wb.lang, list(wb.problems))
         report.lang = wb.lang
         report.blocked = [f"{p.tab}: {p.message}" for p in tab_errors(wb.problems)]

@@ -199,3 +199,25 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
         wb.events.extend(added)
         changes.append("events", [{k: v for k, v in e.items() if k in table.columns} for e in new])
     return [str(e.get("event_id")) for e in pending]
+
+
+PARSED_DAYS = 3       # a block of rows nobody reads for this long is parsed again, and its slot written again
+
+
+def parsed_blocks(state: Any, clock: Any) -> Any:
+    """The big tabs' parsed blocks kept in the store (sheet/reuse.py), so a tick parses only the rows that changed.
+    The store is a cache here: a read or write it refuses costs a parse, never the tick."""
+    from ..sheet.reuse import BlockCache
+
+    def read_all(prefix: str) -> dict[str, str]:
+        try:
+            return state.cached_under(prefix, clock())
+        except Exception:  # noqa: BLE001 - any store's refusal: the blocks are parsed
+            return {}
+
+    def write(name: str, text: str) -> None:
+        try:
+            state.cache(name, text, clock() + PARSED_DAYS * 86400)
+        except Exception:  # noqa: BLE001 - kept by the next tick that parses this block
+            pass
+    return BlockCache(read_all, write)

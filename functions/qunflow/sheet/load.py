@@ -6,6 +6,7 @@ cannot read (no header, its key column gone) is reported once and read as missin
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from .campaigns import check_duplicate_rules
 from .cards import check_cards
@@ -20,11 +21,14 @@ from .workbook import Memberships, Workbook
 
 def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[str, TabSchema] | None = None,
                   grid_rows: dict[str, int] | None = None, shared_sheet: bool = False,
-                  unparsed: tuple[str, ...] = (), merged: Merged | None = None, lang: str | None = None) -> Workbook:
+                  unparsed: tuple[str, ...] = (), merged: Merged | None = None, lang: str | None = None,
+                  reuse: Any = None) -> Workbook:
     """Parse and check every tab. `shared_sheet`: the source is a Google sheet every editor can read.
     `unparsed`: tabs located but not parsed into records (the SendLog, when the state store is the memory).
     `merged`: the merged cells near the top of each tab, when the store knows them (a local workbook).
-    `lang`: say the problems in this language rather than the workbook's (the CLI's --lang; never written)."""
+    `lang`: say the problems in this language rather than the workbook's (the CLI's --lang; never written).
+    `reuse`: a sheet.reuse.BlockCache holding the big tabs' blocks parsed before: the ones whose cells did not
+    change are not parsed again (the checks across rows still run on every record)."""
     schemas = schemas or load_schemas()
     raw, unstorable = scrub_workbook(raw)        # text no workbook can hold is read as U+FFFD, with a warning
     sink = ProblemSink(lang or detect_language(raw, schemas))
@@ -32,7 +36,7 @@ def load_workbook(raw: RawWorkbook, *, today: date | None = None, schemas: dict[
     warn_unstorable(unstorable, located.tables, sink)
     tables = located.tables
     settings = check_settings(tables["settings"], sink, today)
-    parsed = {key: parse_table(table, sink, today) for key, table in tables.items()
+    parsed = {key: parse_table(table, sink, today, reuse) for key, table in tables.items()
               if key != "settings" and key not in unparsed}
     for key in unparsed:
         parsed.setdefault(key, [])

@@ -21,6 +21,7 @@ from .cells import CellError, fold, is_blank
 from .i18n import message
 from .problems import ERROR, WARNING, ProblemSink
 from .records import RECORDS
+from .reuse import BLOCK, TABS as REUSED, context, fingerprint
 from .schema import Column, TabSchema
 from .tables import Table
 
@@ -164,8 +165,10 @@ def _empty(column: Column) -> Any:
     return "" if column.type in ("text", "reference", "enum") else None
 
 
-def parse_table(table: Table, sink: ProblemSink, today: date | None) -> list[Any]:
-    """Typed records for the table's rows that can be used (each with `.row`, the row the operator sees)."""
+def parse_table(table: Table, sink: ProblemSink, today: date | None, reuse: Any = None) -> list[Any]:
+    """Typed records for the table's rows that can be used (each with `.row`, the row the operator sees).
+    `reuse` (a sheet.reuse.BlockCache): the big tabs' blocks of rows that did not change are taken from it, with
+    their Problems; the others are parsed and put in it."""
     if table.missing:
         return []
     schema = table.schema
@@ -183,8 +186,34 @@ def parse_table(table: Table, sink: ProblemSink, today: date | None) -> list[Any
     missing = {c.key: _empty(c) for c in absent_required}
     defaults = {c.key: parser_for(c, today)(c.default) for c in schema.columns   # optional columns the tab lacks
                 if c.key not in table.columns and c.key not in missing and c.default not in (None, "")}
+
+    def parse_rows(start: int, stop: int) -> list[Any]:
+        return _parse_rows(table, sink, today, plan, missing, defaults, record_type, names, has_row_field, start, stop)
+    if reuse is None or schema.key not in REUSED:
+        return parse_rows(0, len(table.rows))
+    shared, records = context(table, today, sink.lang), []
+    for block, start in enumerate(range(0, len(table.rows), BLOCK)):
+        stop = min(start + BLOCK, len(table.rows))
+        fp = fingerprint(shared, table.sheet_row(start), table.rows[start:stop])
+        span = range(table.sheet_row(start), table.sheet_row(stop))
+        found = reuse.get(schema.key, block, fp, span)
+        if found is not None:
+            records.extend(found[0])
+            sink.items.extend(found[1])
+            continue
+        mark = len(sink.items)
+        parsed = parse_rows(start, stop)
+        reuse.put(schema.key, block, fp, parsed, sink.items[mark:])
+        records.extend(parsed)
+    return records
+
+
+def _parse_rows(table: Table, sink: ProblemSink, today: date | None, plan: list, missing: dict, defaults: dict,
+                record_type: type, names: set, has_row_field: bool, start: int, stop: int) -> list[Any]:
     records = []
-    for index, row in enumerate(table.rows):
+    rows = table.rows
+    for index in range(start, stop):
+        row = rows[index]
         if all(is_blank(v) for v in row):
             continue
         values: dict[str, Any] = dict(missing)

@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(PY) bench/xlsx_write.py --publish
 	$(PY) bench/history.py --publish
 	$(PY) bench/hotspots.py --publish
+	$(PY) bench/incremental.py --publish
 
 # The fault suite alone (it is part of `make test` too): kills, overlapping ticks, Sheets and platform faults.
 test-faults: $(STAMP)

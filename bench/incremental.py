@@ -28,6 +28,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "functions"))
 
+from publish import publish, should_publish  # noqa: E402
+
 import history  # noqa: E402
 
 from qunflow.jobs import tick_state  # noqa: E402
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int)
     parser.add_argument("--events", type=int)
+    parser.add_argument("--publish", action="store_true", help="also write the table into docs/PERFORMANCE.md")
     args = parser.parse_args(argv)
     size = dict(history.QUICK if os.environ.get("BENCH_QUICK") else history.FULL)
     size.update({k: v for k, v in (("members", args.members), ("events", args.events)) if v})
@@ -105,9 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     slots = state.cached_under("parsed:", time.time())
     sizes = sorted(len(v) for v in slots.values())
     state.close()
+    footer = (f"{size['members']:,} members, {size['events']:,} events. {len(slots)} slots, largest "
+              f"{sizes[-1] / 1024:.0f} KiB, all {sum(sizes) / 2 ** 20:.1f} MiB; state file "
+              f"{(folder / 'state.sqlite').stat().st_size / 2 ** 20:.1f} MiB.")
     print("\n".join(rows))
-    print(f"\n{len(slots)} slots, largest {sizes[-1] / 1024:.0f} KiB, all {sum(sizes) / 2 ** 20:.1f} MiB; "
-          f"state file {(folder / 'state.sqlite').stat().st_size / 2 ** 20:.1f} MiB")
+    print("\n" + footer)
+    if should_publish(args.publish):
+        publish("incremental", "\n".join(rows) + "\n\n" + footer)
     return 0
 
 

@@ -245,6 +245,15 @@ def test_the_cache_keeps_a_value_until_it_expires_and_a_new_one_replaces_it(stat
     assert state.cached("wecom_token:ww1", now=8300.0) == "tok-2"
 
 
+def test_expired_cache_entries_are_forgotten_and_live_ones_kept(state):
+    state.cache("token:a", "t-a", 100.0)
+    state.cache("token:b", "t-b", 200.0)
+    state.cache("parsed:v1:events:0", "{}", 300.0)
+    assert state.forget_cached(200.0) == 2                     # expired at or before now: a and b
+    assert state.cached_under("", 0.0) == {"parsed:v1:events:0": "{}"}
+    assert state.forget_cached(200.0) == 0
+
+
 def test_the_cache_lists_live_values_under_a_prefix(state):
     state.cache("wecom_task:m1", '{"a": 1}', expires_at=5000.0)
     state.cache("wecom_task:m2", '{"a": 2}', expires_at=100.0)

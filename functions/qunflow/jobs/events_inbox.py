@@ -178,11 +178,13 @@ def fold_platform(state: Any, wb: Any, pending: list[dict], now: datetime) -> tu
 
 
 def forget_old(state: Any, now: datetime) -> int:
-    """Once a day: delete the folded events received more than INBOX_DAYS ago. How many went."""
+    """Once a day: delete the folded events received more than INBOX_DAYS ago (how many went), and the cache's
+    expired entries."""
     today = now.astimezone(timezone.utc).date().isoformat()
     if (state.cursor(FORGOTTEN) or "") >= today:
         return 0
     gone = state.forget_events(now - timedelta(days=INBOX_DAYS))
+    state.forget_cached(now.timestamp())       # expired tokens, task records and parsed blocks no tick reads again
     state.advance(FORGOTTEN, today)
     return gone
 

@@ -24,8 +24,9 @@ What the contract promises (tests/test_state_contract.py runs it on every backen
 - **Leases.** `acquire` succeeds for one holder until it releases or its TTL passes.
 - **Cache.** Named text values with an expiry (epoch seconds): `cache` writes one (over what was there),
   `cached(name, now)` reads it while `now < expires_at`, else None; `cached_under(prefix, now)` lists the live
-  ones whose name starts with `prefix`. A platform's access token lives here (delivery/wecom_token.py), and a
-  WeCom group-send task's record (delivery/wecom_customer.py).
+  ones whose name starts with `prefix`; `forget_cached(now)` deletes those expired by `now` (at most `limit`),
+  which no read returns any more. A platform's access token lives here (delivery/wecom_token.py), a WeCom
+  group-send task's record (delivery/wecom_customer.py), and the parsed blocks of the big tabs (sheet/reuse.py).
 
 There is no outbox to the sheet: what the sheet shows of qunflow's memory is a projection, computed again from
 the store by every tick (a write that failed is simply made by the next one), and a local workbook that
@@ -128,6 +129,7 @@ class StateStore(Protocol):
     def cache(self, name: str, value: str, expires_at: float) -> None: ...
     def cached(self, name: str, now: float) -> str | None: ...
     def cached_under(self, prefix: str, now: float) -> dict[str, str]: ...
+    def forget_cached(self, now: float, limit: int = 5000) -> int: ...
 
 
 @contextmanager

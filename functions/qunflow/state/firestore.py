@@ -350,6 +350,16 @@ class FirestoreState:
             return None
         return snap.get("value")
 
+    def forget_cached(self, now: float, limit: int = 5000) -> int:
+        query = self._cache.where(filter=firestore.FieldFilter("expires", "<=", float(now))).limit(limit)
+        old = [snap.reference for snap in query.stream()]
+        for refs in _chunks(old):
+            batch = self.client.batch()
+            for ref in refs:
+                batch.delete(ref)
+            batch.commit()
+        return len(old)
+
     def cached_under(self, prefix: str, now: float) -> dict[str, str]:
         """A range on the `name` field (its automatic index); expiry is checked here, not in the query."""
         query = self._cache.where(filter=firestore.FieldFilter("name", ">=", prefix)).where(

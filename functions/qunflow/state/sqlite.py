@@ -263,3 +263,8 @@ class SqliteState:
         rows = self._db.execute("SELECT name, value FROM cache WHERE substr(name, 1, ?) = ? AND expires > ? "
                                 "ORDER BY name", (len(prefix), prefix, float(now)))
         return {r["name"]: r["value"] for r in rows}
+
+    def forget_cached(self, now: float, limit: int = 5000) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM cache WHERE name IN (SELECT name FROM cache WHERE expires <= ? LIMIT ?)",
+                              (float(now), int(limit))).rowcount

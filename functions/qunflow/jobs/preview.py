@@ -48,7 +48,7 @@ def tick_view(wb: Workbook, now: datetime, state: Any = None) -> tuple[Ledger, d
     if state is not None:
         tick_state.ledger_from_state(state.sends(), ledger)
         tick_state.restore_bindings(state, wb, changes)
-        tick_state.drain_inbox(state, wb, sink, now.astimezone(wb.settings.timezone).date(), changes)
+        tick_state.drain_inbox(state, wb, sink, now.astimezone(wb.settings.timezone).date(), changes, now=now)
     if not (wb.tables["members"].unreadable or wb.tables["events"].unreadable):
         apply_events(wb, now, sink, changes)
     return ledger, window_start(wb, now, state)

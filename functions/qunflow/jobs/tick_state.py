@@ -169,7 +169,7 @@ def record_policies(state: Any, planned: list[PlannedSend], outcomes: dict, now:
 
 
 def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Changes,
-                now: datetime | None = None) -> list[str]:
+                *, now: datetime) -> list[str]:
     """Events the inbox holds and the Events tab does not: appended to the tab (through `changes`) and to the
     workbook the tick folds; the ids to mark folded once the write-back is done. Events already in the tab (a
     write-back kept for later, then applied) are only marked. The platforms' events (the `events` function's)
@@ -184,7 +184,7 @@ def drain_inbox(state: Any, wb: Workbook, sink: Any, today: Any, changes: Change
     table = wb.tables["events"]
     if table.unreadable:
         return []      # kept in the inbox until qunflow can read (and so write) the Events tab again
-    rows, _ = fold_platform(state, wb, pending, now or datetime.now(timezone.utc))
+    rows, _ = fold_platform(state, wb, pending, now)
     shown = existing_event_ids(wb)
     new = [e for e in rows if fold(str(e.get("event_id", ""))) not in shown]
     if new and not table.missing:

@@ -259,12 +259,7 @@ class FirestoreState:
     def forget_events(self, before: datetime, limit: int = 5000) -> int:
         query = self._inbox.where(filter=firestore.FieldFilter("received_at", "<", iso(before)))
         old = [s.reference for s in query.limit(limit).stream() if s.get("folded")]   # one field: no composite index
-        for refs in _chunks(old):
-            batch = self.client.batch()
-            for ref in refs:
-                batch.delete(ref)
-            batch.commit()
-        return len(old)
+        return self._delete(old)
 
     # --- activity -------------------------------------------------------------------------------------------
 
@@ -350,15 +345,19 @@ class FirestoreState:
             return None
         return snap.get("value")
 
+    def _delete(self, refs: list) -> int:
+        """Delete these documents in batches (Firestore: 500 writes a commit). How many."""
+        for chunk in _chunks(refs):
+            batch = self.client.batch()
+            for ref in chunk:
+                batch.delete(ref)
+            batch.commit()
+        return len(refs)
+
     def forget_cached(self, now: float, limit: int = 5000) -> int:
         query = self._cache.where(filter=firestore.FieldFilter("expires", "<=", float(now))).limit(limit)
         old = [snap.reference for snap in query.stream()]
-        for refs in _chunks(old):
-            batch = self.client.batch()
-            for ref in refs:
-                batch.delete(ref)
-            batch.commit()
-        return len(old)
+        return self._delete(old)
 
     def cached_under(self, prefix: str, now: float) -> dict[str, str]:
         """A range on the `name` field (its automatic index); expiry is checked here, not in the query."""

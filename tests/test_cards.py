@@ -325,3 +325,15 @@ def test_a_customer_group_card_is_checked_against_the_task_link_and_a_mini_progr
     assert "600 bytes" in next(p.message for p in wb.problems if p.code == "card_too_long")
     mini = next(p for p in wb.problems if p.code == "impossible_miniprogram")
     assert (mini.row, mini.column) == (3, "msg_type") and "G-cust (wecom-customer)" in mini.message
+
+
+def test_a_title_with_a_separator_stays_whole(tmp_path):
+    """The Why of #21: in one `a|b|c|d` cell, a title holding `|` broke the card; in its own column it stays."""
+    card = dict(CARD, title="满199 | 减50：今晚 8 点", description="第二件半价 | 限 200 件")
+    store = saved(tmp_path, shop([card], [{"rule_id": "C1", "groups": "*", "schedule": "daily 20:00",
+                                           "content": "card:spring", "msg_type": "news"}], platforms=("wecom",)))
+    wb = validate_store(store, NOW, write=False)
+    results, messages, emu = deliver(wb, "C1")
+    assert [r.status for r in results] == ["sent"] and not emu.rejections
+    article = messages[0]["payload"]["news"]["articles"][0]
+    assert (article["title"], article["description"], article["url"]) == (card["title"], card["description"], CARD["url"])
